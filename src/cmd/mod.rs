@@ -1,0 +1,71 @@
+//! One thin file per subcommand, one `match` to dispatch. Commands load settings only when they
+//! need them, so `apply-patch --tree` runs with no config and no home.
+
+mod apply_patch;
+mod approve;
+mod archive_summaries;
+mod config;
+mod gen_docs;
+mod health_check;
+mod init;
+mod mode;
+mod preview;
+mod retry;
+mod revert;
+mod serve_webhook;
+mod status;
+mod watchdog;
+
+use anyhow::Result;
+
+use crate::cli::{Cli, Command, Global};
+use crate::config::Settings;
+use crate::exit::Outcome;
+use crate::store::Home;
+
+/// What every command gets: the global flags, and the settings on demand.
+#[derive(Debug)]
+pub struct Context {
+    pub global: Global,
+}
+
+impl Context {
+    pub fn settings(&self) -> Result<Settings> {
+        Settings::load(&self.global)
+    }
+
+    /// Settings and the home they name.
+    pub fn settings_and_home(&self) -> Result<(Settings, Home)> {
+        let settings = self.settings()?;
+        let home = Home::new(&settings.home);
+        Ok((settings, home))
+    }
+
+    /// Print a line unless `--quiet`.
+    pub fn say(&self, text: impl AsRef<str>) -> Result<()> {
+        if self.global.quiet {
+            return Ok(());
+        }
+        crate::output::print(&format!("{}\n", text.as_ref()))
+    }
+}
+
+pub fn run(cli: Cli) -> Result<Outcome> {
+    let ctx = Context { global: cli.global };
+    match cli.command {
+        Command::Init(args) => init::run(&ctx, args),
+        Command::Status(args) => status::run(&ctx, args),
+        Command::Config => config::run(&ctx),
+        Command::Mode(args) => mode::run(&ctx, args),
+        Command::Approve(args) => approve::run(&ctx, args),
+        Command::Preview(args) => preview::run(&ctx, args),
+        Command::Revert(args) => revert::run(&ctx, args),
+        Command::Retry(args) => retry::run(&ctx, args),
+        Command::ApplyPatch(args) => apply_patch::run(&ctx, args),
+        Command::ServeWebhook(args) => serve_webhook::run(&ctx, args),
+        Command::ArchiveSummaries(args) => archive_summaries::run(&ctx, args),
+        Command::GenDocs(args) => gen_docs::run(&ctx, args),
+        Command::HealthCheck(args) => health_check::run(&ctx, args),
+        Command::Watchdog(args) => watchdog::run(&ctx, args),
+    }
+}

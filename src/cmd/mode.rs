@@ -1,0 +1,33 @@
+//! `runner mode [MODE]`: show or set the mode.
+
+use anyhow::Result;
+use serde_json::json;
+
+use super::Context;
+use crate::cli::ModeArgs;
+use crate::exit::Outcome;
+use crate::output;
+use crate::store::{events, mode};
+
+pub fn run(ctx: &Context, args: ModeArgs) -> Result<Outcome> {
+    let (_, home) = ctx.settings_and_home()?;
+    let current = mode::read(&home)?;
+    let Some(new) = args.mode else {
+        if ctx.global.json {
+            output::json(&json!({ "mode": current }))?;
+        } else {
+            output::print(&format!("{current}\n"))?;
+        }
+        return Ok(Outcome::Yes);
+    };
+    if new != current {
+        mode::write(&home, new)?;
+        events::append(&home, &events::Event::new(events::cli_actor(), "mode.set").with("from", current.as_str()).with("to", new.as_str()))?;
+    }
+    if ctx.global.json {
+        output::json(&json!({ "mode": new, "previous": current }))?;
+    } else {
+        ctx.say(format!("mode: {new} (was {current})"))?;
+    }
+    Ok(Outcome::Yes)
+}

@@ -1,0 +1,297 @@
+//! `runner.toml` plus flags and environment variables → validated [`Settings`].
+//!
+//! Search order: `--config FILE`, else `$RUNNER_CONFIG`, else `./runner.toml`; with none of them,
+//! embedded defaults. Every key has a default; unknown keys and wrong types are errors that name
+//! the file, the line and the key. Relative paths are relative to the config file's directory.
+
+pub mod secret;
+pub mod units;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow, bail};
+use serde::{Deserialize, Serialize};
+
+pub use crate::health::config::{CheckConfig, ComponentConfig};
+use crate::cli::Global;
+use secret::SecretRef;
+use units::{Duration, Size};
+
+pub const DEFAULT_FILE: &str = "runner.toml";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:5555";
+
+/// The file as written: every table and key runner.toml may hold.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where state, queues, results and logs live.
+    pub home: PathBuf,
+    /// The environment commands act on without `--env`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_env: Option<String>,
+    pub env: BTreeMap<String, EnvConfig>,
+    pub server: ServerConfig,
+    pub slack: SlackConfig,
+    pub docs: DocsConfig,
+    pub check: Vec<CheckConfig>,
+    pub component: Vec<ComponentConfig>,
+}
+
+/// One source tree that patches are applied to.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EnvConfig {
+    pub tree: PathBuf,
+    /// Operator commands run in the tree after applying; a failure rolls the patch back.
+    pub validate: Vec<String>,
+    pub validate_timeout: Duration,
+    /// Output kept from each validate command (the rest is cut).
+    pub output_limit: Size,
+    /// Run `validate` commands carried inside a patch.
+    pub allow_patch_commands: bool,
+    /// Patches wait for `runner approve` whatever the mode.
+    pub require_approval: bool,
+    /// Glob fence inside the tree (`src/**`); empty means the whole tree.
+    pub allowed_paths: Vec<String>,
+    /// Largest file a patch may create or edit.
+    pub max_file_size: Size,
+    /// Hosts a patch's `callback_url` may point at.
+    pub callback_hosts: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    pub listen: String,
+    pub threads: usize,
+    pub token_env: Option<String>,
+    pub token_file: Option<PathBuf>,
+    pub hmac_secret_env: Option<String>,
+    pub hmac_secret_file: Option<PathBuf>,
+    pub max_body_bytes: Size,
+    pub max_header_bytes: Size,
+    /// Requests a minute one client address may make before 429.
+    pub rate_limit: u32,
+    /// How long a client may take to send its request.
+    pub read_timeout: Duration,
+    /// Serve /status, /dashboard and /metrics without auth.
+    pub public_status: bool,
+    /// The address the outside world reaches this listener at (a tunnel), for links.
+    pub public_url: Option<String>,
+    /// Relative to home.
+    pub pidfile: PathBuf,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SlackConfig {
+    pub signing_secret_env: Option<String>,
+    pub signing_secret_file: Option<PathBuf>,
+    pub alert_webhook_env: Option<String>,
+    pub alert_webhook_file: Option<PathBuf>,
+    /// Slack user ids allowed to run commands that change anything; empty means everyone.
+    pub admins: Vec<String>,
+    pub alert_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DocsConfig {
+    /// archive-summaries moves summaries older than this.
+    pub archive_after: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            home: PathBuf::from(".runner"),
+            default_env: None,
+            env: BTreeMap::new(),
+            server: ServerConfig::default(),
+            slack: SlackConfig::default(),
+            docs: DocsConfig::default(),
+            check: Vec::new(),
+            component: Vec::new(),
+        }
+    }
+}
+
+impl Default for EnvConfig {
+    fn default() -> Self {
+        EnvConfig {
+            tree: PathBuf::from("."),
+            validate: Vec::new(),
+            validate_timeout: Duration::secs(600),
+            output_limit: Size(64 << 10),
+            allow_patch_commands: false,
+            require_approval: false,
+            allowed_paths: Vec::new(),
+            max_file_size: Size(8 << 20),
+            callback_hosts: Vec::new(),
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: DEFAULT_LISTEN.to_string(),
+            threads: 4,
+            token_env: None,
+            token_file: None,
+            hmac_secret_env: None,
+            hmac_secret_file: None,
+            max_body_bytes: Size(1 << 20),
+            max_header_bytes: Size(8 << 10),
+            rate_limit: 600,
+            read_timeout: Duration::secs(10),
+            public_status: false,
+            public_url: None,
+            pidfile: PathBuf::from("state/serve.pid"),
+        }
+    }
+}
+
+impl Default for SlackConfig {
+    fn default() -> Self {
+        SlackConfig {
+            signing_secret_env: None,
+            signing_secret_file: None,
+            alert_webhook_env: None,
+            alert_webhook_file: None,
+            admins: Vec::new(),
+            alert_timeout: Duration::secs(5),
+        }
+    }
+}
+
+impl Default for DocsConfig {
+    fn default() -> Self {
+        DocsConfig { archive_after: Duration::secs(2 * 86_400) }
+    }
+}
+
+impl ServerConfig {
+    pub fn token(&self) -> SecretRef<'_> {
+        SecretRef { key: "server.token", env: self.token_env.as_deref(), file: self.token_file.as_deref() }
+    }
+    pub fn hmac_secret(&self) -> SecretRef<'_> {
+        SecretRef { key: "server.hmac_secret", env: self.hmac_secret_env.as_deref(), file: self.hmac_secret_file.as_deref() }
+    }
+}
+
+impl SlackConfig {
+    pub fn signing_secret(&self) -> SecretRef<'_> {
+        SecretRef { key: "slack.signing_secret", env: self.signing_secret_env.as_deref(), file: self.signing_secret_file.as_deref() }
+    }
+    pub fn alert_webhook(&self) -> SecretRef<'_> {
+        SecretRef { key: "slack.alert_webhook", env: self.alert_webhook_env.as_deref(), file: self.alert_webhook_file.as_deref() }
+    }
+}
+
+/// Validated settings that commands trust: paths absolute, environments known, the default chosen.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The file these came from; `None` for embedded defaults.
+    pub source: Option<PathBuf>,
+    pub config: Config,
+    /// Absolute home directory (`--home` wins over the file).
+    pub home: PathBuf,
+    pub default_env: String,
+}
+
+impl Settings {
+    /// Find and load the config as the global flags say.
+    pub fn load(global: &Global) -> Result<Settings> {
+        let cwd = std::env::current_dir().context("could not read the current directory")?;
+        let explicit = global.config.as_ref().map(|p| normalize(&cwd.join(p)));
+        let found = explicit.clone().or_else(|| Some(cwd.join(DEFAULT_FILE)).filter(|p| p.is_file()));
+        let mut settings = match found {
+            Some(path) => {
+                let text = std::fs::read_to_string(&path).with_context(|| format!("could not read config {}", path.display()))?;
+                Settings::from_toml(&text, Some(&path)).with_context(|| format!("invalid config {}", path.display()))?
+            }
+            None => Settings::from_toml("", None)?,
+        };
+        if let Some(home) = &global.home {
+            settings.home = normalize(&cwd.join(home));
+        }
+        Ok(settings)
+    }
+
+    /// Parse and validate config text. `path` is where it was read from (for relative paths).
+    pub fn from_toml(text: &str, path: Option<&Path>) -> Result<Settings> {
+        let mut config: Config = toml::from_str(text).map_err(|e| anyhow!("{}", e.to_string().trim_end()))?;
+        let base = match path.and_then(Path::parent) {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+            _ => std::env::current_dir().context("could not read the current directory")?,
+        };
+        if config.env.is_empty() {
+            config.env.insert("main".to_string(), EnvConfig::default());
+        }
+        let default_env = match &config.default_env {
+            Some(name) if config.env.contains_key(name) => name.clone(),
+            Some(name) => bail!("{}: default_env = {name:?} names no [env.{name}] table", at_key(text, "default_env")),
+            None if config.env.len() == 1 || config.env.contains_key("main") => {
+                config.env.keys().find(|k| *k == "main").unwrap_or_else(|| config.env.keys().next().unwrap()).clone()
+            }
+            None => bail!("default_env is not set and there are several environments: set default_env to one of {}", names(config.env.keys())),
+        };
+        for (name, env) in &mut config.env {
+            if !valid_env_name(name) {
+                bail!("{}: environment name {name:?} may hold only letters, digits, `-` and `_`", at_key(text, &format!("[env.{name}]")));
+            }
+            env.tree = normalize(&base.join(&env.tree));
+            for pattern in &env.allowed_paths {
+                crate::patch::fence::Glob::new(pattern).with_context(|| format!("{}: env.{name}.allowed_paths", at_key(text, "allowed_paths")))?;
+            }
+        }
+        for file in [&mut config.server.token_file, &mut config.server.hmac_secret_file, &mut config.slack.signing_secret_file, &mut config.slack.alert_webhook_file].into_iter().flatten() {
+            *file = normalize(&base.join(&*file));
+        }
+        crate::health::config::validate(&mut config.check, &mut config.component, &base, text)?;
+        let home = normalize(&base.join(&config.home));
+        config.server.pidfile = home.join(&config.server.pidfile);
+        Ok(Settings { source: path.map(Path::to_path_buf), home, default_env, config })
+    }
+
+    /// The environment `--env` names, or the default.
+    pub fn env(&self, name: Option<&str>) -> Result<(&str, &EnvConfig)> {
+        let name = name.unwrap_or(&self.default_env);
+        self.config
+            .env
+            .get_key_value(name)
+            .map(|(k, v)| (k.as_str(), v))
+            .ok_or_else(|| anyhow!("unknown environment {name:?}: runner.toml defines {}", names(self.config.env.keys())))
+    }
+
+    /// The environments a command acts on: the one `--env` names, or all of them.
+    pub fn envs(&self, name: Option<&str>) -> Result<Vec<(&str, &EnvConfig)>> {
+        match name {
+            Some(_) => Ok(vec![self.env(name)?]),
+            None => Ok(self.config.env.iter().map(|(k, v)| (k.as_str(), v)).collect()),
+        }
+    }
+}
+
+/// Drop `.` components (`/a/./b` → `/a/b`) without touching the file system.
+pub fn normalize(path: &Path) -> PathBuf {
+    path.components().collect()
+}
+
+pub fn valid_env_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 64 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn names<'a>(keys: impl Iterator<Item = &'a String>) -> String {
+    keys.map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+/// `line N, key K` for a key found in the text, for errors raised after parsing.
+pub fn at_key(text: &str, key: &str) -> String {
+    match text.lines().position(|l| l.trim_start().starts_with(key)) {
+        Some(i) => format!("line {}, key {key}", i + 1),
+        None => format!("key {key}"),
+    }
+}

@@ -1,0 +1,1 @@
+//! `gen-docs` and `archive-summaries`: the self-organising record of every patch.

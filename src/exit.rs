@@ -1,0 +1,75 @@
+//! The one exit-code table (DESIGN.md "Exit codes"). Nothing below `main` exits the process:
+//! commands return an [`Outcome`] or an error, and this module turns either into a code.
+
+use std::fmt;
+use std::process::ExitCode;
+
+/// Done; the answer is yes (applied, healthy, nothing to change).
+pub const YES: u8 = 0;
+/// Done; the answer is no (a patch refused or failed, a check unhealthy, `--check` found changes).
+pub const NO: u8 = 1;
+/// Error: bad usage, bad config, I/O failure.
+pub const ERROR: u8 = 2;
+/// Another run holds the lock (EX_TEMPFAIL); `--wait` waits instead.
+pub const BUSY: u8 = 75;
+
+/// The table as the help text, man page and README print it.
+pub const TABLE: &str = "\
+EXIT STATUS:
+  0   done; the answer is yes (applied, healthy, nothing to change)
+  1   done; the answer is no (a patch refused or failed, a check unhealthy, --check found changes)
+  2   error: bad usage, bad config, I/O failure
+  75  another run holds the lock (EX_TEMPFAIL); --wait waits instead";
+
+/// What a command that finished has to say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Yes,
+    No,
+}
+
+impl Outcome {
+    pub fn from_bool(yes: bool) -> Self {
+        if yes { Outcome::Yes } else { Outcome::No }
+    }
+}
+
+impl From<Outcome> for ExitCode {
+    fn from(o: Outcome) -> Self {
+        ExitCode::from(match o {
+            Outcome::Yes => YES,
+            Outcome::No => NO,
+        })
+    }
+}
+
+/// Another process holds a lock this run needs. Maps to exit 75.
+#[derive(Debug)]
+pub struct Busy {
+    pub what: String,
+}
+
+impl fmt::Display for Busy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} is held by another run (use --wait to wait for it)", self.what)
+    }
+}
+
+impl std::error::Error for Busy {}
+
+/// A subcommand whose issue is still open. Maps to exit 2 like any error.
+#[derive(Debug)]
+pub struct NotImplemented(pub &'static str);
+
+impl fmt::Display for NotImplemented {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "`runner {}` is not implemented yet", self.0)
+    }
+}
+
+impl std::error::Error for NotImplemented {}
+
+/// The exit code for an error: 75 when any cause is [`Busy`], else 2.
+pub fn code_for(err: &anyhow::Error) -> u8 {
+    if err.chain().any(|e| e.is::<Busy>()) { BUSY } else { ERROR }
+}

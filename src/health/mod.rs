@@ -1,0 +1,3 @@
+//! Probes (`health-check`) and the restart state machine (`watchdog`).
+
+pub mod config;

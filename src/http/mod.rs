@@ -1,0 +1,1 @@
+//! The HTTP listener (`serve-webhook`): server, routes, auth, dashboard, metrics.

@@ -1,0 +1,3 @@
+//! The patch engine: formats, matcher, transaction, summary.
+
+pub mod fence;

@@ -1,0 +1,1 @@
+//! Slack: slash commands, replies, outgoing alerts.

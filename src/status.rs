@@ -1,0 +1,105 @@
+//! What `runner status`, `GET /status` and Slack's `/status-runner` report: the mode, each
+//! environment's queues and oldest pending patch, the last run of each job, and the health and
+//! watchdog state files as their commands last wrote them.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::time::SystemTime;
+
+use anyhow::Result;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::config::Settings;
+use crate::output::age;
+use crate::store::queue::{self, State};
+use crate::store::{Home, events::rfc3339, heartbeat, mode, mode::Mode};
+
+#[derive(Debug, Serialize)]
+pub struct Status {
+    pub mode: Mode,
+    pub home: String,
+    pub envs: BTreeMap<String, EnvStatus>,
+    pub jobs: BTreeMap<String, JobStatus>,
+    pub health: Option<Value>,
+    pub watchdog: Option<Value>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct EnvStatus {
+    pub tree: String,
+    pub pending: usize,
+    pub approved: usize,
+    pub applying: usize,
+    pub applied: usize,
+    pub failed: usize,
+    /// Seconds since the oldest pending or approved patch arrived.
+    pub oldest_pending_age_s: Option<u64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct JobStatus {
+    pub last_run: String,
+    pub age_s: u64,
+    pub duration_ms: u64,
+}
+
+pub fn collect(settings: &Settings, env: Option<&str>) -> Result<Status> {
+    let home = Home::new(&settings.home);
+    let now = SystemTime::now();
+    let mut envs = BTreeMap::new();
+    for (name, cfg) in settings.envs(env)? {
+        let count = |state| queue::list(&home, name, state).map(|l| l.len());
+        let waiting: Vec<_> = [State::Pending, State::Approved].into_iter().map(|s| queue::list(&home, name, s)).collect::<Result<_>>()?;
+        let oldest = waiting.iter().flatten().map(|e| e.modified).min();
+        envs.insert(
+            name.to_string(),
+            EnvStatus {
+                tree: cfg.tree.display().to_string(),
+                pending: waiting[0].len(),
+                approved: waiting[1].len(),
+                applying: count(State::Applying)?,
+                applied: count(State::Applied)?,
+                failed: count(State::Failed)?,
+                oldest_pending_age_s: oldest.map(|t| now.duration_since(t).map(|d| d.as_secs()).unwrap_or(0)),
+            },
+        );
+    }
+    let utc_now = chrono::Utc::now();
+    let jobs = heartbeat::read_all(&home)?
+        .into_iter()
+        .map(|(job, hb)| {
+            let age_s = (utc_now - hb.time).num_seconds().max(0) as u64;
+            (job, JobStatus { last_run: rfc3339::format(&hb.time), age_s, duration_ms: hb.duration_ms })
+        })
+        .collect();
+    let read_state = |path: std::path::PathBuf| std::fs::read(path).ok().and_then(|b| serde_json::from_slice(&b).ok());
+    Ok(Status {
+        mode: mode::read(&home)?,
+        home: home.root().display().to_string(),
+        envs,
+        jobs,
+        health: read_state(home.health_file()),
+        watchdog: read_state(home.watchdog_file()),
+    })
+}
+
+/// The human form: a few aligned lines.
+pub fn render(status: &Status) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "mode: {}", status.mode);
+    let _ = writeln!(out, "home: {}", status.home);
+    let _ = writeln!(out, "\n{:<12} {:>7} {:>8} {:>8} {:>7} {:>6}  {}", "ENV", "PENDING", "APPROVED", "APPLYING", "APPLIED", "FAILED", "OLDEST PENDING");
+    for (name, e) in &status.envs {
+        let oldest = e.oldest_pending_age_s.map(age).unwrap_or_else(|| "-".into());
+        let _ = writeln!(out, "{name:<12} {:>7} {:>8} {:>8} {:>7} {:>6}  {oldest}", e.pending, e.approved, e.applying, e.applied, e.failed);
+    }
+    let _ = writeln!(out, "\n{:<20} {:<26} {}", "JOB", "LAST RUN", "AGO");
+    if status.jobs.is_empty() {
+        let _ = writeln!(out, "(no job has run yet)");
+    }
+    for (job, j) in &status.jobs {
+        let _ = writeln!(out, "{job:<20} {:<26} {}", j.last_run, age(j.age_s));
+    }
+    out
+}

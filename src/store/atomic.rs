@@ -1,0 +1,148 @@
+//! Durable writes: a temp file in the same directory, fsync, rename over the target, fsync the
+//! directory. A crash at any instant leaves the old file or the new one, never a mix.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use anyhow::{Context, Result};
+
+use crate::store::paths::ensure_dir;
+
+/// Temp files start with this prefix so a crashed writer's leftovers can be recognised.
+pub const TEMP_PREFIX: &str = ".runner-tmp.";
+
+/// A name for a temp file beside `target`, unique within this process and across processes.
+pub fn temp_path(target: &Path) -> PathBuf {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let name = target.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    target.with_file_name(format!("{TEMP_PREFIX}{}.{n}.{name}", std::process::id()))
+}
+
+/// Replace `path` with `bytes` atomically and durably, creating parent directories.
+pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_with_mode(path, bytes, None)
+}
+
+/// As [`write`], with explicit permission bits (`None`: 0644 for a new file, the old file's mode
+/// for an existing one).
+pub fn write_with_mode(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<()> {
+    let dir = parent(path);
+    ensure_dir(dir)?;
+    let mode = mode.or_else(|| fs::metadata(path).ok().map(|m| m.permissions().mode() & 0o7777)).unwrap_or(0o644);
+    let tmp = temp_path(path);
+    let result = (|| {
+        let mut file = OpenOptions::new().write(true).create_new(true).mode(mode).open(&tmp)?;
+        file.write_all(bytes)?;
+        // The umask may have narrowed `mode`; set it exactly.
+        file.set_permissions(fs::Permissions::from_mode(mode))?;
+        file.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = fs::remove_file(&tmp);
+        return Err(e).with_context(|| format!("could not write {}", path.display()));
+    }
+    sync_dir(dir)
+}
+
+/// Create `path` with `bytes` only if nothing is there yet: the content is made durable in a
+/// temp file first, then hard-linked into place, which fails rather than overwrite.
+pub fn create_new(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = parent(path);
+    ensure_dir(dir)?;
+    let tmp = temp_path(path);
+    let result = (|| {
+        let mut file = OpenOptions::new().write(true).create_new(true).mode(0o644).open(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        fs::hard_link(&tmp, path)
+    })();
+    let _ = fs::remove_file(&tmp);
+    result.with_context(|| format!("could not create {}", path.display()))?;
+    sync_dir(dir)
+}
+
+/// Write a value as pretty JSON with a final newline.
+pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
+    let mut bytes = serde_json::to_vec_pretty(value)?;
+    bytes.push(b'\n');
+    write(path, &bytes)
+}
+
+/// Write only when the content differs; returns whether it wrote.
+pub fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<bool> {
+    match fs::read(path) {
+        Ok(old) if old == bytes => Ok(false),
+        _ => write(path, bytes).map(|()| true),
+    }
+}
+
+/// Rename within one file system and make both directories durable.
+pub fn rename(from: &Path, to: &Path) -> Result<()> {
+    ensure_dir(parent(to))?;
+    fs::rename(from, to).with_context(|| format!("could not move {} to {}", from.display(), to.display()))?;
+    sync_dir(parent(to))?;
+    if parent(from) != parent(to) {
+        sync_dir(parent(from))?;
+    }
+    Ok(())
+}
+
+/// Remove a file durably; a file already gone is not an error.
+pub fn remove(path: &Path) -> Result<()> {
+    match fs::remove_file(path) {
+        Ok(()) => sync_dir(parent(path)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("could not remove {}", path.display())),
+    }
+}
+
+/// fsync a directory so the names in it (new files, renames) survive a crash.
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir).and_then(|d| d.sync_all()).with_context(|| format!("could not sync directory {}", dir.display()))
+}
+
+fn parent(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_replace_whole_and_keep_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a/b/c.txt");
+        write(&p, b"one").unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"one");
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
+        write(&p, b"two").unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"two");
+        assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o755);
+        assert!(!write_if_changed(&p, b"two").unwrap());
+        assert!(write_if_changed(&p, b"three").unwrap());
+        let leftovers: Vec<_> = fs::read_dir(p.parent().unwrap()).unwrap().filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with(TEMP_PREFIX)).collect();
+        assert!(leftovers.is_empty());
+    }
+
+    #[test]
+    fn failed_write_leaves_old_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x");
+        write(&p, b"old").unwrap();
+        // A directory in the way of the rename makes the write fail after the temp file exists.
+        let blocked = dir.path().join("d");
+        fs::create_dir_all(blocked.join("inner")).unwrap();
+        assert!(write(&blocked, b"new").is_err());
+        assert_eq!(fs::read(&p).unwrap(), b"old");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 2);
+    }
+}

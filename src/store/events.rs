@@ -1,0 +1,91 @@
+//! The append-only audit log, `events.jsonl`: one JSON object a line (time, actor, action, ids).
+//! Each append writes one whole line with one `write` on an `O_APPEND` descriptor while holding
+//! an exclusive lock on the file, so concurrent processes neither lose nor tear lines.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::store::paths::{Home, ensure_dir};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Event {
+    #[serde(with = "rfc3339")]
+    pub time: DateTime<Utc>,
+    /// Who did it: `cli:<user>`, `slack:<user id>`, `webhook`, `cron`.
+    pub actor: String,
+    /// What was done: `patch.queued`, `patch.applied`, `mode.set`, …
+    pub action: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub env: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(flatten)]
+    pub detail: Map<String, Value>,
+}
+
+impl Event {
+    pub fn new(actor: impl Into<String>, action: impl Into<String>) -> Event {
+        Event { time: Utc::now(), actor: actor.into(), action: action.into(), env: None, id: None, detail: Map::new() }
+    }
+    pub fn env(mut self, env: &str) -> Event {
+        self.env = Some(env.to_string());
+        self
+    }
+    pub fn id(mut self, id: &str) -> Event {
+        self.id = Some(id.to_string());
+        self
+    }
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Event {
+        self.detail.insert(key.to_string(), value.into());
+        self
+    }
+}
+
+/// The actor for commands typed at this machine: `cli:<login>`.
+pub fn cli_actor() -> String {
+    format!("cli:{}", std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into()))
+}
+
+/// Append one event durably.
+pub fn append(home: &Home, event: &Event) -> Result<()> {
+    let path = home.events_file();
+    ensure_dir(home.root())?;
+    let mut line = serde_json::to_vec(event)?;
+    line.push(b'\n');
+    let mut file = OpenOptions::new().create(true).append(true).open(&path).with_context(|| format!("could not open audit log {}", path.display()))?;
+    file.lock().with_context(|| format!("could not lock audit log {}", path.display()))?;
+    file.write_all(&line).and_then(|()| file.sync_data()).with_context(|| format!("could not append to audit log {}", path.display()))
+}
+
+/// Read the log; a torn last line (from a full disk) is skipped, not fatal.
+pub fn read_all(home: &Home) -> Result<Vec<Event>> {
+    let path = home.events_file();
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("could not read audit log {}", path.display())),
+    };
+    Ok(text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect())
+}
+
+/// RFC 3339 with milliseconds and `Z`, the one time format runner writes.
+pub mod rfc3339 {
+    use super::*;
+    use serde::{Deserializer, Serializer};
+
+    pub fn format(t: &DateTime<Utc>) -> String {
+        t.to_rfc3339_opts(SecondsFormat::Millis, true)
+    }
+    pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format(t))
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+        let s = String::deserialize(d)?;
+        DateTime::parse_from_rfc3339(&s).map(|t| t.with_timezone(&Utc)).map_err(serde::de::Error::custom)
+    }
+}
