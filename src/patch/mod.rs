@@ -1,3 +1,5 @@
-//! The patch engine: formats, matcher, transaction, summary.
+//! The patch engine: formats, matcher, plan, transaction, summary.
 
 pub mod fence;
+pub mod plan;
+pub mod transaction;
