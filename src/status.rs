@@ -50,7 +50,10 @@ pub fn collect(settings: &Settings, env: Option<&str>) -> Result<Status> {
     let mut envs = BTreeMap::new();
     for (name, cfg) in settings.envs(env)? {
         let count = |state| queue::list(&home, name, state).map(|l| l.len());
-        let waiting: Vec<_> = [State::Pending, State::Approved].into_iter().map(|s| queue::list(&home, name, s)).collect::<Result<_>>()?;
+        let waiting: Vec<_> = [State::Pending, State::Approved]
+            .into_iter()
+            .map(|s| queue::list(&home, name, s))
+            .collect::<Result<_>>()?;
         let oldest = waiting.iter().flatten().map(|e| e.modified).min();
         envs.insert(
             name.to_string(),
@@ -89,12 +92,18 @@ pub fn render(status: &Status) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "mode: {}", status.mode);
     let _ = writeln!(out, "home: {}", status.home);
-    let _ = writeln!(out, "\n{:<12} {:>7} {:>8} {:>8} {:>7} {:>6}  {}", "ENV", "PENDING", "APPROVED", "APPLYING", "APPLIED", "FAILED", "OLDEST PENDING");
+    out.push_str("
+ENV          PENDING APPROVED APPLYING APPLIED FAILED  OLDEST PENDING
+");
     for (name, e) in &status.envs {
         let oldest = e.oldest_pending_age_s.map(age).unwrap_or_else(|| "-".into());
-        let _ = writeln!(out, "{name:<12} {:>7} {:>8} {:>8} {:>7} {:>6}  {oldest}", e.pending, e.approved, e.applying, e.applied, e.failed);
+        let _ = writeln!(
+            out,
+            "{name:<12} {:>7} {:>8} {:>8} {:>7} {:>6}  {oldest}",
+            e.pending, e.approved, e.applying, e.applied, e.failed
+        );
     }
-    let _ = writeln!(out, "\n{:<20} {:<26} {}", "JOB", "LAST RUN", "AGO");
+    out.push_str("\nJOB                  LAST RUN                   AGO\n");
     if status.jobs.is_empty() {
         let _ = writeln!(out, "(no job has run yet)");
     }

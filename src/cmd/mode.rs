@@ -22,7 +22,12 @@ pub fn run(ctx: &Context, args: ModeArgs) -> Result<Outcome> {
     };
     if new != current {
         mode::write(&home, new)?;
-        events::append(&home, &events::Event::new(events::cli_actor(), "mode.set").with("from", current.as_str()).with("to", new.as_str()))?;
+        events::append(
+            &home,
+            &events::Event::new(events::cli_actor(), "mode.set")
+                .with("from", current.as_str())
+                .with("to", new.as_str()),
+        )?;
     }
     if ctx.global.json {
         output::json(&json!({ "mode": new, "previous": current }))?;

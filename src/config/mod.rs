@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, anyhow, bail};
 use serde::{Deserialize, Serialize};
 
-pub use crate::health::config::{CheckConfig, ComponentConfig};
 use crate::cli::Global;
+pub use crate::health::config::{CheckConfig, ComponentConfig};
 use secret::SecretRef;
 use units::{Duration, Size};
 
@@ -177,16 +177,28 @@ impl ServerConfig {
         SecretRef { key: "server.token", env: self.token_env.as_deref(), file: self.token_file.as_deref() }
     }
     pub fn hmac_secret(&self) -> SecretRef<'_> {
-        SecretRef { key: "server.hmac_secret", env: self.hmac_secret_env.as_deref(), file: self.hmac_secret_file.as_deref() }
+        SecretRef {
+            key: "server.hmac_secret",
+            env: self.hmac_secret_env.as_deref(),
+            file: self.hmac_secret_file.as_deref(),
+        }
     }
 }
 
 impl SlackConfig {
     pub fn signing_secret(&self) -> SecretRef<'_> {
-        SecretRef { key: "slack.signing_secret", env: self.signing_secret_env.as_deref(), file: self.signing_secret_file.as_deref() }
+        SecretRef {
+            key: "slack.signing_secret",
+            env: self.signing_secret_env.as_deref(),
+            file: self.signing_secret_file.as_deref(),
+        }
     }
     pub fn alert_webhook(&self) -> SecretRef<'_> {
-        SecretRef { key: "slack.alert_webhook", env: self.alert_webhook_env.as_deref(), file: self.alert_webhook_file.as_deref() }
+        SecretRef {
+            key: "slack.alert_webhook",
+            env: self.alert_webhook_env.as_deref(),
+            file: self.alert_webhook_file.as_deref(),
+        }
     }
 }
 
@@ -209,7 +221,8 @@ impl Settings {
         let found = explicit.clone().or_else(|| Some(cwd.join(DEFAULT_FILE)).filter(|p| p.is_file()));
         let mut settings = match found {
             Some(path) => {
-                let text = std::fs::read_to_string(&path).with_context(|| format!("could not read config {}", path.display()))?;
+                let text = std::fs::read_to_string(&path)
+                    .with_context(|| format!("could not read config {}", path.display()))?;
                 Settings::from_toml(&text, Some(&path)).with_context(|| format!("invalid config {}", path.display()))?
             }
             None => Settings::from_toml("", None)?,
@@ -236,18 +249,33 @@ impl Settings {
             None if config.env.len() == 1 || config.env.contains_key("main") => {
                 config.env.keys().find(|k| *k == "main").unwrap_or_else(|| config.env.keys().next().unwrap()).clone()
             }
-            None => bail!("default_env is not set and there are several environments: set default_env to one of {}", names(config.env.keys())),
+            None => bail!(
+                "default_env is not set and there are several environments: set default_env to one of {}",
+                names(config.env.keys())
+            ),
         };
         for (name, env) in &mut config.env {
             if !valid_env_name(name) {
-                bail!("{}: environment name {name:?} may hold only letters, digits, `-` and `_`", at_key(text, &format!("[env.{name}]")));
+                bail!(
+                    "{}: environment name {name:?} may hold only letters, digits, `-` and `_`",
+                    at_key(text, &format!("[env.{name}]"))
+                );
             }
             env.tree = normalize(&base.join(&env.tree));
             for pattern in &env.allowed_paths {
-                crate::patch::fence::Glob::new(pattern).with_context(|| format!("{}: env.{name}.allowed_paths", at_key(text, "allowed_paths")))?;
+                crate::patch::fence::Glob::new(pattern)
+                    .with_context(|| format!("{}: env.{name}.allowed_paths", at_key(text, "allowed_paths")))?;
             }
         }
-        for file in [&mut config.server.token_file, &mut config.server.hmac_secret_file, &mut config.slack.signing_secret_file, &mut config.slack.alert_webhook_file].into_iter().flatten() {
+        for file in [
+            &mut config.server.token_file,
+            &mut config.server.hmac_secret_file,
+            &mut config.slack.signing_secret_file,
+            &mut config.slack.alert_webhook_file,
+        ]
+        .into_iter()
+        .flatten()
+        {
             *file = normalize(&base.join(&*file));
         }
         crate::health::config::validate(&mut config.check, &mut config.component, &base, text)?;
@@ -259,11 +287,9 @@ impl Settings {
     /// The environment `--env` names, or the default.
     pub fn env(&self, name: Option<&str>) -> Result<(&str, &EnvConfig)> {
         let name = name.unwrap_or(&self.default_env);
-        self.config
-            .env
-            .get_key_value(name)
-            .map(|(k, v)| (k.as_str(), v))
-            .ok_or_else(|| anyhow!("unknown environment {name:?}: runner.toml defines {}", names(self.config.env.keys())))
+        self.config.env.get_key_value(name).map(|(k, v)| (k.as_str(), v)).ok_or_else(|| {
+            anyhow!("unknown environment {name:?}: runner.toml defines {}", names(self.config.env.keys()))
+        })
     }
 
     /// The environments a command acts on: the one `--env` names, or all of them.

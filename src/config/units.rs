@@ -66,7 +66,7 @@ impl fmt::Display for Duration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ms = self.0.as_millis() as u64;
         for (unit, per) in [("w", 604_800_000), ("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1_000)] {
-            if ms >= per && ms % per == 0 {
+            if ms >= per && ms.is_multiple_of(per) {
                 return write!(f, "{}{unit}", ms / per);
             }
         }
@@ -97,7 +97,7 @@ impl FromStr for Size {
 impl fmt::Display for Size {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (unit, per) in [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
-            if self.0 >= per && self.0 % per == 0 {
+            if self.0 >= per && self.0.is_multiple_of(per) {
                 return write!(f, "{}{unit}", self.0 / per);
             }
         }
@@ -117,7 +117,9 @@ where
         Int(u64),
         Text(String),
     }
-    match Raw::deserialize(d).map_err(|_| de::Error::custom("expected a string like \"30s\" / \"512MiB\" or a whole number"))? {
+    match Raw::deserialize(d)
+        .map_err(|_| de::Error::custom("expected a string like \"30s\" / \"512MiB\" or a whole number"))?
+    {
         Raw::Int(n) => Ok(from_int(n)),
         Raw::Text(s) => s.parse().map_err(de::Error::custom),
     }

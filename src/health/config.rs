@@ -94,8 +94,17 @@ pub fn validate(checks: &mut [CheckConfig], components: &mut [ComponentConfig], 
         }
         match check.kinds().len() {
             1 => {}
-            0 => bail!("{}: check {:?} needs one of http, tcp, process, heartbeat, disk, queue, command", at_key(text, "[[check]]"), check.name),
-            _ => bail!("{}: check {:?} sets {}; a check probes one thing", at_key(text, "[[check]]"), check.name, check.kinds().join(" and ")),
+            0 => bail!(
+                "{}: check {:?} needs one of http, tcp, process, heartbeat, disk, queue, command",
+                at_key(text, "[[check]]"),
+                check.name
+            ),
+            _ => bail!(
+                "{}: check {:?} sets {}; a check probes one thing",
+                at_key(text, "[[check]]"),
+                check.name,
+                check.kinds().join(" and ")
+            ),
         }
         if let Some(disk) = &mut check.disk {
             *disk = base.join(&*disk);
@@ -109,10 +118,19 @@ pub fn validate(checks: &mut [CheckConfig], components: &mut [ComponentConfig], 
     }
     for component in components.iter() {
         if component.start.is_empty() {
-            bail!("{}: component {:?} needs start = [\"program\", \"arg\", …]", at_key(text, "[[component]]"), component.name);
+            bail!(
+                "{}: component {:?} needs start = [\"program\", \"arg\", …]",
+                at_key(text, "[[component]]"),
+                component.name
+            );
         }
         if !seen.contains(component.check.as_str()) {
-            bail!("{}: component {:?} names check {:?}, which no [[check]] defines", at_key(text, "[[component]]"), component.name, component.check);
+            bail!(
+                "{}: component {:?} names check {:?}, which no [[check]] defines",
+                at_key(text, "[[component]]"),
+                component.name,
+                component.check
+            );
         }
     }
     Ok(())

@@ -130,7 +130,11 @@ impl Fence {
             match at.symlink_metadata() {
                 Ok(meta) if meta.file_type().is_symlink() => match at.canonicalize() {
                     Ok(target) if target.starts_with(&self.root) => {}
-                    Ok(target) => bail!("path {rel:?} goes through symlink {} which leads outside the tree to {}", at.display(), target.display()),
+                    Ok(target) => bail!(
+                        "path {rel:?} goes through symlink {} which leads outside the tree to {}",
+                        at.display(),
+                        target.display()
+                    ),
                     Err(_) => bail!("path {rel:?} goes through dangling symlink {}", at.display()),
                 },
                 Ok(_) => {}

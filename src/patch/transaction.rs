@@ -15,7 +15,9 @@ use crate::store::atomic;
 pub fn snapshot(fence: &Fence, rel: &str) -> Result<Option<Snapshot>> {
     let path = fence.join(rel);
     match fs::symlink_metadata(&path) {
-        Ok(meta) if meta.is_file() => Ok(Some(Snapshot { bytes: fs::read(&path)?, mode: meta.permissions().mode() & 0o7777 })),
+        Ok(meta) if meta.is_file() => {
+            Ok(Some(Snapshot { bytes: fs::read(&path)?, mode: meta.permissions().mode() & 0o7777 }))
+        }
         Ok(_) => bail!("{rel} is not a regular file"),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(anyhow::Error::new(e).context(format!("could not read {rel}"))),
@@ -43,8 +45,11 @@ pub fn commit(fence: &Fence, plan: &Plan) -> Result<()> {
             put(fence, &change.path, change.after.as_ref())
         })();
         if let Err(err) = step {
-            let restore_errors: Vec<String> =
-                done.iter().rev().filter_map(|c| put(fence, &c.path, c.before.as_ref()).err().map(|e| format!("{}: {e:#}", c.path))).collect();
+            let restore_errors: Vec<String> = done
+                .iter()
+                .rev()
+                .filter_map(|c| put(fence, &c.path, c.before.as_ref()).err().map(|e| format!("{}: {e:#}", c.path)))
+                .collect();
             if restore_errors.is_empty() {
                 return Err(err);
             }

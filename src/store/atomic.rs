@@ -129,7 +129,10 @@ mod tests {
         assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o755);
         assert!(!write_if_changed(&p, b"two").unwrap());
         assert!(write_if_changed(&p, b"three").unwrap());
-        let leftovers: Vec<_> = fs::read_dir(p.parent().unwrap()).unwrap().filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with(TEMP_PREFIX)).collect();
+        let leftovers: Vec<_> = fs::read_dir(p.parent().unwrap())
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with(TEMP_PREFIX))
+            .collect();
         assert!(leftovers.is_empty());
     }
 

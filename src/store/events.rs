@@ -57,9 +57,15 @@ pub fn append(home: &Home, event: &Event) -> Result<()> {
     ensure_dir(home.root())?;
     let mut line = serde_json::to_vec(event)?;
     line.push(b'\n');
-    let mut file = OpenOptions::new().create(true).append(true).open(&path).with_context(|| format!("could not open audit log {}", path.display()))?;
+    let mut file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .with_context(|| format!("could not open audit log {}", path.display()))?;
     file.lock().with_context(|| format!("could not lock audit log {}", path.display()))?;
-    file.write_all(&line).and_then(|()| file.sync_data()).with_context(|| format!("could not append to audit log {}", path.display()))
+    file.write_all(&line)
+        .and_then(|()| file.sync_data())
+        .with_context(|| format!("could not append to audit log {}", path.display()))
 }
 
 /// Read the log; a torn last line (from a full disk) is skipped, not fatal.

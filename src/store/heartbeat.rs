@@ -20,14 +20,21 @@ pub struct Heartbeat {
 
 /// Record a successful run of `job` that started at `started`.
 pub fn beat(home: &Home, job: &str, started: std::time::Instant) -> Result<()> {
-    let hb = Heartbeat { job: job.to_string(), time: Utc::now(), pid: std::process::id(), duration_ms: started.elapsed().as_millis() as u64 };
+    let hb = Heartbeat {
+        job: job.to_string(),
+        time: Utc::now(),
+        pid: std::process::id(),
+        duration_ms: started.elapsed().as_millis() as u64,
+    };
     atomic::write_json(&home.heartbeats_dir().join(format!("{job}.json")), &hb)
 }
 
 pub fn read(home: &Home, job: &str) -> Result<Option<Heartbeat>> {
     let path = home.heartbeats_dir().join(format!("{job}.json"));
     match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).with_context(|| format!("could not parse heartbeat {}", path.display())),
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .with_context(|| format!("could not parse heartbeat {}", path.display())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e).with_context(|| format!("could not read heartbeat {}", path.display())),
     }

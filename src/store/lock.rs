@@ -38,8 +38,12 @@ pub fn acquire(home: &Home, job: &str, env: Option<&str>, wait: bool) -> Result<
     } else {
         match file.try_lock() {
             Ok(()) => {}
-            Err(TryLockError::WouldBlock) => return Err(Busy { what: format!("lock {name} ({})", path.display()) }.into()),
-            Err(TryLockError::Error(e)) => return Err(e).with_context(|| format!("could not take lock {}", path.display())),
+            Err(TryLockError::WouldBlock) => {
+                return Err(Busy { what: format!("lock {name} ({})", path.display()) }.into());
+            }
+            Err(TryLockError::Error(e)) => {
+                return Err(e).with_context(|| format!("could not take lock {}", path.display()));
+            }
         }
     }
     Ok(Guard { _file: file, path })

@@ -24,7 +24,8 @@ pub enum State {
 }
 
 impl State {
-    pub const ALL: [State; 6] = [State::Incoming, State::Pending, State::Approved, State::Applying, State::Applied, State::Failed];
+    pub const ALL: [State; 6] =
+        [State::Incoming, State::Pending, State::Approved, State::Applying, State::Applied, State::Failed];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -109,7 +110,12 @@ pub fn find(home: &Home, env: &str, id: &str) -> Result<Option<Entry>> {
     for state in State::ALL {
         let path = file_path(home, env, state, id);
         if let Ok(meta) = path.metadata() {
-            return Ok(Some(Entry { id: id.to_string(), state, path, modified: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH) }));
+            return Ok(Some(Entry {
+                id: id.to_string(),
+                state,
+                path,
+                modified: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+            }));
         }
     }
     Ok(None)
@@ -127,7 +133,8 @@ pub fn enqueue(home: &Home, env: &str, id: &str, state: State, bytes: &[u8]) -> 
 /// Move a patch from one state to another, durably.
 pub fn transition(home: &Home, env: &str, entry: &Entry, to: State) -> Result<Entry> {
     let dest = file_path(home, env, to, &entry.id);
-    atomic::rename(&entry.path, &dest).with_context(|| format!("could not move patch {} from {} to {}", entry.id, entry.state, to))?;
+    atomic::rename(&entry.path, &dest)
+        .with_context(|| format!("could not move patch {} from {} to {}", entry.id, entry.state, to))?;
     Ok(Entry { id: entry.id.clone(), state: to, path: dest, modified: entry.modified })
 }
 

@@ -85,7 +85,9 @@ pub fn write(home: &Home, result: &PatchResult) -> Result<()> {
 pub fn read(home: &Home, env: &str, id: &str) -> Result<Option<PatchResult>> {
     let path = home.result_file(env, id);
     match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).with_context(|| format!("could not parse result {}", path.display())),
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .with_context(|| format!("could not parse result {}", path.display())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e).with_context(|| format!("could not read result {}", path.display())),
     }

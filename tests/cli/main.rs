@@ -1,0 +1,5 @@
+//! Integration tests: one binary, a module per subcommand, all driving the built `runner`.
+
+mod support;
+
+mod foundation;
