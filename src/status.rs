@@ -92,9 +92,11 @@ pub fn render(status: &Status) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "mode: {}", status.mode);
     let _ = writeln!(out, "home: {}", status.home);
-    out.push_str("
+    out.push_str(
+        "
 ENV          PENDING APPROVED APPLYING APPLIED FAILED  OLDEST PENDING
-");
+",
+    );
     for (name, e) in &status.envs {
         let oldest = e.oldest_pending_age_s.map(age).unwrap_or_else(|| "-".into());
         let _ = writeln!(

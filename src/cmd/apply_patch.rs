@@ -1,11 +1,15 @@
-//! `runner apply-patch`: not built yet.
+//! `runner apply-patch`: with `--tree`, apply one file directly (see apply_direct.rs); otherwise
+//! process an environment's queue, or one file through it.
 
 use anyhow::Result;
 
-use super::Context;
+use super::{Context, apply_direct};
 use crate::cli::ApplyPatchArgs;
 use crate::exit::{NotImplemented, Outcome};
 
-pub fn run(_ctx: &Context, _args: ApplyPatchArgs) -> Result<Outcome> {
-    Err(NotImplemented("apply-patch").into())
+pub fn run(ctx: &Context, args: ApplyPatchArgs) -> Result<Outcome> {
+    if args.tree.is_some() {
+        return apply_direct::run(ctx, args);
+    }
+    Err(NotImplemented("apply-patch (queue mode)").into())
 }

@@ -1,6 +1,7 @@
 //! One thin file per subcommand, one `match` to dispatch. Commands load settings only when they
 //! need them, so `apply-patch --tree` runs with no config and no home.
 
+mod apply_direct;
 mod apply_patch;
 mod approve;
 mod archive_summaries;

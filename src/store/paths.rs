@@ -38,6 +38,11 @@ impl Home {
     pub fn watchdog_file(&self) -> PathBuf {
         self.root.join("state/watchdog.json")
     }
+    /// Restart requests (from Slack's /restart-runner): one file per component name, consumed
+    /// by the next `watchdog` run.
+    pub fn restart_requests_dir(&self) -> PathBuf {
+        self.root.join("state/restart-requests")
+    }
     pub fn events_file(&self) -> PathBuf {
         self.root.join("events.jsonl")
     }
