@@ -74,7 +74,9 @@ pub fn apply(file: &str, text: &Text, hunks: &[Hunk]) -> Result<Applied, Refusal
         let found = if old.is_empty() {
             insertion(&mut hay, &new, &at)
         } else {
-            let removes = hunk.lines.iter().any(|l| matches!(l, Line::Remove(_)));
+            // A hunk whose old lines all survive in its new ones only adds (SEARCH/REPLACE
+            // blocks say so by repeating the lines): look for it as already applied first.
+            let removes = !is_subsequence(&old, &new);
             locate(&mut hay, &old, &new, removes, &at).map_err(|miss| match miss {
                 Miss::NotFound => {
                     let what = if removes { "the lines it removes" } else { "its context lines" };
@@ -217,6 +219,11 @@ impl Reindent {
             _ => line.to_string(),
         }
     }
+}
+
+fn is_subsequence(short: &[&str], long: &[&str]) -> bool {
+    let mut long = long.iter();
+    short.iter().all(|s| long.any(|l| l == s))
 }
 
 fn indent(s: &str) -> &str {

@@ -31,8 +31,21 @@ impl Default for Limits {
 const NEW_FILE_MODE: u32 = 0o644;
 
 pub fn plan(patch: &Patch, fence: &Fence, limits: &Limits) -> Result<Plan, Refusal> {
-    let mut work = Work { fence, limits: *limits, entries: Vec::new(), index: HashMap::new() };
+    let moves = patch
+        .edits
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| match e {
+            Edit::Move { path, to } => Some((i + 1, path.clone(), to.clone())),
+            Edit::Diff(FileDiff { old_path: Some(path), new_path: Some(to), rename: true, .. }) => {
+                Some((i + 1, path.clone(), to.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    let mut work = Work { fence, limits: *limits, entries: Vec::new(), index: HashMap::new(), moves, at: 0 };
     for (i, edit) in patch.edits.iter().enumerate() {
+        work.at = i + 1;
         work.edit(edit, i + 1)?;
     }
     work.finish()
@@ -73,6 +86,10 @@ struct Work<'f> {
     limits: Limits,
     entries: Vec<Entry>,
     index: HashMap<String, usize>,
+    /// Every move in the patch: (edit number, from, to).
+    moves: Vec<(usize, String, String)>,
+    /// The edit being worked on.
+    at: usize,
 }
 
 impl Work<'_> {
@@ -100,6 +117,28 @@ impl Work<'_> {
         });
         self.index.insert(path, self.entries.len() - 1);
         Ok(self.entries.len() - 1)
+    }
+
+    /// The entry for a file an edit changes in place. A file that is gone because a later move
+    /// of this same patch already happened (a patch run twice) is found where it went.
+    fn existing(&mut self, name: &str) -> Result<usize, Refusal> {
+        let i = self.entry(name)?;
+        if self.entries[i].now.is_some() {
+            return Ok(i);
+        }
+        let later: Vec<String> = self
+            .moves
+            .iter()
+            .filter(|(n, from, _)| *n > self.at && from == name)
+            .map(|(_, _, to)| to.clone())
+            .collect();
+        for to in later {
+            let j = self.entry(&to)?;
+            if self.entries[j].now.is_some() {
+                return Ok(j);
+            }
+        }
+        Ok(i)
     }
 
     /// The file's current content as text, or a refusal saying why it cannot be edited as text.
@@ -150,7 +189,7 @@ impl Work<'_> {
             }
             Edit::Move { path, to } => self.rename(path, to).map(|_| ()).map_err(|r| r.hunk(n)),
             Edit::Chmod { path, mode } => {
-                let i = self.entry(path)?;
+                let i = self.existing(path)?;
                 let e = &mut self.entries[i];
                 let Some(s) = e.now.as_mut() else {
                     return Err(Refusal::new(path, "it does not exist in the tree").hunk(n));
@@ -213,7 +252,7 @@ impl Work<'_> {
                 let i = if d.rename {
                     self.rename(old, new)?
                 } else {
-                    let i = self.entry(old)?;
+                    let i = self.existing(old)?;
                     if old != new && self.entries[i].now.is_none() { self.entry(new)? } else { i }
                 };
                 self.modify(i, d)
@@ -279,7 +318,7 @@ impl Work<'_> {
 
 impl Work<'_> {
     fn replace(&mut self, path: &str, search: &str, replace: &str, count: Option<usize>) -> Result<(), Refusal> {
-        let i = self.entry(path)?;
+        let i = self.existing(path)?;
         let (text, mode) = self.text(i)?;
         let body = String::from_utf8(text.encode()).unwrap_or_default();
         let replace = in_file_eol(replace, text.eol);
@@ -319,7 +358,7 @@ impl Work<'_> {
     }
 
     fn regex(&mut self, path: &str, pattern: &str, replacement: &str, count: Option<usize>) -> Result<(), Refusal> {
-        let i = self.entry(path)?;
+        let i = self.existing(path)?;
         let (text, mode) = self.text(i)?;
         let re = Regex::new(pattern).map_err(|e| Refusal::new(path, format!("invalid regular expression: {e}")))?;
         let body = String::from_utf8(text.encode()).unwrap_or_default();

@@ -2,5 +2,6 @@
 
 mod support;
 
-mod foundation;
 mod apply_direct;
+mod formats;
+mod foundation;
