@@ -73,6 +73,9 @@ pub fn apply(file: &str, text: &Text, hunks: &[Hunk]) -> Result<Applied, Refusal
         }
         let found = if old.is_empty() {
             insertion(&mut hay, &new, &at)
+        } else if new.is_empty() && hay.is_empty() {
+            // A hunk that empties the file, on an empty file.
+            Found { start: 0, len: 0, level: Level::Exact, already: true }
         } else {
             // A hunk whose old lines all survive in its new ones only adds (SEARCH/REPLACE
             // blocks say so by repeating the lines): look for it as already applied first.
@@ -98,7 +101,8 @@ pub fn apply(file: &str, text: &Text, hunks: &[Hunk]) -> Result<Applied, Refusal
         };
         if let Some(named) = named {
             let off = found.start as isize - named as isize;
-            drift = off;
+            // Found applied, the lines after it have moved by what it adds.
+            drift = if found.already { off + new.len() as isize - old.len() as isize } else { off };
             if off.abs() > applied.offset.abs() {
                 applied.offset = off;
             }

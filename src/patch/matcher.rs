@@ -161,43 +161,76 @@ pub enum Miss {
     Ambiguous(Vec<usize>),
 }
 
-/// Locate a hunk given its old and new lines. A pure addition (no removed lines) is first looked
-/// for as already applied, so it is never added twice.
+/// Locate a hunk given its old and new lines. A hunk that only adds (`removes` false) may be
+/// found already applied: its new side in the file. When both sides are found, the one nearer
+/// the hint wins, and an old match the new one explains (context only above or below the added
+/// lines lies inside them once applied) does not count.
 pub fn locate(hay: &mut Haystack, old: &[&str], new: &[&str], removes: bool, at: &Where) -> Result<Found, Miss> {
-    let sides: [(&[&str], bool); 2] = if removes { [(old, false), (new, true)] } else { [(new, true), (old, false)] };
     for level in Level::ALL {
-        for (lines, already) in sides {
-            if lines.is_empty() {
-                continue;
+        let mut olds = candidates(hay, old, level, at);
+        let news = if new.is_empty() || new == old { Vec::new() } else { candidates(hay, new, level, at) };
+        if !news.is_empty() {
+            // Where the old lines sit inside the new ones, an old match there is the applied hunk.
+            let inner: Vec<usize> =
+                (0..=new.len().saturating_sub(old.len())).filter(|&k| new[k..].starts_with(old)).collect();
+            olds.retain(|&p| !news.iter().any(|&q| inner.iter().any(|&k| q + k == p)));
+        }
+        let found = |start: usize, already: bool| Found {
+            start,
+            len: if already { new.len() } else { old.len() },
+            level,
+            already,
+        };
+        // Exactly where the line numbers say: no other candidate is as likely.
+        if let Some(hint) = at.hint {
+            if olds.contains(&hint) {
+                return Ok(found(hint, false));
             }
-            let candidates: Vec<usize> = hay
-                .find_all(lines, level)
-                .into_iter()
-                .filter(|&p| !at.at_eof || p + lines.len() == hay.len())
-                .filter(|&p| !at.claimed.iter().any(|&(s, e)| p < e && s < p + lines.len()))
-                .collect();
-            if let Some(choice) = choose(&candidates, at) {
-                return choice.map(|start| Found { start, len: lines.len(), level, already });
+            if news.contains(&hint) {
+                return Ok(found(hint, true));
             }
+        }
+        let tag = |v: &[usize], already: bool| v.iter().map(|&p| (p, already)).collect::<Vec<_>>();
+        let pool = if removes || news.is_empty() || olds.is_empty() {
+            // The old side where it is found; else the hunk may be applied already.
+            if olds.is_empty() { tag(&news, true) } else { tag(&olds, false) }
+        } else {
+            [tag(&olds, false), tag(&news, true)].concat()
+        };
+        if let Some(choice) = choose(&pool, at) {
+            return choice.map(|(start, already)| found(start, already));
         }
     }
     Err(Miss::NotFound)
 }
 
+/// Every start where `lines` match at `level`, within the constraints of `at`.
+fn candidates(hay: &mut Haystack, lines: &[&str], level: Level, at: &Where) -> Vec<usize> {
+    if lines.is_empty() {
+        return Vec::new();
+    }
+    hay.find_all(lines, level)
+        .into_iter()
+        .filter(|&p| !at.at_eof || p + lines.len() == hay.len())
+        .filter(|&p| !at.claimed.iter().any(|&(s, e)| p < e && s < p + lines.len()))
+        .collect()
+}
+
 /// After the cursor if anything is there; then the only candidate, or the one nearest the hint.
-fn choose(candidates: &[usize], at: &Where) -> Option<Result<usize, Miss>> {
+fn choose(candidates: &[(usize, bool)], at: &Where) -> Option<Result<(usize, bool), Miss>> {
     if candidates.is_empty() {
         return None;
     }
-    let after: Vec<usize> = candidates.iter().copied().filter(|&p| p >= at.cursor).collect();
+    let after: Vec<(usize, bool)> = candidates.iter().copied().filter(|&(p, _)| p >= at.cursor).collect();
     let pool = if after.is_empty() { candidates.to_vec() } else { after };
+    let starts = |v: &[(usize, bool)]| v.iter().map(|&(p, _)| p).collect::<Vec<_>>();
     if let [only] = pool[..] {
         return Some(Ok(only));
     }
-    let Some(hint) = at.hint else { return Some(Err(Miss::Ambiguous(pool))) };
-    let best = pool.iter().map(|p| p.abs_diff(hint)).min().unwrap_or(0);
-    let nearest: Vec<usize> = pool.iter().copied().filter(|p| p.abs_diff(hint) == best).collect();
-    Some(if let [one] = nearest[..] { Ok(one) } else { Err(Miss::Ambiguous(nearest)) })
+    let Some(hint) = at.hint else { return Some(Err(Miss::Ambiguous(starts(&pool)))) };
+    let best = pool.iter().map(|(p, _)| p.abs_diff(hint)).min().unwrap_or(0);
+    let nearest: Vec<(usize, bool)> = pool.iter().copied().filter(|(p, _)| p.abs_diff(hint) == best).collect();
+    Some(if let [one] = nearest[..] { Ok(one) } else { Err(Miss::Ambiguous(starts(&nearest))) })
 }
 
 #[cfg(test)]

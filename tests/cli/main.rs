@@ -5,3 +5,4 @@ mod support;
 mod apply_direct;
 mod formats;
 mod foundation;
+mod property;
