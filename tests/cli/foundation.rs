@@ -218,3 +218,23 @@ fn examples_crontab_lines_are_valid_runner_commands() {
     }
     assert!(jobs >= 6);
 }
+
+#[test]
+fn status_shows_health_and_watchdog_state() {
+    let t = Test::new()
+        .file(
+            ".runner/state/health.json",
+            r#"{"checks": {"webhook": {"healthy": false, "message": "connection refused"}, "disk": {"healthy": true, "message": "41 GiB free"}}}"#,
+        )
+        .file(".runner/state/watchdog.json", r#"{"components": {"serve-webhook": {"state": "open", "pid": 4242, "restarts": 5}}}"#);
+    let text = t.run(["status"]).success().stdout;
+    let line = |needle: &str| {
+        text.lines().find(|l| l.starts_with(needle)).unwrap_or_else(|| panic!("{needle} missing:\n{text}"))
+    };
+    assert!(line("webhook").contains("UNHEALTHY") && line("webhook").contains("connection refused"));
+    assert!(line("disk").contains("healthy"));
+    let wd = line("serve-webhook");
+    assert!(wd.contains("open") && wd.contains("4242") && wd.ends_with('5'), "{wd}");
+    let json = t.run(["status", "--json"]).success().json();
+    assert_eq!(json["watchdog"]["components"]["serve-webhook"]["pid"], 4242);
+}
