@@ -5,4 +5,5 @@ mod support;
 mod apply_direct;
 mod formats;
 mod foundation;
+mod generated;
 mod property;
