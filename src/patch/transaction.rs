@@ -35,11 +35,12 @@ pub fn put(fence: &Fence, rel: &str, state: Option<&Snapshot>) -> Result<()> {
     }
 }
 
-/// Apply every change in the plan, or none of them. The new contents are first made durable in
-/// temp files beside their targets, fsynced together (one journal commit for the lot instead of
-/// one per file); then each file is checked unchanged since the plan and renamed into place;
-/// then each touched directory is synced once. Any failure removes the temp files and restores
-/// the files already swapped.
+/// Apply every change in the plan, or none of them.
+///
+/// The new contents are first made durable in temp files beside their targets, fsynced together
+/// (one journal commit for the lot instead of one per file); then each file is checked unchanged
+/// since the plan and renamed into place; then each touched directory is synced once. Any
+/// failure removes the temp files and restores the files already swapped.
 pub fn commit(fence: &Fence, plan: &Plan) -> Result<()> {
     let changes: Vec<&FileChange> = plan.files.iter().filter(|c| c.changes_anything()).collect();
     let staged = stage(fence, &changes)?;
