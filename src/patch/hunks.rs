@@ -72,6 +72,11 @@ pub fn apply(file: &str, text: &Text, hunks: &[Hunk]) -> Result<Applied, Refusal
             at.hint = Some(line + 1);
         }
         let found = if old.is_empty() {
+            if at.hint.is_none() && !at.at_eof && !hay.is_empty() {
+                return Err(refuse(
+                    "it has no context lines and no line number, so nothing says where its lines go".to_string(),
+                ));
+            }
             insertion(&mut hay, &new, &at)
         } else if new.is_empty() && hay.is_empty() {
             // A hunk that empties the file, on an empty file.

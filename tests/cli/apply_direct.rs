@@ -170,6 +170,13 @@ fn ambiguous_context_refused_without_line_numbers_nearest_wins_with_them() {
 }
 
 #[test]
+fn lines_with_no_context_and_no_line_number_are_refused() {
+    refuses(&[("f.txt", ABC)], "--- a/f.txt\n+++ b/f.txt\n@@ @@\n+new\n", "no context lines and no line number");
+    // With a line number, it is an insertion there.
+    applies(ABC, "--- a/f.txt\n+++ b/f.txt\n@@ -1,0 +2 @@\n+new\n", b"one\nnew\ntwo\nthree\nfour\nfive\n");
+}
+
+#[test]
 fn patch_for_another_file_is_refused() {
     refuses(
         &[("f.txt", b"alpha\nbeta\ngamma\n")],
