@@ -63,6 +63,11 @@ pub fn apply(file: &str, text: &Text, hunks: &[Hunk]) -> Result<Applied, Refusal
             cursor,
             at_eof: hunk.at_eof,
             claimed: &claimed,
+            newline_differs: match (hunk.old_no_newline, hunk.new_no_newline) {
+                (_, true) => text.final_newline(),
+                (true, false) => !text.final_newline(),
+                _ => false,
+            },
         };
         for anchor in &hunk.anchors {
             let Some(line) = find_anchor(&mut hay, anchor, at.cursor) else {

@@ -138,6 +138,9 @@ pub struct Where<'c> {
     pub at_eof: bool,
     /// Line ranges earlier hunks already claimed.
     pub claimed: &'c [(usize, usize)],
+    /// The file's final newline is not what the hunk leaves, so its new side at the end of the
+    /// file is not the hunk already applied.
+    pub newline_differs: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,61 +160,78 @@ pub enum Miss {
     Ambiguous(Vec<usize>),
 }
 
-/// Locate a hunk given its old and new lines. A hunk that only adds (`removes` false) may be
-/// found already applied: its new side in the file. When both sides are found, the one nearer
-/// the hint wins, and an old match the new one explains (context only above or below the added
-/// lines lies inside them once applied) does not count.
+/// Locate a hunk given its old and new lines; `removes`: the hunk takes lines out (else it only
+/// adds, and is looked for as already applied alongside). The hunk's line number is tried
+/// first, old side before new, at each level; then the whole file. A hunk whose change a level
+/// cannot see (whitespace only, at the whitespace levels) is not looked for at that level: there
+/// applied and not applied look the same. An old match the new side explains (context above or
+/// below added lines lies inside them once applied) does not count.
 pub fn locate(hay: &mut Haystack, old: &[&str], new: &[&str], removes: bool, at: &Where) -> Result<Found, Miss> {
     let new = if new == old { &[][..] } else { new };
-    // Where the old lines sit inside the new ones, an old match there is the applied hunk.
     let inner: Vec<usize> = if new.is_empty() {
         Vec::new()
     } else {
         (0..=new.len().saturating_sub(old.len())).filter(|&k| new[k..].starts_with(old)).collect()
     };
-    // The common case, a fresh diff: byte for byte at its line number. Checked directly, it
-    // spares a search of the whole file per hunk.
+    let visible = |level: Level| {
+        old.len() != new.len() || old.iter().zip(new).any(|(o, n)| level.normalize(o) != level.normalize(n))
+    };
+    let len = hay.len();
+    let new_ok = |q: usize| !(at.newline_differs && q + new.len() == len);
+    let explained = |hay: &mut Haystack, p: usize, level: Level| {
+        inner.iter().any(|&k| p >= k && matches(hay, new, p - k, level, at))
+    };
+    let found = |start: usize, level: Level, already: bool| Found {
+        start,
+        len: if already { new.len() } else { old.len() },
+        level,
+        already,
+    };
     if let Some(h) = at.hint {
-        let fits = |hay: &mut Haystack, lines: &[&str], p: usize| {
-            fits(hay.len(), lines.len(), p, at) && hay.matches_at(lines, p, Level::Exact)
-        };
-        if !old.is_empty() && fits(hay, old, h) && !inner.iter().any(|&k| h >= k && fits(hay, new, h - k)) {
-            return Ok(Found { start: h, len: old.len(), level: Level::Exact, already: false });
+        for level in Level::ALL {
+            if visible(level) && matches(hay, old, h, level, at) && !explained(hay, h, level) {
+                return Ok(found(h, level, false));
+            }
+        }
+        for level in Level::ALL {
+            if new_ok(h) && matches(hay, new, h, level, at) {
+                return Ok(found(h, level, true));
+            }
         }
     }
+    let tag = |v: &[usize], already: bool| v.iter().map(|&p| (p, already)).collect::<Vec<_>>();
+    if removes {
+        // Removed lines still in the file say the hunk is to apply, wherever they are found.
+        for level in Level::ALL.into_iter().filter(|&l| visible(l)) {
+            if let Some(choice) = choose(&tag(&candidates(hay, old, level, at), false), at) {
+                return choice.map(|(p, _)| found(p, level, false));
+            }
+        }
+        for level in Level::ALL {
+            let news: Vec<usize> = candidates(hay, new, level, at).into_iter().filter(|&q| new_ok(q)).collect();
+            if let Some(choice) = choose(&tag(&news, true), at) {
+                return choice.map(|(p, _)| found(p, level, true));
+            }
+        }
+        return Err(Miss::NotFound);
+    }
+    // Only additions: where both sides are found, both are candidates.
     for level in Level::ALL {
-        let mut olds = candidates(hay, old, level, at);
-        let news = candidates(hay, new, level, at);
-        if !news.is_empty() {
-            olds.retain(|&p| !news.iter().any(|&q| inner.iter().any(|&k| q + k == p)));
-        }
-        let found = |start: usize, already: bool| Found {
-            start,
-            len: if already { new.len() } else { old.len() },
-            level,
-            already,
-        };
-        // Exactly where the line numbers say: no other candidate is as likely.
-        if let Some(hint) = at.hint {
-            if olds.contains(&hint) {
-                return Ok(found(hint, false));
-            }
-            if news.contains(&hint) {
-                return Ok(found(hint, true));
-            }
-        }
-        let tag = |v: &[usize], already: bool| v.iter().map(|&p| (p, already)).collect::<Vec<_>>();
-        let pool = if removes || news.is_empty() || olds.is_empty() {
-            // The old side where it is found; else the hunk may be applied already.
-            if olds.is_empty() { tag(&news, true) } else { tag(&olds, false) }
-        } else {
-            [tag(&olds, false), tag(&news, true)].concat()
-        };
-        if let Some(choice) = choose(&pool, at) {
-            return choice.map(|(start, already)| found(start, already));
+        let news: Vec<usize> = candidates(hay, new, level, at).into_iter().filter(|&q| new_ok(q)).collect();
+        let olds: Vec<usize> = candidates(hay, old, level, at)
+            .into_iter()
+            .filter(|&p| !news.iter().any(|&q| inner.iter().any(|&k| q + k == p)))
+            .collect();
+        if let Some(choice) = choose(&[tag(&olds, false), tag(&news, true)].concat(), at) {
+            return choice.map(|(p, already)| found(p, level, already));
         }
     }
     Err(Miss::NotFound)
+}
+
+/// Whether `lines` match at `p` at `level` (or stricter), within the constraints of `at`.
+fn matches(hay: &mut Haystack, lines: &[&str], p: usize, level: Level, at: &Where) -> bool {
+    !lines.is_empty() && fits(hay.len(), lines.len(), p, at) && hay.matches_at(lines, p, level)
 }
 
 /// Every start where `lines` match at `level`, within the constraints of `at`.

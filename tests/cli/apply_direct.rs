@@ -104,6 +104,23 @@ fn whitespace_indentation_and_unicode_punctuation() {
 }
 
 #[test]
+fn whitespace_only_changes_apply_once() {
+    let patch = "--- a/f.txt\n+++ b/f.txt\n@@ -1,2 +1,2 @@\n a\n-    b\n+  b\n";
+    let (t, run) = apply(&[("f.txt", b"a\n    b\n")], patch, &[]);
+    run.success();
+    assert_eq!(t.read("tree/f.txt"), "a\n  b\n");
+    // Applied, the old side still matches with whitespace ignored; it must not apply again.
+    t.run(["apply-patch", "--tree", "tree", "p.patch"]).success().stdout_contains("already applied");
+    assert_eq!(t.read("tree/f.txt"), "a\n  b\n");
+}
+
+#[test]
+fn a_sloppy_removed_line_beside_identical_context_is_still_removed() {
+    let patch = "--- a/f.txt\n+++ b/f.txt\n@@ -2,3 +2,2 @@\n r\n r\n-r  \n";
+    applies(b"x\nr\nr\nr\n", patch, b"x\nr\nr\n");
+}
+
+#[test]
 fn crlf_bom_final_newline_and_mode_are_kept() {
     let t = Test::new()
         .file("tree/f.txt", b"\xEF\xBB\xBFa\r\nb\r\nc")

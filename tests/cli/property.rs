@@ -156,3 +156,39 @@ fn without_line_numbers_it_applies_right_or_refuses() {
     }
     assert!(applied > 100, "only {applied} applied ({refused} refused)");
 }
+
+/// A model's copy of the file is seldom exact: trailing spaces on context and removed lines, a
+/// CRLF patch, blank context lines without their space. Such a diff gives the same bytes, or is
+/// refused; it never applies elsewhere.
+#[test]
+fn sloppy_whitespace_applies_right_or_refuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    std::fs::create_dir(&tree).unwrap();
+    let mut applied = 0;
+    for n in 0..300u64 {
+        let c = case(n, dir.path());
+        if c.diff.is_empty() {
+            continue;
+        }
+        let mut rng = Rng(n + 7);
+        let eol = if rng.below(3) == 0 { "\r\n" } else { "\n" };
+        let sloppy: Vec<String> = String::from_utf8_lossy(&c.diff)
+            .lines()
+            .map(|l| match l.chars().next() {
+                Some(' ') if l.trim().is_empty() && rng.below(2) == 0 => String::new(),
+                Some(' ' | '-') if !l.starts_with("---") && rng.below(3) == 0 => format!("{l}  "),
+                _ => l.to_string(),
+            })
+            .collect();
+        let sloppy = sloppy.join(eol) + eol;
+        match plan_bytes(&tree, &c.before, sloppy.as_bytes()) {
+            Ok(got) => {
+                assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(&c.after), "case {n}\n{sloppy}");
+                applied += 1;
+            }
+            Err(e) => assert!(e.contains("refused"), "case {n}: {e}"),
+        }
+    }
+    assert!(applied > 250, "only {applied} applied");
+}
