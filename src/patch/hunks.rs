@@ -82,7 +82,11 @@ pub fn apply(file: &str, text: &Text, hunks: &[Hunk]) -> Result<Applied, Refusal
                     "it has no context lines and no line number, so nothing says where its lines go".to_string(),
                 ));
             }
-            insertion(&mut hay, &new, &at)
+            let found = insertion(&mut hay, &new, &at);
+            if let Some(n) = claimed.iter().position(|&(s, e)| s < found.start && found.start < e) {
+                return Err(refuse(format!("its line number falls inside hunk {}", n + 1)));
+            }
+            found
         } else if new.is_empty() && hay.is_empty() {
             // A hunk that empties the file, on an empty file.
             Found { start: 0, len: 0, level: Level::Exact, already: true }
@@ -156,7 +160,8 @@ fn find_anchor(hay: &mut Haystack, anchor: &str, from: usize) -> Option<usize> {
 }
 
 fn rebuild(text: &Text, placed: &mut [Placed]) -> Text {
-    placed.sort_by_key(|p| p.found.start);
+    // An insertion where another hunk starts goes before it, as its line number says.
+    placed.sort_by_key(|p| (p.found.start, p.found.len > 0));
     let mut lines: Vec<TextLine> = Vec::with_capacity(text.lines.len() + 16);
     let mut final_newline = text.final_newline();
     let mut pos = 0;

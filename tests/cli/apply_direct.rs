@@ -194,6 +194,14 @@ fn lines_with_no_context_and_no_line_number_are_refused() {
 }
 
 #[test]
+fn insertions_never_land_inside_another_hunk() {
+    let change = "--- a/f.txt\n+++ b/f.txt\n@@ -2,3 +2,3 @@\n two\n-three\n+THREE\n four\n";
+    refuses(&[("f.txt", ABC)], &format!("{change}@@ -2,0 +3 @@\n+inserted\n"), "falls inside hunk 1");
+    // Where the other hunk starts, it goes before it.
+    applies(ABC, &format!("{change}@@ -1,0 +2 @@\n+inserted\n"), b"one\ninserted\ntwo\nTHREE\nfour\nfive\n");
+}
+
+#[test]
 fn patch_for_another_file_is_refused() {
     refuses(
         &[("f.txt", b"alpha\nbeta\ngamma\n")],
