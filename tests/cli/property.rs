@@ -192,3 +192,45 @@ fn sloppy_whitespace_applies_right_or_refuses() {
     }
     assert!(applied > 250, "only {applied} applied");
 }
+
+/// Garbage built from the formats' own tokens never panics the parser or the planner: it is
+/// parsed or rejected, then applied or refused.
+#[test]
+fn patch_shaped_garbage_never_panics() {
+    const TOKENS: [&str; 24] = [
+        "diff --git a/f.txt b/f.txt",
+        "--- a/f.txt",
+        "+++ b/f.txt",
+        "--- /dev/null",
+        "@@ -1,2 +1,3 @@",
+        "@@ -3,0 +4 @@",
+        "@@ @@",
+        " a",
+        "-b",
+        "+c",
+        "",
+        "\\ No newline at end of file",
+        "new file mode 100755",
+        "deleted file mode 100644",
+        "rename from f.txt",
+        "rename to g.txt",
+        "*** Begin Patch",
+        "*** Update File: f.txt",
+        "*** End of File",
+        "*** End Patch",
+        "<<<<<<< SEARCH",
+        "=======",
+        ">>>>>>> REPLACE",
+        "f.txt",
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("f.txt"), "a\nb\na\nb\n").unwrap();
+    let fence = Fence::new(dir.path(), &[]).unwrap();
+    let mut rng = Rng(42);
+    for _ in 0..3000 {
+        let text: Vec<&str> = (0..1 + rng.below(14)).map(|_| TOKENS[rng.below(TOKENS.len())]).collect();
+        if let Ok(parsed) = patch::parse(text.join("\n").as_bytes(), None, None) {
+            let _ = patch::plan(&parsed, &fence, &Limits::default());
+        }
+    }
+}
