@@ -100,7 +100,15 @@ pub fn apply(file: &str, text: &Text, hunks: &[Hunk]) -> Result<Applied, Refusal
                     let mut r = refuse(format!(
                         "{what} are not in the file as the patch says (the file changed under the hunk, or the patch is for another file)"
                     ));
-                    r.closest = hay.closest(&old, at.hint);
+                    if let Some(closest) = hay.closest(&old, at.hint) {
+                        if let Some((i, line, text)) = &closest.differs {
+                            r.reason.push_str(&format!(
+                                "; nearest match: line {line} reads {text:?} where the hunk has {:?}",
+                                old[*i]
+                            ));
+                        }
+                        r.closest = closest.lines;
+                    }
                     r
                 }
                 Miss::Ambiguous(starts) => {

@@ -100,12 +100,12 @@ impl<'a> Haystack<'a> {
         })
     }
 
-    /// The window of `pattern.len()` lines that shares the most lines with it (loosely), as
-    /// `NUMBER | text`, nearest the hint on a tie; empty when nothing is shared.
-    pub fn closest(&mut self, pattern: &[&str], hint: Option<usize>) -> Vec<String> {
+    /// The window of `pattern.len()` lines that shares the most lines with it (loosely), nearest
+    /// the hint on a tie; `None` when no window shares a line.
+    pub fn closest(&mut self, pattern: &[&str], hint: Option<usize>) -> Option<Closest> {
         const SHOWN: usize = 20;
         if pattern.is_empty() || self.is_empty() || pattern.len().saturating_mul(self.len()) > 50_000_000 {
-            return Vec::new();
+            return None;
         }
         let level = Level::Punctuation;
         let pat: Vec<Cow<str>> = pattern.iter().map(|p| level.normalize(p)).collect();
@@ -122,9 +122,23 @@ impl<'a> Haystack<'a> {
                 best = Some((score, start));
             }
         }
-        let Some((_, start)) = best else { return Vec::new() };
-        (start..start + width.min(SHOWN)).map(|i| format!("{:>4} | {}", i + 1, self.lines[i])).collect()
+        let (_, start) = best?;
+        let differs = (0..width).find(|&i| pat[i].as_ref() != hay[start + i].as_ref());
+        Some(Closest {
+            lines: (start..start + width.min(SHOWN)).map(|i| format!("{:>4} | {}", i + 1, self.lines[i])).collect(),
+            differs: differs.map(|i| (i, start + i + 1, self.lines[start + i].to_string())),
+        })
     }
+}
+
+/// The best-matching window of a file for lines that were not found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Closest {
+    /// The window, each line as `NUMBER | text`.
+    pub lines: Vec<String>,
+    /// The first line that differs: its index in the pattern, its line number in the file and
+    /// what the file holds there.
+    pub differs: Option<(usize, usize, String)>,
 }
 
 /// What is known of where a hunk should go.
@@ -314,7 +328,9 @@ mod tests {
     #[test]
     fn closest_shows_best_window() {
         let mut h = hay("one\ntwo\nthree\nfour\n");
-        assert_eq!(h.closest(&["two", "THREE"], None), vec!["   2 | two", "   3 | three"]);
-        assert!(h.closest(&["zzz"], None).is_empty());
+        let c = h.closest(&["two", "THREE"], None).unwrap();
+        assert_eq!(c.lines, vec!["   2 | two", "   3 | three"]);
+        assert_eq!(c.differs, Some((1, 3, "three".to_string())));
+        assert!(h.closest(&["zzz"], None).is_none());
     }
 }

@@ -169,6 +169,11 @@ fn removed_line_not_in_file_is_refused_with_closest_lines() {
         "f.txt: hunk 1: the lines it removes are not in the file",
     );
     assert!(run.stderr.contains("   2 | two\n") && run.stderr.contains("   4 | four"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(r#"nearest match: line 3 reads "three" where the hunk has "THREE!""#),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
