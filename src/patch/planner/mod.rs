@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 mod textops;
 
+use crate::config::EnvConfig;
 use crate::patch::fence::Fence;
 use crate::patch::hunks;
 use crate::patch::model::{Edit, FileDiff, Hunk, Patch};
@@ -20,6 +21,13 @@ use crate::store::results::FileResult;
 pub struct Limits {
     /// Largest file a patch may read or produce.
     pub max_file_size: u64,
+}
+
+impl Limits {
+    /// The limits an environment's config sets.
+    pub fn of(env: &EnvConfig) -> Limits {
+        Limits { max_file_size: env.max_file_size.0 }
+    }
 }
 
 impl Default for Limits {
@@ -396,6 +404,11 @@ mod tests {
 
     fn plan_json(fence: &Fence, json: &str, limits: Limits) -> Result<Plan, Refusal> {
         plan(&crate::patch::parse(json.as_bytes(), None, None).unwrap(), fence, &limits)
+    }
+
+    #[test]
+    fn limits_come_from_the_environment() {
+        assert_eq!(Limits::of(&EnvConfig::default()), Limits::default());
     }
 
     #[test]
