@@ -73,8 +73,11 @@ pub fn apply(file: &str, text: &Text, hunks: &[Hunk]) -> Result<Applied, Refusal
             let Some(line) = find_anchor(&mut hay, anchor, at.cursor) else {
                 return Err(refuse(format!("its anchor `@@ {anchor}` is not in the file after line {}", at.cursor)));
             };
-            at.cursor = line + 1;
-            at.hint = Some(line + 1);
+            // Models often repeat the anchor as the chunk's first context line.
+            let repeated = old.first().is_some_and(|first| first.trim() == anchor.trim());
+            let next = if repeated { line } else { line + 1 };
+            at.cursor = next;
+            at.hint = Some(next);
         }
         let found = if old.is_empty() {
             if at.hint.is_none() && !at.at_eof && !hay.is_empty() {
