@@ -107,11 +107,12 @@ impl Work<'_> {
         if let Some(&i) = self.index.get(&path) {
             return Ok(i);
         }
+        // The size first, so a huge file is refused without being read.
+        if let Ok(meta) = std::fs::metadata(self.fence.join(&path)) {
+            check_size(&self.limits, name, meta.len())?;
+        }
         let before =
             snapshot(self.fence, &path).map_err(|e| Refusal::new(name, format!("could not read it: {e:#}")))?;
-        if let Some(s) = &before {
-            check_size(&self.limits, name, s)?;
-        }
         self.entries.push(Entry {
             name: name.to_string(),
             path: path.clone(),
@@ -329,7 +330,7 @@ impl Work<'_> {
         let mut plan = Plan::default();
         for e in self.entries.into_iter().filter(|e| e.touched) {
             if let Some(s) = &e.now {
-                check_size(&self.limits, &e.name, s)?;
+                check_size(&self.limits, &e.name, s.bytes.len() as u64)?;
             }
             let action = match (&e.before, &e.now) {
                 (None, None) => continue,
@@ -377,11 +378,11 @@ fn line_delta(before: &[u8], after: &[u8]) -> (u64, u64) {
     (added, removed)
 }
 
-fn check_size(limits: &Limits, name: &str, s: &Snapshot) -> Result<(), Refusal> {
-    if s.bytes.len() as u64 > limits.max_file_size {
+fn check_size(limits: &Limits, name: &str, size: u64) -> Result<(), Refusal> {
+    if size > limits.max_file_size {
         return Err(Refusal::new(
             name,
-            format!("it is {} bytes, over the limit of {} (max_file_size)", s.bytes.len(), limits.max_file_size),
+            format!("it is {size} bytes, over the limit of {} (max_file_size)", limits.max_file_size),
         ));
     }
     Ok(())
