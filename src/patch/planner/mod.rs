@@ -273,20 +273,22 @@ impl Work<'_> {
     /// Apply hunks (and a mode change) to an existing file; a missing file whose hunks only add
     /// (SEARCH/REPLACE with an empty SEARCH, `diff -N`) is created.
     fn modify(&mut self, i: usize, d: &FileDiff) -> Result<(), Refusal> {
-        let name = self.entries[i].name.clone();
-        let creates = self.entries[i].now.is_none() && d.hunks.iter().all(|h| h.old_lines().is_empty());
-        let (text, mode) = if creates { (Text::empty(), NEW_FILE_MODE) } else { self.text(i)? };
-        let (out, matched, (added, removed)) = if d.hunks.is_empty() {
-            (None, String::new(), (0, 0))
-        } else {
-            let applied = hunks::apply(&name, &text, &d.hunks)?;
-            (Some(applied.text.encode()), applied.matched(d.hunks.len()), (applied.added, applied.removed))
+        let e = &self.entries[i];
+        let (bytes, mode, matched, (added, removed)) = match &e.now {
+            // A rename or mode change alone: the content as it is, binary or not.
+            Some(s) if d.hunks.is_empty() => (s.bytes.clone(), s.mode, String::new(), (0, 0)),
+            None if d.hunks.is_empty() => return Err(Refusal::new(&e.name, "it does not exist in the tree")),
+            now => {
+                let creates = now.is_none() && d.hunks.iter().all(|h| h.old_lines().is_empty());
+                let (text, mode) = if creates { (Text::empty(), NEW_FILE_MODE) } else { self.text(i)? };
+                let applied = hunks::apply(&e.name, &text, &d.hunks)?;
+                let matched = applied.matched(d.hunks.len());
+                (applied.text.encode(), mode, matched, (applied.added, applied.removed))
+            }
         };
         let e = &mut self.entries[i];
-        let bytes = out.unwrap_or_else(|| e.now.as_ref().map(|s| s.bytes.clone()).unwrap_or_default());
-        let mode = d.new_mode.unwrap_or(mode);
         (e.added, e.removed) = (e.added + added, e.removed + removed);
-        e.set(Some(Snapshot { bytes, mode }), matched);
+        e.set(Some(Snapshot { bytes, mode: d.new_mode.unwrap_or(mode) }), matched);
         Ok(())
     }
 
@@ -403,8 +405,12 @@ mod tests {
         (dir, fence)
     }
 
-    fn plan_json(fence: &Fence, json: &str, limits: Limits) -> Result<Plan, Refusal> {
-        plan(&crate::patch::parse(json.as_bytes(), None, None).unwrap(), fence, &limits)
+    fn plan_limited(fence: &Fence, text: &str, limits: Limits) -> Result<Plan, Refusal> {
+        plan(&crate::patch::parse(text.as_bytes(), None, None).unwrap(), fence, &limits)
+    }
+
+    fn plan_str(fence: &Fence, text: &str) -> Result<Plan, Refusal> {
+        plan_limited(fence, text, Limits::default())
     }
 
     #[test]
@@ -416,10 +422,11 @@ mod tests {
     fn size_limit_applies_before_and_after() {
         let (_d, fence) = tree(&[("big", "0123456789"), ("small", "x")]);
         let small = Limits { max_file_size: 5 };
-        let r = plan_json(&fence, r#"{"operations": [{"op": "delete", "path": "big"}]}"#, small).unwrap_err();
+        let r = plan_limited(&fence, r#"{"operations": [{"op": "delete", "path": "big"}]}"#, small).unwrap_err();
         assert!(r.reason.contains("over the limit of 5"), "{r}");
-        let r = plan_json(&fence, r#"{"operations": [{"op": "write", "path": "small", "contents": "123456"}]}"#, small)
-            .unwrap_err();
+        let r =
+            plan_limited(&fence, r#"{"operations": [{"op": "write", "path": "small", "contents": "123456"}]}"#, small)
+                .unwrap_err();
         assert!(r.reason.contains("max_file_size"), "{r}");
     }
 
@@ -433,7 +440,7 @@ mod tests {
             {"op": "chmod", "path": "m.sh", "mode": "755"},
             {"op": "write", "path": "tmp", "contents": "x"},
             {"op": "delete", "path": "tmp"}]}"#;
-        let plan = plan_json(&fence, json, Limits::default()).unwrap();
+        let plan = plan_limited(&fence, json, Limits::default()).unwrap();
         let summary: Vec<(String, String, Option<String>)> =
             plan.files.iter().map(|f| (f.path.clone(), f.result.action.clone(), f.result.from.clone())).collect();
         assert_eq!(
@@ -449,12 +456,26 @@ mod tests {
     }
 
     #[test]
+    fn mode_changes_and_renames_leave_content_alone_binary_or_not() {
+        let (d, fence) = tree(&[]);
+        std::fs::write(d.path().join("tool"), b"\x7fELF\0\x01").unwrap();
+        let diff = "diff --git a/tool b/tool\nold mode 100644\nnew mode 100755\n\
+                    diff --git a/tool b/bin/tool\nrename from tool\nrename to bin/tool\n";
+        let plan = plan_str(&fence, diff).unwrap();
+        let moved = plan.files.iter().find(|f| f.path == "bin/tool").unwrap();
+        assert_eq!(moved.after, Some(Snapshot { bytes: b"\x7fELF\0\x01".to_vec(), mode: 0o755 }));
+        let missing = "diff --git a/nope b/nope\nold mode 100644\nnew mode 100755\n";
+        let r = plan_str(&fence, missing).unwrap_err();
+        assert!(r.reason.contains("does not exist"), "{r}");
+    }
+
+    #[test]
     fn a_directory_or_symlink_is_not_a_file_to_patch() {
         let (d, fence) = tree(&[("dir/x", "x")]);
         std::os::unix::fs::symlink(d.path().join("dir/x"), d.path().join("link")).unwrap();
         for path in ["dir", "link"] {
             let json = format!(r#"{{"operations": [{{"op": "write", "path": "{path}", "contents": "y"}}]}}"#);
-            let r = plan_json(&fence, &json, Limits::default()).unwrap_err();
+            let r = plan_limited(&fence, &json, Limits::default()).unwrap_err();
             assert!(r.reason.contains("not a regular file"), "{path}: {r}");
         }
     }
