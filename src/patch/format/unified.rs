@@ -95,6 +95,8 @@ fn git_header(s: &mut Section, line: &str, n: usize) -> Result<bool> {
         s.rename.get_or_insert_default().1 = unquote(v);
     } else if line.starts_with("copy from ") || line.starts_with("copy to ") {
         bail!("line {n}: git copies are not supported; send the new file as an added file");
+    } else if line.starts_with("Binary files ") && s.deleted {
+        // Deleting a binary file needs no content.
     } else if line.starts_with("Binary files ") || line == "GIT binary patch" {
         bail!("line {n}: binary diffs are not supported; send the file with a `write` operation");
     } else if !["old mode ", "index ", "similarity index ", "dissimilarity index "].iter().any(|p| line.starts_with(p))
@@ -311,6 +313,17 @@ mod tests {
         assert!(parse("hello\n", None).unwrap_err().to_string().contains("no files"));
         assert!(parse("@@ -1 +1 @@\n-a\n", None).unwrap_err().to_string().contains("line 1"));
         assert!(parse("--- a/f\n+++ b/f\n", None).unwrap_err().to_string().contains("no hunks"));
+    }
+
+    #[test]
+    fn binary_files_can_only_be_deleted() {
+        let edits = parse("diff --git a/x.png b/x.png\ndeleted file mode 100644\nindex 1234567..0000000\nBinary files a/x.png and /dev/null differ\n", None).unwrap();
+        assert_eq!((diff(&edits).old_path.as_deref(), diff(&edits).new_path.as_deref()), (Some("x.png"), None));
+        let err = parse(
+            "diff --git a/x.png b/x.png\nindex 1234567..89abcde 100644\nBinary files a/x.png and b/x.png differ\n",
+            None,
+        );
+        assert!(err.unwrap_err().to_string().contains("binary diffs are not supported"));
     }
 
     #[test]
