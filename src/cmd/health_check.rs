@@ -61,7 +61,7 @@ pub fn run(ctx: &Context, args: HealthCheckArgs) -> Result<Outcome> {
 }
 
 fn cycle(settings: &Settings, home: &Home, args: &HealthCheckArgs) -> Result<Report> {
-    let checks = check::select(&settings.config.check, &args.names)?;
+    let checks = crate::health::select(&settings.config.check, &args.names, |c| c.name.as_str(), "check")?;
     for c in &checks {
         if let Some(env) = &c.queue {
             settings.env(Some(env)).map_err(|e| e.context(format!("check {:?}: queue = {env:?}", c.name)))?;

@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::{Result, bail};
 use serde::{Deserialize, Serialize};
 
 use super::config::CheckConfig;
@@ -50,20 +49,6 @@ pub struct CheckReport {
     pub duration_ms: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub changed: Option<Change>,
-}
-
-/// The checks `names` picks (all when empty); an unknown name is an error that lists the known.
-pub fn select<'a>(checks: &'a [CheckConfig], names: &[String]) -> Result<Vec<&'a CheckConfig>> {
-    for name in names {
-        if !checks.iter().any(|c| &c.name == name) {
-            let known: Vec<_> = checks.iter().map(|c| c.name.as_str()).collect();
-            bail!(
-                "no check is named {name:?}; runner.toml defines {}",
-                if known.is_empty() { "none".to_string() } else { known.join(", ") }
-            );
-        }
-    }
-    Ok(checks.iter().filter(|c| names.is_empty() || names.contains(&c.name)).collect())
 }
 
 /// Probe every check at once, each on its own thread: the run takes as long as the slowest.
@@ -165,13 +150,5 @@ mod tests {
         );
         assert_eq!(state.checks["c"].consecutive_failures, 1);
         assert_eq!(state.checks["c"].kind, "tcp");
-    }
-
-    #[test]
-    fn unknown_names_are_refused_with_the_known_ones() {
-        let checks = vec![CheckConfig { name: "a".into(), ..Default::default() }];
-        assert_eq!(select(&checks, &[]).unwrap().len(), 1);
-        let err = select(&checks, &["b".into()]).unwrap_err().to_string();
-        assert!(err.contains("no check is named \"b\"") && err.contains("defines a"), "{err}");
     }
 }

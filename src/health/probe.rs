@@ -237,7 +237,8 @@ fn free_space(path: &Path) -> std::io::Result<(u64, u64)> {
     }
     // SAFETY: statvfs returned 0, so it filled `st`.
     let st = unsafe { st.assume_init() };
-    Ok((st.f_bavail as u64 * st.f_frsize as u64, st.f_favail as u64))
+    #[allow(clippy::useless_conversion)] // the field types differ between platforms
+    Ok((u64::from(st.f_bavail) * u64::from(st.f_frsize), u64::from(st.f_favail)))
 }
 
 fn queue(check: &CheckConfig, env: &str, home: &Home) -> Outcome {
