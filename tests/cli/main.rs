@@ -1,5 +1,7 @@
 //! Integration tests: one binary, a module per subcommand, all driving the built `runner`.
 
+mod loopback;
 mod support;
 
 mod foundation;
+mod health_check;
