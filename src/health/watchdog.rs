@@ -252,15 +252,15 @@ impl Cycle<'_> {
             notes.push(format!("stop command failed: {e:#}"));
         }
         let ours = state.pid.zip(state.start_ticks).map(|(pid, start_ticks)| Identity { pid, start_ticks });
-        if let Some(id) = ours {
-            process::stop_group(id, component.stop_grace())?;
-        }
         let pidfile = home.join(component.pidfile());
         if let Ok(pid) = process::read_pidfile(&pidfile)
-            && ours.is_none_or(|id| id.pid != pid)
             && process::identify(pid).is_some()
+            && !ours.is_some_and(|id| id.pid == pid && process::alive(id))
         {
             notes.push(format!("left pid {pid} alone: the pidfile names a process the watchdog did not start"));
+        }
+        if let Some(id) = ours {
+            process::stop_group(id, component.stop_grace())?;
         }
         let mut env: Vec<(&str, &std::path::Path)> = vec![("RUNNER_HOME", home)];
         if let Some(source) = &self.env.settings.source {

@@ -111,7 +111,8 @@ fn checks_run_in_parallel_and_a_hung_target_does_not_stall_the_others() {
 
 #[test]
 fn process_heartbeat_disk_queue_and_command_probes() {
-    let mut live = std::process::Command::new("sleep").arg("1000").spawn().unwrap();
+    let null = std::process::Stdio::null;
+    let mut live = std::process::Command::new("sleep").arg("1000").stdout(null()).stderr(null()).spawn().unwrap();
     let mut dead = std::process::Command::new("true").spawn().unwrap();
     // Not waited for: a zombie, which has exited even though /proc still lists it.
     while std::fs::read_to_string(format!("/proc/{}/stat", dead.id())).is_ok_and(|s| !s.contains(") Z ")) {
