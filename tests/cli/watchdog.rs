@@ -124,7 +124,7 @@ fn a_component_that_dies_is_restarted_and_its_new_pid_recorded() {
 #[test]
 fn a_component_that_keeps_dying_opens_the_circuit_and_alerts_once() {
     let slack = Server::ok("ok");
-    let f = Fixture::new(&format!(
+    let f = Fixture::new(
         r#"
 [slack]
 alert_webhook_file = "hook"
@@ -142,8 +142,8 @@ start = ["sh", "-c", "echo crashing; exit 1"]
 max_restarts = 2
 backoff = "0s"
 cooldown = "1h"
-"#
-    ));
+"#,
+    );
     f.t.write("hook", format!("{}/hook\n", slack.url));
     for _ in 0..2 {
         let r = f.cycle(&[], 1);
