@@ -82,10 +82,10 @@ type Outcome = Result<String, String>;
 
 fn http(check: &CheckConfig, url: &str) -> Outcome {
     let timeout = check.timeout.map_or(DEFAULT_TIMEOUT, |t| t.std());
-    let mut resp = crate::slack::alert::agent(timeout)
-        .get(url)
-        .call()
-        .map_err(|e| format!("GET {url} failed: {}", e.to_string().trim_end()))?;
+    let mut resp = crate::slack::alert::agent(timeout).get(url).call().map_err(|e| match e {
+        ureq::Error::Timeout(_) => format!("GET {url}: no answer within {}", crate::config::units::Duration(timeout)),
+        e => format!("GET {url} failed: {}", e.to_string().trim_end()),
+    })?;
     let status = resp.status().as_u16();
     let status_ok = match check.expect_status {
         Some(want) => status == want,
