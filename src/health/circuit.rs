@@ -60,7 +60,7 @@ pub enum Decision {
 
 /// Restarts within `window` before `now`.
 pub fn recent(state: &ComponentState, config: &ComponentConfig, now: Time) -> Vec<Time> {
-    let since = Time(now.0 - chrono::Duration::from_std(config.window()).unwrap_or(chrono::Duration::MAX));
+    let since = now.minus(config.window());
     state.restart_times.iter().copied().filter(|t| *t > since).collect()
 }
 

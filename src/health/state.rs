@@ -20,9 +20,15 @@ impl Time {
     pub fn now() -> Time {
         Time(Utc::now())
     }
-    /// `self + d`.
+    /// `self + d`, saturating (a config may say `window = "100000w"`).
     pub fn plus(self, d: std::time::Duration) -> Time {
-        Time(self.0 + chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX))
+        let later = chrono::Duration::from_std(d).ok().and_then(|d| self.0.checked_add_signed(d));
+        Time(later.unwrap_or(DateTime::<Utc>::MAX_UTC))
+    }
+    /// `self - d`, saturating.
+    pub fn minus(self, d: std::time::Duration) -> Time {
+        let earlier = chrono::Duration::from_std(d).ok().and_then(|d| self.0.checked_sub_signed(d));
+        Time(earlier.unwrap_or(DateTime::<Utc>::MIN_UTC))
     }
     /// Seconds from `self` until `later` (0 if `later` is earlier).
     pub fn secs_until(self, later: Time) -> u64 {
@@ -78,5 +84,9 @@ mod tests {
         assert_eq!(back.0.timestamp_millis(), t.0.timestamp_millis());
         assert_eq!(t.secs_until(t.plus(std::time::Duration::from_secs(90))), 90);
         assert_eq!(t.plus(std::time::Duration::from_secs(90)).secs_until(t), 0);
+        assert_eq!(t.minus(std::time::Duration::from_secs(90)).secs_until(t), 90);
+        let forever = std::time::Duration::from_millis(u64::MAX);
+        assert_eq!(t.plus(forever).0, DateTime::<Utc>::MAX_UTC);
+        assert_eq!(t.minus(forever).0, DateTime::<Utc>::MIN_UTC);
     }
 }

@@ -246,10 +246,16 @@ impl Cycle<'_> {
             state.state = Circuit::HalfOpen;
         }
         let mut notes = Vec::new();
-        if let Some(stop) = &component.stop
-            && let Err(e) = launch::run_with_timeout(stop, &base, component.stop_grace())
-        {
-            notes.push(format!("stop command failed: {e:#}"));
+        if let Some(stop) = &component.stop {
+            match launch::run_with_timeout(stop, &base, component.stop_grace()) {
+                Ok(f) if f.status.is_some_and(|s| s.success()) => {}
+                Ok(f) => notes.push(format!(
+                    "stop command {}: {}",
+                    f.status.map_or("timed out".to_string(), |s| s.to_string()),
+                    f.output.trim()
+                )),
+                Err(e) => notes.push(format!("{e:#}")),
+            }
         }
         let ours = state.pid.zip(state.start_ticks).map(|(pid, start_ticks)| Identity { pid, start_ticks });
         let pidfile = home.join(component.pidfile());

@@ -20,6 +20,14 @@ impl Fixture {
         Fixture { t: Test::new().file("runner.toml", config), started: Default::default() }
     }
 
+    /// With a loopback server standing in for Slack's incoming webhook.
+    fn with_slack(config: &str) -> (Fixture, Server) {
+        let slack = Server::ok("ok");
+        let f = Fixture::new(&format!("[slack]\nalert_webhook_file = \"hook\"\n\n{config}"));
+        f.t.write("hook", format!("{}/hook\n", slack.url));
+        (f, slack)
+    }
+
     /// Run `runner watchdog --json ARGS`, note every pid it reports, return the report.
     fn cycle(&self, args: &[&str], code: i32) -> Value {
         let mut all = vec!["watchdog", "--json"];
@@ -123,12 +131,8 @@ fn a_component_that_dies_is_restarted_and_its_new_pid_recorded() {
 
 #[test]
 fn a_component_that_keeps_dying_opens_the_circuit_and_alerts_once() {
-    let slack = Server::ok("ok");
-    let f = Fixture::new(
+    let (f, slack) = Fixture::with_slack(
         r#"
-[slack]
-alert_webhook_file = "hook"
-
 # A check the crashing component never passes (a process check could catch it alive in the
 # instant before it exits).
 [[check]]
@@ -144,7 +148,6 @@ backoff = "0s"
 cooldown = "1h"
 "#,
     );
-    f.t.write("hook", format!("{}/hook\n", slack.url));
     for _ in 0..2 {
         let r = f.cycle(&[], 1);
         assert_eq!(component(&r)["action"], "restart-failed");
@@ -167,12 +170,8 @@ cooldown = "1h"
 
 #[test]
 fn after_the_cooldown_one_trial_then_recovery_closes_the_circuit() {
-    let slack = Server::ok("ok");
-    let f = Fixture::new(
+    let (f, slack) = Fixture::with_slack(
         r#"
-[slack]
-alert_webhook_file = "hook"
-
 [[check]]
 name = "up"
 command = "test -f ready"
@@ -186,7 +185,6 @@ backoff = "0s"
 cooldown = "1s"
 "#,
     );
-    f.t.write("hook", format!("{}/hook\n", slack.url));
     assert_eq!(component(&f.cycle(&[], 1))["action"], "restart-failed");
     assert_eq!(component(&f.cycle(&[], 1))["action"], "circuit-opened");
     std::thread::sleep(Duration::from_millis(1100));
@@ -301,7 +299,7 @@ fn two_watchdog_runs_at_once_restart_once() {
 
 #[test]
 fn a_restart_request_is_honoured_even_when_healthy_then_removed() {
-    let f = Fixture::new(SLEEPER);
+    let f = Fixture::new(&format!("{SLEEPER}stop = [\"sh\", \"-c\", \"echo asked >> stop.log\"]\n"));
     let first = component(&f.cycle(&[], 0))["pid"].as_i64().unwrap();
     f.t.write(".runner/state/restart-requests/sleeper", r#"{"requested_by":"U0123","time":"2026-11-24T01:00:00Z"}"#);
     f.t.write(".runner/state/restart-requests/ghost", "{}");
@@ -310,6 +308,8 @@ fn a_restart_request_is_honoured_even_when_healthy_then_removed() {
     let second = component(&r)["pid"].as_i64().unwrap();
     assert_ne!(second, first);
     assert!(!running(first), "the old process was not stopped");
+    // `stop` runs before every start (the first clears leftovers), in the config's directory.
+    assert_eq!(f.t.read("stop.log"), "asked\nasked\n");
     assert!(!f.t.exists(".runner/state/restart-requests/sleeper"));
     assert!(!f.t.exists(".runner/state/restart-requests/ghost"));
     let restart = f.events("component.restart");
