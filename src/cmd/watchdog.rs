@@ -108,10 +108,7 @@ fn render(reports: &[ComponentReport]) -> String {
         "COMPONENT", "HEALTH", "CIRCUIT", "ACTION", "PID", "RESTARTS"
     );
     for r in reports {
-        let action =
-            serde_json::to_value(r.action).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-        let circuit =
-            serde_json::to_value(r.state).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        let (action, circuit) = (r.action.as_str(), r.state.as_str());
         let pid = r.pid.map_or("-".to_string(), |p| p.to_string());
         let health = if r.healthy { "healthy" } else { "UNHEALTHY" };
         let _ = writeln!(

@@ -20,6 +20,16 @@ pub enum Circuit {
     HalfOpen,
 }
 
+impl Circuit {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Circuit::Closed => "closed",
+            Circuit::Open => "open",
+            Circuit::HalfOpen => "half-open",
+        }
+    }
+}
+
 /// What is remembered of one component between runs (`state/watchdog.json`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -156,6 +166,13 @@ mod tests {
         let half = ComponentState { state: Circuit::HalfOpen, ..s };
         assert_eq!(decide(&half, &c, t0, false, false), Decision::Reopen);
         assert_eq!(decide(&half, &c, t0, true, false), Decision::Close);
+    }
+
+    #[test]
+    fn names_match_the_json() {
+        for c in [Circuit::Closed, Circuit::Open, Circuit::HalfOpen] {
+            assert_eq!(serde_json::to_value(c).unwrap(), c.as_str());
+        }
     }
 
     #[test]

@@ -19,7 +19,7 @@ use crate::slack::alert;
 use crate::store::events::{self, Event};
 use crate::store::{Home, atomic};
 
-/// What this cycle did to one component.
+/// What this cycle did to one component (`as_str` is also its JSON form).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Action {
@@ -35,6 +35,22 @@ pub enum Action {
     WouldRestart,
 }
 
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::None => "none",
+            Action::Restarted => "restarted",
+            Action::RestartFailed => "restart-failed",
+            Action::BackingOff => "backing-off",
+            Action::CircuitOpened => "circuit-opened",
+            Action::CircuitOpen => "circuit-open",
+            Action::CircuitClosed => "circuit-closed",
+            Action::Reopened => "reopened",
+            Action::WouldRestart => "would-restart",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct ComponentReport {
     pub name: String,
@@ -44,6 +60,12 @@ pub struct ComponentReport {
     pub pid: Option<u32>,
     pub restarts: u32,
     pub message: String,
+}
+
+/// `state/watchdog.json`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct WatchdogFile {
+    pub components: std::collections::BTreeMap<String, ComponentState>,
 }
 
 /// A restart asked for from Slack (`/restart-runner <component>`), as the webhook writes it.
@@ -117,23 +139,7 @@ impl Cycle<'_> {
             }
             Decision::Open if self.dry_run => Action::CircuitOpened,
             Decision::Open => {
-                state.state = Circuit::Open;
-                state.opened_at = Some(now);
-                let restarts = circuit::recent(&state, component, now).len();
-                events::append(home, &event("component.circuit-open").with("message", verdict.message.as_str()))?;
-                alert::send(
-                    self.env.settings,
-                    home,
-                    "watchdog",
-                    &format!(
-                        ":rotating_light: component `{}` was restarted {restarts} times within {} and is still unhealthy: {}. \
-                         Restarts are stopped; one trial restart in {}.",
-                        component.name,
-                        crate::config::units::Duration(component.window()),
-                        verdict.message,
-                        crate::config::units::Duration(component.cooldown()),
-                    ),
-                )?;
+                self.open(component, &mut state, &verdict, now)?;
                 Action::CircuitOpened
             }
             Decision::Reopen if self.dry_run => Action::Reopened,
@@ -172,7 +178,7 @@ impl Cycle<'_> {
         };
         if request.is_some() && !self.dry_run {
             if !matches!(decision, Decision::Restart { .. }) {
-                let mut ev = event("component.restart-refused").with("circuit", format!("{:?}", state.state));
+                let mut ev = event("component.restart-refused").with("circuit", state.state.as_str());
                 ev.actor = request.as_ref().map(Request::actor).unwrap_or_default();
                 events::append(home, &ev)?;
             }
@@ -204,6 +210,36 @@ impl Cycle<'_> {
             verdict.message = why;
         }
         verdict
+    }
+
+    /// The budget is spent: open the circuit and send the one alert.
+    fn open(
+        &self,
+        component: &ComponentConfig,
+        state: &mut ComponentState,
+        verdict: &Verdict,
+        now: Time,
+    ) -> Result<()> {
+        use crate::config::units::Duration as Human;
+        state.state = Circuit::Open;
+        state.opened_at = Some(now);
+        let home = self.env.home;
+        events::append(
+            home,
+            &Event::new("watchdog", "component.circuit-open")
+                .with("component", component.name.as_str())
+                .with("message", verdict.message.as_str()),
+        )?;
+        let text = format!(
+            ":rotating_light: component `{}` was restarted {} times within {} and is still unhealthy: {}. \
+             Restarts are stopped; one trial restart in {}.",
+            component.name,
+            circuit::recent(state, component, now).len(),
+            Human(component.window()),
+            verdict.message,
+            Human(component.cooldown()),
+        );
+        alert::send(self.env.settings, home, "watchdog", &text).map(drop)
     }
 
     /// Healthy again after an open or half-open circuit: close it, reset the count, say so.
@@ -332,8 +368,34 @@ impl Cycle<'_> {
     }
 }
 
-/// `state/watchdog.json`.
-#[derive(Debug, Default, Serialize, Deserialize)]
-pub struct WatchdogFile {
-    pub components: std::collections::BTreeMap<String, ComponentState>,
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn action_names_match_the_json() {
+        use Action::*;
+        let all = [
+            None,
+            Restarted,
+            RestartFailed,
+            BackingOff,
+            CircuitOpened,
+            CircuitOpen,
+            CircuitClosed,
+            Reopened,
+            WouldRestart,
+        ];
+        for a in all {
+            assert_eq!(serde_json::to_value(a).unwrap(), a.as_str());
+        }
+    }
+
+    #[test]
+    fn request_actors() {
+        let req = |who: Option<&str>| Request { requested_by: who.map(str::to_string), time: Option::None };
+        assert_eq!(req(Some("U012")).actor(), "slack:U012");
+        assert_eq!(req(Some("slack:U012")).actor(), "slack:U012");
+        assert_eq!(req(Option::None).actor(), "slack");
+    }
 }
