@@ -4,5 +4,6 @@ mod loopback;
 mod support;
 
 mod foundation;
+mod generated;
 mod health_check;
 mod watchdog;
