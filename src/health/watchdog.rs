@@ -230,11 +230,14 @@ impl Cycle<'_> {
                 .with("component", component.name.as_str())
                 .with("message", verdict.message.as_str()),
         )?;
+        let times = match circuit::recent(state, component, now).len() {
+            1 => "once".to_string(),
+            n => format!("{n} times"),
+        };
         let text = format!(
-            ":rotating_light: component `{}` was restarted {} times within {} and is still unhealthy: {}. \
+            ":rotating_light: component `{}` was restarted {times} within {} and is still unhealthy: {}. \
              Restarts are stopped; one trial restart in {}.",
             component.name,
-            circuit::recent(state, component, now).len(),
             Human(component.window()),
             verdict.message,
             Human(component.cooldown()),
@@ -309,17 +312,19 @@ impl Cycle<'_> {
             env.push(("RUNNER_CONFIG", source));
         }
         let log = home.join(component.log());
-        let started = launch::start_detached(&component.start, &base, &log, &env)
-            .and_then(|(child, id)| atomic::write(&pidfile, format!("{}\n", id.pid).as_bytes()).map(|()| (child, id)));
-        let (mut child, id) = match started {
-            Ok(s) => s,
+        let (mut child, id) = match launch::start_detached(&component.start, &base, &log, &env) {
+            Ok(started) => started,
             Err(e) => {
                 (state.pid, state.start_ticks) = (None, None);
                 notes.insert(0, format!("{e:#}"));
                 return Ok(Verdict { ok: false, message: notes.join("; "), duration_ms: 0 });
             }
         };
+        // Remembered before anything else can fail, so the next cycle can still stop it.
         (state.pid, state.start_ticks) = (Some(id.pid), Some(id.start_ticks));
+        if let Err(e) = atomic::write(&pidfile, format!("{}\n", id.pid).as_bytes()) {
+            notes.push(format!("{e:#}"));
+        }
         let mut verdict = self.wait_healthy(component, check, &mut child, &log);
         if !notes.is_empty() {
             verdict.message = format!("{}; {}", verdict.message, notes.join("; "));

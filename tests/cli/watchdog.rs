@@ -341,6 +341,21 @@ fn a_component_over_its_memory_limit_is_restarted() {
 }
 
 #[test]
+fn a_component_that_cannot_start_at_all_still_spends_its_budget() {
+    let f = Fixture::new(
+        "[[check]]\nname = \"c\"\ncommand = \"false\"\n\n[[component]]\nname = \"ghost\"\ncheck = \"c\"\n\
+         start = [\"./no-such-program\"]\nmax_restarts = 1\nbackoff = \"0s\"\n",
+    );
+    let r = f.cycle(&[], 1);
+    assert_eq!(component(&r)["action"], "restart-failed");
+    assert!(component(&r)["message"].as_str().unwrap().contains("could not start ./no-such-program"), "{r}");
+    assert!(component(&r)["pid"].is_null());
+    assert_eq!(component(&f.cycle(&[], 1))["action"], "circuit-opened");
+    // No Slack configured: the alert is kept in alerts.log.
+    assert!(f.t.read(".runner/alerts.log").contains("component `ghost` was restarted once"));
+}
+
+#[test]
 fn unknown_components_and_empty_configs() {
     let f = Fixture::new(SLEEPER);
     f.t.run(["watchdog", "nope"])
