@@ -9,6 +9,7 @@ use anyhow::{Context as _, Result};
 
 use super::Context;
 use crate::cli::WatchdogArgs;
+use crate::config::ComponentConfig;
 use crate::exit::Outcome;
 use crate::health::probe::Env;
 use crate::health::state;
@@ -58,7 +59,7 @@ pub fn run(ctx: &Context, args: WatchdogArgs) -> Result<Outcome> {
     file.components.retain(|name, _| config.component.iter().any(|c| &c.name == name));
     atomic::write_json(&home.watchdog_file(), &file)?;
     if args.names.is_empty() {
-        drop_stray_requests(&home, &file)?;
+        drop_stray_requests(&home, &config.component)?;
     }
     if first_error.is_none() {
         heartbeat::beat(&home, "watchdog", started)?;
@@ -80,11 +81,11 @@ fn finish(ctx: &Context, reports: &[ComponentReport], error: Option<anyhow::Erro
 
 /// Restart requests for components runner.toml does not define would wait forever: drop them,
 /// on the record.
-fn drop_stray_requests(home: &Home, file: &WatchdogFile) -> Result<()> {
+fn drop_stray_requests(home: &Home, components: &[ComponentConfig]) -> Result<()> {
     let Ok(entries) = std::fs::read_dir(home.restart_requests_dir()) else { return Ok(()) };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if file.components.contains_key(&name) || name.starts_with(atomic::TEMP_PREFIX) {
+        if components.iter().any(|c| c.name == name) || name.starts_with(atomic::TEMP_PREFIX) {
             continue;
         }
         events::append(
