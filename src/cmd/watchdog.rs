@@ -5,7 +5,7 @@
 use std::fmt::Write;
 use std::time::Instant;
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 
 use super::Context;
 use crate::cli::WatchdogArgs;
@@ -37,25 +37,25 @@ pub fn run(ctx: &Context, args: WatchdogArgs) -> Result<Outcome> {
                 s.spawn(move || cycle.run(c, check, previous, request))
             })
             .collect();
-        handles.into_iter().map(|h| h.join().map_err(|_| anyhow::anyhow!("a watchdog thread panicked"))?).collect()
+        handles.into_iter().map(|h| h.join()).collect()
     });
     let mut reports = Vec::new();
     let mut first_error = None;
     for (component, result) in components.iter().zip(results) {
-        match result.with_context(|| format!("component {}", component.name)) {
-            Ok((new_state, report)) => {
-                file.components.insert(component.name.clone(), new_state);
-                reports.push(report);
-            }
-            Err(e) => {
-                first_error.get_or_insert(e);
-            }
+        let Ok((new_state, report, error)) = result else {
+            first_error.get_or_insert(anyhow::anyhow!("the watchdog cycle of component {} panicked", component.name));
+            continue;
+        };
+        // What was done must be remembered even when recording it failed.
+        file.components.insert(component.name.clone(), new_state);
+        reports.push(report);
+        if let Some(e) = error {
+            first_error.get_or_insert(e.context(format!("component {}", component.name)));
         }
     }
     if args.dry_run {
         return finish(ctx, &reports, first_error);
     }
-    // What was done must be remembered even when another component's cycle failed.
     file.components.retain(|name, _| config.component.iter().any(|c| &c.name == name));
     atomic::write_json(&home.watchdog_file(), &file)?;
     if args.names.is_empty() {

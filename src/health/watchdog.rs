@@ -105,15 +105,23 @@ pub struct Cycle<'a> {
 }
 
 impl Cycle<'_> {
-    /// Run one cycle for `component`, starting from `state`; returns the new state and report.
+    /// Run one cycle for `component`, starting from `state`. Returns the new state and report
+    /// even when recording something failed (the audit log, an alert, the request file): what
+    /// was done to processes must be remembered, so the error comes back beside them.
     pub fn run(
         &self,
         component: &ComponentConfig,
         check: &CheckConfig,
         mut state: ComponentState,
         request: Option<Request>,
-    ) -> Result<(ComponentState, ComponentReport)> {
+    ) -> (ComponentState, ComponentReport, Option<anyhow::Error>) {
         let home = self.env.home;
+        let mut failed = None;
+        let mut keep = |r: Result<()>| {
+            if let Err(e) = r {
+                failed.get_or_insert(e);
+            }
+        };
         let now = Time::now();
         let verdict = self.health(component, check);
         let decision = circuit::decide(&state, component, now, verdict.ok, request.is_some());
@@ -125,7 +133,7 @@ impl Cycle<'_> {
             Decision::Nothing => Action::None,
             Decision::Close if self.dry_run => Action::CircuitClosed,
             Decision::Close => {
-                self.close(component, &mut state, &verdict)?;
+                keep(self.close(component, &mut state, &verdict));
                 Action::CircuitClosed
             }
             Decision::Backoff { until } => {
@@ -139,14 +147,17 @@ impl Cycle<'_> {
             }
             Decision::Open if self.dry_run => Action::CircuitOpened,
             Decision::Open => {
-                self.open(component, &mut state, &verdict, now)?;
+                keep(self.open(component, &mut state, &verdict, now));
                 Action::CircuitOpened
             }
             Decision::Reopen if self.dry_run => Action::Reopened,
             Decision::Reopen => {
                 state.state = Circuit::Open;
                 state.opened_at = Some(now);
-                events::append(home, &event("component.circuit-reopen").with("message", verdict.message.as_str()))?;
+                keep(events::append(
+                    home,
+                    &event("component.circuit-reopen").with("message", verdict.message.as_str()),
+                ));
                 Action::Reopened
             }
             Decision::Restart { .. } if self.dry_run => Action::WouldRestart,
@@ -155,7 +166,7 @@ impl Cycle<'_> {
                     Some(_) => "requested".to_string(),
                     None => verdict.message.clone(),
                 };
-                let after = self.restart(component, check, &mut state, trial)?;
+                let after = self.restart(component, check, &mut state, trial);
                 let mut ev = event("component.restart")
                     .with("reason", reason)
                     .with("trial", trial)
@@ -167,11 +178,11 @@ impl Cycle<'_> {
                 if let Some(pid) = state.pid {
                     ev = ev.with("pid", pid);
                 }
-                events::append(home, &ev)?;
+                keep(events::append(home, &ev));
                 state.healthy = after.ok;
                 state.message = after.message.clone();
                 if after.ok && trial {
-                    self.close(component, &mut state, &after)?;
+                    keep(self.close(component, &mut state, &after));
                 }
                 if after.ok { Action::Restarted } else { Action::RestartFailed }
             }
@@ -180,9 +191,9 @@ impl Cycle<'_> {
             if !matches!(decision, Decision::Restart { .. }) {
                 let mut ev = event("component.restart-refused").with("circuit", state.state.as_str());
                 ev.actor = request.as_ref().map(Request::actor).unwrap_or_default();
-                events::append(home, &ev)?;
+                keep(events::append(home, &ev));
             }
-            atomic::remove(&request_path(home, &component.name))?;
+            keep(atomic::remove(&request_path(home, &component.name)));
         }
         state.restart_times = circuit::recent(&state, component, now);
         state.restarts = state.restart_times.len() as u32;
@@ -195,7 +206,7 @@ impl Cycle<'_> {
             restarts: state.restarts,
             message: state.message.clone(),
         };
-        Ok((state, report))
+        (state, report, failed)
     }
 
     /// The check, and the component's own memory and CPU limits on the process in its pidfile.
@@ -275,7 +286,7 @@ impl Cycle<'_> {
         check: &CheckConfig,
         state: &mut ComponentState,
         trial: bool,
-    ) -> Result<Verdict> {
+    ) -> Verdict {
         let home = self.env.home.root();
         let base = self.env.base_dir();
         let now = Time::now();
@@ -304,8 +315,10 @@ impl Cycle<'_> {
         {
             notes.push(format!("left pid {pid} alone: the pidfile names a process the watchdog did not start"));
         }
-        if let Some(id) = ours {
-            process::stop_group(id, component.stop_grace())?;
+        if let Some(id) = ours
+            && let Err(e) = process::stop_group(id, component.stop_grace())
+        {
+            notes.push(format!("{e:#}"));
         }
         let mut env: Vec<(&str, &std::path::Path)> = vec![("RUNNER_HOME", home)];
         if let Some(source) = &self.env.settings.source {
@@ -317,7 +330,7 @@ impl Cycle<'_> {
             Err(e) => {
                 (state.pid, state.start_ticks) = (None, None);
                 notes.insert(0, format!("{e:#}"));
-                return Ok(Verdict { ok: false, message: notes.join("; "), duration_ms: 0 });
+                return Verdict { ok: false, message: notes.join("; "), duration_ms: 0 };
             }
         };
         // Remembered before anything else can fail, so the next cycle can still stop it.
@@ -329,7 +342,7 @@ impl Cycle<'_> {
         if !notes.is_empty() {
             verdict.message = format!("{}; {}", verdict.message, notes.join("; "));
         }
-        Ok(verdict)
+        verdict
     }
 
     /// Probe until the check passes, the process exits, or `start_timeout` runs out.

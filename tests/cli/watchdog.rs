@@ -356,6 +356,20 @@ fn a_component_that_cannot_start_at_all_still_spends_its_budget() {
 }
 
 #[test]
+fn a_restart_is_remembered_even_when_the_audit_log_cannot_be_written() {
+    let f = Fixture::new(SLEEPER);
+    std::fs::create_dir_all(f.t.join(".runner/events.jsonl")).unwrap();
+    f.t.run(["watchdog"]).code(2).stderr_contains("component sleeper").stderr_contains("could not open audit log");
+    let pid = f.state("sleeper")["pid"].as_i64().expect("the started process is remembered");
+    f.started.borrow_mut().push(pid as i32);
+    assert!(running(pid));
+    // The next cycle knows it is running and leaves it be.
+    std::fs::remove_dir(f.t.join(".runner/events.jsonl")).unwrap();
+    let r = f.cycle(&[], 0);
+    assert_eq!((component(&r)["action"].as_str(), component(&r)["pid"].as_i64()), (Some("none"), Some(pid)));
+}
+
+#[test]
 fn unknown_components_and_empty_configs() {
     let f = Fixture::new(SLEEPER);
     f.t.run(["watchdog", "nope"])
