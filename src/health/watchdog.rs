@@ -357,11 +357,13 @@ impl Cycle<'_> {
         let deadline = started + component.start_timeout();
         let mut pause = Duration::from_millis(10);
         loop {
+            let verdict = self.health(component, check);
+            // Asked after the probe, so a process that passed its check while on its way out
+            // (a pidfile check sees it alive for an instant) is not taken for healthy.
             if let Ok(Some(status)) = child.try_wait() {
                 let message = format!("it exited ({status}) while starting; see {}", log.display());
                 return Verdict { ok: false, message, duration_ms: started.elapsed().as_millis() as u64 };
             }
-            let verdict = self.health(component, check);
             if verdict.ok || Instant::now() + pause > deadline {
                 let message = if verdict.ok {
                     format!(
