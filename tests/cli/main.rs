@@ -1,9 +1,12 @@
 //! Integration tests: one binary, a module per subcommand, all driving the built `runner`.
 
+mod loopback;
 mod support;
 
 mod apply_direct;
 mod formats;
 mod foundation;
 mod generated;
+mod health_check;
 mod property;
+mod watchdog;
