@@ -20,15 +20,7 @@ pub fn run(ctx: &Context, args: ModeArgs) -> Result<Outcome> {
         }
         return Ok(Outcome::Yes);
     };
-    if new != current {
-        mode::write(&home, new)?;
-        events::append(
-            &home,
-            &events::Event::new(events::cli_actor(), "mode.set")
-                .with("from", current.as_str())
-                .with("to", new.as_str()),
-        )?;
-    }
+    mode::set(&home, new, &events::cli_actor())?;
     if ctx.global.json {
         output::json(&json!({ "mode": new, "previous": current }))?;
     } else {

@@ -64,7 +64,10 @@ pub struct EnvConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
     pub listen: String,
+    /// Requests handled at once (connections are read by their own threads).
     pub threads: usize,
+    /// Open connections at once; past this a new connection is answered 503 and closed.
+    pub max_connections: usize,
     pub token_env: Option<String>,
     pub token_file: Option<PathBuf>,
     pub hmac_secret_env: Option<String>,
@@ -138,6 +141,7 @@ impl Default for ServerConfig {
         ServerConfig {
             listen: DEFAULT_LISTEN.to_string(),
             threads: 4,
+            max_connections: 512,
             token_env: None,
             token_file: None,
             hmac_secret_env: None,

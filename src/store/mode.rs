@@ -66,3 +66,19 @@ pub fn read(home: &Home) -> Result<Mode> {
 pub fn write(home: &Home, mode: Mode) -> Result<()> {
     atomic::write(&home.mode_file(), format!("{mode}\n").as_bytes())
 }
+
+/// Set the mode and audit the change (nothing is written when it is already `new`); returns
+/// the previous mode.
+pub fn set(home: &Home, new: Mode, actor: &str) -> Result<Mode> {
+    let current = read(home)?;
+    if new != current {
+        write(home, new)?;
+        crate::store::events::append(
+            home,
+            &crate::store::events::Event::new(actor, "mode.set")
+                .with("from", current.as_str())
+                .with("to", new.as_str()),
+        )?;
+    }
+    Ok(current)
+}
