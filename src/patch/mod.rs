@@ -1,5 +1,8 @@
 //! The patch engine: formats, matcher, plan, transaction, summary.
 
+pub mod backup;
 pub mod fence;
+pub mod journal;
 pub mod plan;
 pub mod transaction;
+pub mod validate;
