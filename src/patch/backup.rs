@@ -80,6 +80,8 @@ pub fn write(home: &Home, env: &str, key: &str, plan: &Plan) -> Result<Manifest>
     remove(&dir)?;
     let files_dir = dir.join("files");
     ensure_dir(&files_dir)?;
+    atomic::sync_dir(&dir)?;
+    atomic::sync_dir(&home.backups_dir(env))?;
     let mut files = Vec::new();
     for change in plan.files.iter().filter(|c| c.changes_anything()) {
         let blob = match &change.before {

@@ -90,8 +90,14 @@ pub struct Recovered {
     pub conflicts: Vec<String>,
 }
 
-/// Roll back every patch a dead run left journaled in `applying/`. Call under the env's lock.
-pub fn recover(home: &Home, env: &str, fence: &Fence) -> Result<Vec<Recovered>> {
+/// Roll back every patch a dead run left journaled in `applying/`, except those `settled` says
+/// were recorded before the run died (their journal is just removed). Call under the env's lock.
+pub fn recover(
+    home: &Home,
+    env: &str,
+    fence: &Fence,
+    settled: &dyn Fn(&str) -> Result<bool>,
+) -> Result<Vec<Recovered>> {
     let dir = home.queue_dir(env, State::Applying);
     let entries = match std::fs::read_dir(&dir) {
         Ok(e) => e,
@@ -101,11 +107,18 @@ pub fn recover(home: &Home, env: &str, fence: &Fence) -> Result<Vec<Recovered>> 
     let mut keys: Vec<String> =
         entries.filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(SUFFIX).map(str::to_string)).collect();
     keys.sort();
-    keys.into_iter()
-        .map(|key| {
-            roll_back(home, env, fence, &key).with_context(|| format!("could not recover interrupted patch {key}"))
-        })
-        .collect()
+    let mut out = Vec::new();
+    for key in keys {
+        if settled(&key)? {
+            atomic::remove(&path(home, env, &key))?;
+        } else {
+            out.push(
+                roll_back(home, env, fence, &key)
+                    .with_context(|| format!("could not recover interrupted patch {key}"))?,
+            );
+        }
+    }
+    Ok(out)
 }
 
 fn roll_back(home: &Home, env: &str, fence: &Fence, key: &str) -> Result<Recovered> {
@@ -173,14 +186,14 @@ mod tests {
         // Someone edits the created file after the crash: recovery must not clobber it.
         std::fs::write(fence.join("new/b.txt"), "theirs\n").unwrap();
         let _ = journal; // the run dies here: no restore, no finish
-        let rec = recover(&home, "main", &fence).unwrap();
+        let rec = recover(&home, "main", &fence, &|_| Ok(false)).unwrap();
         assert_eq!(rec.len(), 1);
         assert_eq!(rec[0].restored, vec!["gone.txt", "a.txt"]);
         assert_eq!(rec[0].conflicts, vec!["new/b.txt"]);
         assert_eq!(read(&fence, "a.txt").as_deref(), Some("a1\n"));
         assert_eq!(read(&fence, "gone.txt").as_deref(), Some("bye\n"));
         assert_eq!(read(&fence, "new/b.txt").as_deref(), Some("theirs\n"));
-        assert!(recover(&home, "main", &fence).unwrap().is_empty(), "the journal is gone");
+        assert!(recover(&home, "main", &fence, &|_| Ok(false)).unwrap().is_empty(), "the journal is gone");
     }
 
     #[test]
@@ -204,8 +217,17 @@ mod tests {
         let (_dir, home, fence, plan) = setup();
         apply(&home, "main", "p1", &fence, &plan).unwrap();
         std::fs::write(backup::dir(&home, "main", "p1").join("files/0"), "garbage").unwrap();
-        let err = format!("{:#}", recover(&home, "main", &fence).unwrap_err());
+        let err = format!("{:#}", recover(&home, "main", &fence, &|_| Ok(false)).unwrap_err());
         assert!(err.contains("damaged"), "{err}");
         assert!(path(&home, "main", "p1").exists(), "the journal stays for a later attempt");
+    }
+
+    #[test]
+    fn a_settled_journal_is_removed_without_rolling_back() {
+        let (_dir, home, fence, plan) = setup();
+        apply(&home, "main", "p1", &fence, &plan).unwrap();
+        assert!(recover(&home, "main", &fence, &|key| Ok(key == "p1")).unwrap().is_empty());
+        assert_eq!(read(&fence, "a.txt").as_deref(), Some("a2\n"));
+        assert!(!path(&home, "main", "p1").exists());
     }
 }

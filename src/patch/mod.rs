@@ -4,5 +4,6 @@ pub mod backup;
 pub mod fence;
 pub mod journal;
 pub mod plan;
+pub mod summary;
 pub mod transaction;
 pub mod validate;
