@@ -15,6 +15,7 @@ use crate::status;
 use crate::store::events::{self, Event, rfc3339};
 use crate::store::mode::{self, Mode};
 use crate::store::{atomic, queue};
+use crate::{operator, slack};
 
 /// Who asked, and where.
 pub struct Ctx<'a> {
@@ -31,69 +32,26 @@ pub struct Command {
     pub run: fn(&Ctx, &str) -> Result<String>,
 }
 
+#[rustfmt::skip]
 pub const COMMANDS: &[Command] = &[
     Command { name: "/status-runner", usage: "", help: "mode, queues, last runs", changes: false, run: status_runner },
     Command { name: "/patch-status", usage: "", help: "waiting patches per environment", changes: false, run: queues },
     Command { name: "/status-queue", usage: "", help: "same as /patch-status", changes: false, run: queues },
-    Command {
-        name: "/cursor-mode",
-        usage: "[auto|manual|paused|lockdown]",
-        help: "show or set the mode",
-        changes: true,
-        run: cursor_mode,
-    },
+    Command { name: "/patch-preview", usage: "[id|next] [env]", help: "the change a patch would make", changes: false, run: preview },
+    Command { name: "/patch-approve", usage: "<id|next|all> [env]", help: "approve pending patches", changes: true, run: approve },
+    Command { name: "/patch-revert", usage: "<id|last> [env]", help: "restore what a patch changed", changes: true, run: revert },
+    Command { name: "/again", usage: "[id] [env]", help: "retry a failed patch (default: the newest)", changes: true, run: again },
+    Command { name: "/cursor-mode", usage: "[auto|manual|paused|lockdown]", help: "show or set the mode", changes: true, run: cursor_mode },
     Command { name: "/toggle-runner", usage: "", help: "pause, or resume (auto)", changes: true, run: toggle },
-    Command {
-        name: "/runner-lock",
-        usage: "",
-        help: "lockdown: apply nothing, refuse new patches",
-        changes: true,
-        run: |c, _| set_mode(c, Mode::Lockdown),
-    },
-    Command {
-        name: "/proceed",
-        usage: "",
-        help: "resume: mode auto",
-        changes: true,
-        run: |c, _| set_mode(c, Mode::Auto),
-    },
-    Command {
-        name: "/interrupt",
-        usage: "",
-        help: "pause: apply nothing, keep accepting",
-        changes: true,
-        run: |c, _| set_mode(c, Mode::Paused),
-    },
+    Command { name: "/runner-lock", usage: "", help: "lockdown: apply nothing, refuse new patches", changes: true, run: |c, _| set_mode(c, Mode::Lockdown) },
+    Command { name: "/proceed", usage: "", help: "resume: mode auto", changes: true, run: |c, _| set_mode(c, Mode::Auto) },
+    Command { name: "/interrupt", usage: "", help: "pause: apply nothing, keep accepting", changes: true, run: |c, _| set_mode(c, Mode::Paused) },
     Command { name: "/kill", usage: "confirm", help: "emergency stop (lockdown)", changes: true, run: kill },
-    Command {
-        name: "/restart-runner",
-        usage: "<component>",
-        help: "ask the watchdog to restart a component",
-        changes: true,
-        run: restart,
-    },
-    Command {
-        name: "/watchdog-ping",
-        usage: "",
-        help: "components as the watchdog last saw them",
-        changes: false,
-        run: daemons,
-    },
+    Command { name: "/restart-runner", usage: "<component>", help: "ask the watchdog to restart a component", changes: true, run: restart },
+    Command { name: "/watchdog-ping", usage: "", help: "components as the watchdog last saw them", changes: false, run: daemons },
     Command { name: "/daemon-status", usage: "", help: "same as /watchdog-ping", changes: false, run: daemons },
-    Command {
-        name: "/summary-logs",
-        usage: "[n]",
-        help: "the n newest patch summaries (default 3)",
-        changes: false,
-        run: summaries,
-    },
-    Command {
-        name: "/dashboard",
-        usage: "",
-        help: "the dashboard's link",
-        changes: false,
-        run: |c, _| Ok(format!("<{}/dashboard>", c.app.base_url)),
-    },
+    Command { name: "/summary-logs", usage: "[n]", help: "the n newest patch summaries (default 3)", changes: false, run: summaries },
+    Command { name: "/dashboard", usage: "", help: "the dashboard's link", changes: false, run: |c, _| Ok(format!("<{}/dashboard>", c.app.base_url)) },
     Command { name: "/help", usage: "", help: "this list", changes: false, run: |_, _| Ok(help()) },
 ];
 
@@ -167,6 +125,73 @@ fn queues(ctx: &Ctx, _: &str) -> Result<String> {
         }
     }
     Ok(out)
+}
+
+/// `"<target> [env]"` → the target (or `default`) and the environment (or the default one).
+fn target_and_env<'a>(ctx: &'a Ctx, text: &'a str, default: &'a str) -> Result<(&'a str, &'a str)> {
+    let mut words = text.split_whitespace();
+    let target = words.next().unwrap_or(default);
+    let env = words.next().unwrap_or(&ctx.app.settings.default_env);
+    if words.next().is_some() {
+        bail!("too many words: give a patch and, optionally, an environment");
+    }
+    Ok((target, ctx.app.settings.env(Some(env))?.0))
+}
+
+fn preview(ctx: &Ctx, text: &str) -> Result<String> {
+    let (target, env) = target_and_env(ctx, text, "next")?;
+    let p = operator::preview(&ctx.app.settings, &ctx.app.home, env, target)?;
+    let mut out = format!("*{}*", p.summary);
+    if let Some(description) = &p.description {
+        let _ = write!(out, "\n{description}");
+    }
+    if !p.diff.is_empty() {
+        let _ = write!(out, "\n```{}```", slack::cut(&p.diff, slack::TEXT_LIMIT - out.len() - 8));
+    }
+    Ok(out)
+}
+
+fn approve(ctx: &Ctx, text: &str) -> Result<String> {
+    if text.is_empty() {
+        bail!("usage: /patch-approve <id|next|all> [env]");
+    }
+    let (target, env) = target_and_env(ctx, text, "next")?;
+    let ids = operator::approve(&ctx.app.settings, &ctx.app.home, env, target, &ctx.actor)?;
+    Ok(match ids.as_slice() {
+        [] => format!("nothing is pending in {env}"),
+        ids => format!("approved in {env}: {}", ids.iter().map(|i| format!("`{i}`")).collect::<Vec<_>>().join(", ")),
+    })
+}
+
+fn revert(ctx: &Ctx, text: &str) -> Result<String> {
+    if text.is_empty() {
+        bail!("usage: /patch-revert <id|last> [env]");
+    }
+    let (target, env) = target_and_env(ctx, text, "last")?;
+    let r = operator::revert(&ctx.app.settings, &ctx.app.home, env, target, false, &ctx.actor)?;
+    if r.reverted {
+        Ok(format!("reverted `{}` in {env}: restored {}", r.id, r.restored.join(", ")))
+    } else {
+        bail!(
+            "`{}` was not reverted: {} changed since it was applied; use `runner revert --force {}` at the machine",
+            r.id,
+            r.changed_since.join(", "),
+            r.id
+        )
+    }
+}
+
+fn again(ctx: &Ctx, text: &str) -> Result<String> {
+    let (target, env) = target_and_env(ctx, text, "newest")?;
+    let id = match target {
+        "newest" => match queue::list(&ctx.app.home, env, queue::State::Failed)?.pop() {
+            Some(entry) => entry.id,
+            None => bail!("no patch has failed in {env}"),
+        },
+        id => id.to_string(),
+    };
+    operator::retry(&ctx.app.settings, &ctx.app.home, env, &id, &ctx.actor)?;
+    Ok(format!("`{id}` queued again in {env} (approved)"))
 }
 
 fn set_mode(ctx: &Ctx, new: Mode) -> Result<String> {

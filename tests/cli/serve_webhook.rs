@@ -62,12 +62,13 @@ impl Server {
         });
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("listening on http://")
-            .unwrap_or_else(|| panic!("first line {line:?}; stderr: {}", stderr.lock().unwrap()))
-            .parse()
-            .unwrap();
+        let Some(addr) = line.trim().strip_prefix("listening on http://") else {
+            let _ = child.wait();
+            std::thread::sleep(Duration::from_millis(100));
+            let err = stderr.lock().unwrap().clone();
+            panic!("serve-webhook did not start: first line {line:?}; stderr: {err}");
+        };
+        let addr = addr.parse().unwrap();
         Server { child, addr, stderr }
     }
 
