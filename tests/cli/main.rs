@@ -2,6 +2,7 @@
 
 mod support;
 
+mod dashboard;
 mod foundation;
 mod serve_webhook;
 mod slack;
