@@ -2,6 +2,7 @@
 
 mod support;
 
+mod apply_direct;
 mod dashboard;
 mod foundation;
 mod serve_webhook;
