@@ -5,7 +5,11 @@
 //! is answered 202 only after `queue::enqueue` has made it durable. The same id with the same
 //! bytes answers 200 with its state; with other bytes, 409.
 
+use anyhow::Context as _;
 use serde_json::{Value, json};
+
+use crate::config::EnvConfig;
+use crate::patch::{self, Patch, fence::Fence};
 
 use crate::http::app::{App, Reply, internal};
 use crate::http::auth::{self, Proof};
@@ -39,7 +43,7 @@ fn accept(app: &App, req: &Request) -> Reply {
     }
     let mut envelope: Value = serde_json::from_slice(&req.body)
         .map_err(|e| Response::error(400, format!("the body is not valid JSON: {e}"), None))?;
-    let Some(fields) = envelope.as_object_mut() else {
+    let Some(fields) = envelope.as_object() else {
         return Err(unprocessable("the body must be a JSON object: the patch envelope", None));
     };
     let env = match fields.get("env") {
@@ -51,21 +55,30 @@ fn accept(app: &App, req: &Request) -> Reply {
             return Err(unprocessable(&msg, Some("env")));
         }
     };
-    // An envelope without an id gets one, written into the stored copy so every reader agrees.
-    let (id, bytes) = match fields.get("id") {
-        Some(Value::String(id)) if queue::valid_id(id) => (id.clone(), req.body.clone()),
-        None | Some(Value::Null) => {
+    let bad_id = || {
+        let msg = "id must be 1-128 letters, digits, `.`, `_` or `-`, not starting with `.` or `-`";
+        unprocessable(msg, Some("id"))
+    };
+    // Ids sometimes arrive as numbers; the file name is their text.
+    let given_id = match fields.get("id") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(id)) if queue::valid_id(id) => Some(id.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        Some(_) => return Err(bad_id()),
+    };
+    let field = if fields.contains_key("operations") { "operations" } else { "patch" };
+    let (_, env_cfg) = app.settings.env(Some(&env)).map_err(internal)?;
+    let patch = check_patch(env_cfg, &req.body, field)?;
+    // Legacy shapes carry their id elsewhere (`blockId`). A patch with no id gets one, written
+    // into the stored copy so every reader agrees on it.
+    let (id, bytes) = match given_id.or(patch.meta.id.filter(|id| queue::valid_id(id))) {
+        Some(id) => (id, req.body.clone()),
+        None => {
             let id = new_id();
-            fields.insert("id".into(), Value::String(id.clone()));
+            envelope["id"] = Value::String(id.clone());
             (id, serde_json::to_vec(&envelope).map_err(|e| internal(e.into()))?)
         }
-        Some(_) => {
-            let msg = "id must be 1-128 letters, digits, `.`, `_` or `-`, not starting with `.` or `-`";
-            return Err(unprocessable(msg, Some("id")));
-        }
     };
-    let (_, env_cfg) = app.settings.env(Some(&env)).map_err(internal)?;
-    let _ = env_cfg; // XXX engine: check the patch here
 
     let _one_at_a_time = app.id_stripe(&env, &id).lock().unwrap();
     if let Some(entry) = queue::find(&app.home, &env, &id).map_err(internal)? {
@@ -110,6 +123,18 @@ pub fn get(app: &App, req: &Request) -> Reply {
         return Ok(Response::json(200, &body));
     }
     Err(Response::error(404, format!("no patch {id} has been received"), None))
+}
+
+/// The patch itself: it parses, and every path it names is inside the environment's fence.
+/// Whether its hunks match is apply-patch's question: the tree may change before it runs.
+fn check_patch(env: &EnvConfig, bytes: &[u8], field: &str) -> Result<Patch, Response> {
+    let refuse = |e: anyhow::Error| unprocessable(&format!("{e:#}"), Some(field));
+    let patch = patch::parse(bytes, None, None).map_err(refuse)?;
+    let fence = Fence::new(&env.tree, &env.allowed_paths).map_err(internal)?;
+    for path in patch.paths() {
+        fence.check(&path).with_context(|| format!("path {path:?} is refused")).map_err(refuse)?;
+    }
+    Ok(patch)
 }
 
 fn receipt(app: &App, env: &str, id: &str, state: State) -> Value {

@@ -41,7 +41,10 @@ pub fn apply(files: &[(&str, &[u8])], patch: &str, extra: &[&str]) -> (Test, Run
 pub fn applies(file: &[u8], patch: &str, expected: &[u8]) {
     let (t, run) = apply(&[("f.txt", file)], patch, &[]);
     run.success();
-    assert_eq!(String::from_utf8_lossy(&std::fs::read(t.join("tree/f.txt")).unwrap()), String::from_utf8_lossy(expected));
+    assert_eq!(
+        String::from_utf8_lossy(&std::fs::read(t.join("tree/f.txt")).unwrap()),
+        String::from_utf8_lossy(expected)
+    );
 }
 
 /// Apply and expect a refusal (exit 1) mentioning `why`, with the tree untouched.
@@ -102,10 +105,9 @@ fn whitespace_indentation_and_unicode_punctuation() {
 
 #[test]
 fn crlf_bom_final_newline_and_mode_are_kept() {
-    let t = Test::new().file("tree/f.txt", b"\xEF\xBB\xBFa\r\nb\r\nc").file(
-        "p.patch",
-        "--- a/f.txt\n+++ b/f.txt\n@@ -1,3 +1,4 @@\n a\n-b\n+B\n+B2\n c\n",
-    );
+    let t = Test::new()
+        .file("tree/f.txt", b"\xEF\xBB\xBFa\r\nb\r\nc")
+        .file("p.patch", "--- a/f.txt\n+++ b/f.txt\n@@ -1,3 +1,4 @@\n a\n-b\n+B\n+B2\n c\n");
     std::fs::set_permissions(t.join("tree/f.txt"), std::fs::Permissions::from_mode(0o755)).unwrap();
     t.run(["apply-patch", "--tree", "tree", "p.patch"]).success().stdout_is("");
     assert_eq!(std::fs::read(t.join("tree/f.txt")).unwrap(), b"\xEF\xBB\xBFa\r\nB\r\nB2\r\nc");
@@ -114,8 +116,16 @@ fn crlf_bom_final_newline_and_mode_are_kept() {
 
 #[test]
 fn no_newline_markers_add_and_remove_the_final_newline() {
-    applies(b"a\nb", "--- a/f.txt\n+++ b/f.txt\n@@ -1,2 +1,2 @@\n a\n-b\n\\ No newline at end of file\n+b\n", b"a\nb\n");
-    applies(b"a\nb\n", "--- a/f.txt\n+++ b/f.txt\n@@ -1,2 +1,2 @@\n a\n-b\n+b\n\\ No newline at end of file\n", b"a\nb");
+    applies(
+        b"a\nb",
+        "--- a/f.txt\n+++ b/f.txt\n@@ -1,2 +1,2 @@\n a\n-b\n\\ No newline at end of file\n+b\n",
+        b"a\nb\n",
+    );
+    applies(
+        b"a\nb\n",
+        "--- a/f.txt\n+++ b/f.txt\n@@ -1,2 +1,2 @@\n a\n-b\n+b\n\\ No newline at end of file\n",
+        b"a\nb",
+    );
 }
 
 #[test]
@@ -147,8 +157,16 @@ fn removed_line_not_in_file_is_refused_with_closest_lines() {
 #[test]
 fn ambiguous_context_refused_without_line_numbers_nearest_wins_with_them() {
     let file = b"start\nx = 1\nend\nstart\nx = 1\nend\n";
-    refuses(&[("f.txt", file)], "--- a/f.txt\n+++ b/f.txt\n@@ @@\n start\n-x = 1\n+x = 2\n", "match in 2 places (lines 1, 4)");
-    applies(file, "--- a/f.txt\n+++ b/f.txt\n@@ -5,2 +5,2 @@\n start\n-x = 1\n+x = 2\n", b"start\nx = 1\nend\nstart\nx = 2\nend\n");
+    refuses(
+        &[("f.txt", file)],
+        "--- a/f.txt\n+++ b/f.txt\n@@ @@\n start\n-x = 1\n+x = 2\n",
+        "match in 2 places (lines 1, 4)",
+    );
+    applies(
+        file,
+        "--- a/f.txt\n+++ b/f.txt\n@@ -5,2 +5,2 @@\n start\n-x = 1\n+x = 2\n",
+        b"start\nx = 1\nend\nstart\nx = 2\nend\n",
+    );
 }
 
 #[test]
@@ -191,11 +209,7 @@ fn path_escapes_are_refused_and_nothing_is_written() {
 
 #[test]
 fn binary_file_is_refused() {
-    refuses(
-        &[("f.bin", b"\x00\x01a\nb\n")],
-        "--- a/f.bin\n+++ b/f.bin\n@@ @@\n-a\n+c\n",
-        "binary file",
-    );
+    refuses(&[("f.bin", b"\x00\x01a\nb\n")], "--- a/f.bin\n+++ b/f.bin\n@@ @@\n-a\n+c\n", "binary file");
 }
 
 #[test]
@@ -227,7 +241,8 @@ fn malformed_patches_are_errors_naming_the_problem() {
     run.code(2).stderr_contains("not valid JSON");
     let (_, run) = apply(&[("f.txt", ABC)], "just some prose\n", &[]);
     run.code(2).stderr_contains("no files in the diff");
-    let (_, run) = apply(&[("f.txt", ABC)], "--- a/f.txt\n+++ b/f.txt\n@@ -1 +1 @@\n-one\n+1\n", &["--format", "codex"]);
+    let (_, run) =
+        apply(&[("f.txt", ABC)], "--- a/f.txt\n+++ b/f.txt\n@@ -1 +1 @@\n-one\n+1\n", &["--format", "codex"]);
     run.code(2).stderr_contains("Begin Patch");
     let t = Test::new();
     t.run(["apply-patch", "--tree", "nowhere", "missing.diff"]).code(2).stderr_contains("could not read patch");

@@ -327,7 +327,7 @@ fn bad_requests_are_refused_with_the_field_and_nothing_written() {
     assert_eq!(env["field"], "env");
     assert!(env["error"].as_str().unwrap().contains("main"), "names the known environments: {env}");
     assert_eq!(server.post_json("/webhook", r#"{"id":"../evil","patch":""}"#).status(422).json()["field"], "id");
-    assert_eq!(server.post_json("/webhook", r#"{"id":5,"patch":""}"#).status(422).json()["field"], "id");
+    assert_eq!(server.post_json("/webhook", r#"{"id":true,"patch":""}"#).status(422).json()["field"], "id");
     let big = json!({ "id": "big", "patch": "x".repeat(4096) }).to_string();
     let r = server.post_json("/webhook", &big).status(413);
     assert!(r.json()["error"].as_str().unwrap().contains("2048"));
@@ -336,6 +336,35 @@ fn bad_requests_are_refused_with_the_field_and_nothing_written() {
     let queue = t.join(".runner/main/patches/pending");
     let written: Vec<_> = std::fs::read_dir(&queue).map(|d| d.flatten().collect()).unwrap_or_default();
     assert!(written.is_empty(), "{written:?}");
+}
+
+#[test]
+fn path_escaping_and_malformed_patches_are_refused_with_nothing_written() {
+    let t = Test::new().file("runner.toml", config("")).file("src/ok.txt", "one\n");
+    std::os::unix::fs::symlink("/etc", t.join("src/out")).unwrap();
+    let server = Server::start(&t);
+    let op = |id: &str, path: &str| {
+        json!({ "id": id, "operations": [{ "op": "write", "path": path, "contents": "x" }] }).to_string()
+    };
+    for (id, path) in [("up", "../outside.txt"), ("abs", "/etc/passwd"), ("git", ".git/config"), ("link", "src/out/x")]
+    {
+        let r = server.post_json("/webhook", &op(id, path)).status(422).json();
+        assert_eq!(r["field"], "operations", "{id}: {r}");
+        assert!(r["error"].as_str().unwrap().contains(path), "{id} names the path: {r}");
+    }
+    let diff = "--- a/../../etc/hosts\n+++ b/../../etc/hosts\n@@ -1 +1 @@\n-a\n+b\n";
+    let r = server.post_json("/webhook", &json!({ "id": "diff-up", "patch": diff }).to_string()).status(422).json();
+    assert_eq!(r["field"], "patch", "{r}");
+    let r = server.post_json("/webhook", r#"{"id":"garbage","patch":"this is not a diff"}"#).status(422).json();
+    assert_eq!(r["field"], "patch", "{r}");
+    let r = server.post_json("/webhook", r#"{"id":"nothing"}"#).status(422).json();
+    assert!(r["error"].as_str().unwrap().contains("neither"), "{r}");
+    assert!(!t.exists(".runner/main/patches/pending"), "nothing was queued");
+    assert!(!t.exists("outside.txt"));
+    let good = json!({ "id": "inside", "patch": "--- a/src/ok.txt\n+++ b/src/ok.txt\n@@ -1 +1 @@\n-one\n+two\n" });
+    server.post_json("/webhook", &good.to_string()).status(202);
+    let numeric = json!({ "id": 42, "operations": [{ "op": "write", "path": "src/n.txt", "contents": "n" }] });
+    assert_eq!(server.post_json("/webhook", &numeric.to_string()).status(202).json()["id"], "42");
 }
 
 #[test]
