@@ -9,6 +9,7 @@ use anyhow::Result;
 use serde_json::json;
 
 use crate::config::Settings;
+use crate::http::audit::Audit;
 use crate::http::auth::{self, Auth};
 use crate::http::limit::RateLimiter;
 use crate::http::metrics::Metrics;
@@ -25,6 +26,7 @@ pub struct App {
     pub settings: Settings,
     pub home: Home,
     pub auth: Auth,
+    pub audit: Audit,
     pub slack_secret: Option<String>,
     pub limiter: RateLimiter,
     pub metrics: Metrics,
@@ -43,6 +45,7 @@ impl App {
         Ok(App {
             home: Home::new(&settings.home),
             auth: Auth::from_config(server)?,
+            audit: Audit::start(Home::new(&settings.home)),
             slack_secret: settings.config.slack.signing_secret().resolve()?,
             limiter: RateLimiter::new(server.rate_limit),
             metrics: Metrics::default(),

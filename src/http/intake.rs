@@ -14,7 +14,7 @@ use crate::patch::{self, Patch, fence::Fence};
 use crate::http::app::{App, Reply, internal};
 use crate::http::auth::{self, Proof};
 use crate::http::wire::{Request, Response};
-use crate::store::events::{self, Event};
+use crate::store::events::Event;
 use crate::store::queue::{self, State};
 use crate::store::{mode, results};
 
@@ -91,8 +91,7 @@ fn accept(app: &App, req: &Request) -> Reply {
     }
     queue::enqueue(&app.home, &env, &id, State::Pending, &bytes).map_err(internal)?;
     app.metrics.patch_accepted();
-    // The patch is durable; an audit-log failure must not turn that into an error answer.
-    let _ = events::append(&app.home, &Event::new("webhook", "patch.received").env(&env).id(&id));
+    app.audit.record(Event::new("webhook", "patch.received").env(&env).id(&id));
     Ok(Response::json(202, &receipt(app, &env, &id, State::Pending)))
 }
 

@@ -2,6 +2,7 @@
 //! why not tiny_http), the route table, auth, rate limit, intake, status pages and metrics.
 
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod dashboard;
 pub mod intake;

@@ -511,6 +511,8 @@ fn sigterm_finishes_the_request_in_flight_then_exits_0() {
     assert_eq!(server.wait(), Some(0));
     assert!(pending(&t, "in-flight").exists());
     assert!(!t.exists(".runner/state/serve.pid"), "pidfile removed");
+    let audit = t.read(".runner/events.jsonl");
+    assert!(audit.lines().any(|l| l.contains("\"patch.received\"") && l.contains("\"in-flight\"")), "{audit}");
     assert!(TcpStream::connect(server.addr).is_err(), "no longer listening");
 }
 
