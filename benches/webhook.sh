@@ -57,7 +57,6 @@ tree = "."
 listen = "127.0.0.1:0"
 token_env = "BENCH_TOKEN"
 rate_limit = 0
-threads = 8
 TOML
 (cd "$WORK/runner" && BENCH_TOKEN=bench-token exec "$RUNNER" serve-webhook >"$WORK/runner.out" 2>"$WORK/runner.log") &
 PIDS+=($!)

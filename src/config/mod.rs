@@ -64,7 +64,8 @@ pub struct EnvConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
     pub listen: String,
-    /// Requests handled at once (connections are read by their own threads).
+    /// Requests handled at once (connections are read by their own threads). Intake mostly waits
+    /// on fsync, so more than the core count pays.
     pub threads: usize,
     /// Open connections at once; past this a new connection is answered 503 and closed.
     pub max_connections: usize,
@@ -140,7 +141,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             listen: DEFAULT_LISTEN.to_string(),
-            threads: 4,
+            threads: 16,
             max_connections: 512,
             token_env: None,
             token_file: None,
