@@ -70,7 +70,7 @@ impl App {
         }
         let method = req.method.as_str();
         match (route, method) {
-            ("/health", "GET" | "HEAD") => Ok(Response::json(200, &json!({ "ok": true }))),
+            ("/health", "GET") => Ok(Response::json(200, &json!({ "ok": true }))),
             ("/openapi.json", "GET") => Ok(Response::json(200, &openapi::document(&self.base_url))),
             ("/webhook", "POST") => intake::post(self, req),
             ("/patches/{id}", "GET") => intake::get(self, req),

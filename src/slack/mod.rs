@@ -23,6 +23,9 @@ pub fn handle(app: &App, req: &Request) -> Reply {
     verify::check(secret.as_bytes(), req, auth::now_unix()).map_err(|e| Response::error(401, e, None))?;
     let form = form::parse(&String::from_utf8_lossy(&req.body));
     let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).unwrap_or_default();
+    if field("ssl_check") == "1" {
+        return Ok(Response::new(200, "text/plain", "")); // Slack checking the certificate
+    }
     let reply = commands::run(app, field("command"), field("text").trim(), field("user_id"));
     Ok(Response::json(200, &reply.to_json()))
 }

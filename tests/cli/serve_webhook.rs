@@ -580,3 +580,58 @@ fn access_log_is_one_json_line_per_request_without_bodies_or_secrets() {
         assert!(!log.contains(secret), "{secret} in {log}");
     }
 }
+
+/// Read exactly one response (head and `Content-Length` body) from a kept-alive connection.
+fn read_one(stream: &mut TcpStream) -> (String, String) {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        stream.read_exact(&mut byte).expect("a response head");
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8(head).unwrap();
+    let length: usize =
+        head.lines().find_map(|l| l.strip_prefix("Content-Length: ")).map_or(0, |v| v.trim().parse().unwrap());
+    let mut body = vec![0u8; length];
+    stream.read_exact(&mut body).unwrap();
+    (head, String::from_utf8(body).unwrap())
+}
+
+#[test]
+fn keep_alive_pipelining_and_expect_continue() {
+    let t = Test::new().file("runner.toml", config(""));
+    let server = Server::start(&t);
+    let mut s = TcpStream::connect(server.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    // Two requests in one write: both answered, in order, on the same connection.
+    s.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let (head, body) = read_one(&mut s);
+    assert!(head.starts_with("HTTP/1.1 200") && head.contains("Connection: keep-alive"), "{head}");
+    assert_eq!(body, "{\"ok\":true}\n");
+    assert!(read_one(&mut s).0.starts_with("HTTP/1.1 404"));
+    // Expect: 100-continue gets the interim answer before the body is sent.
+    let body = envelope("continued");
+    let head = format!(
+        "POST /webhook HTTP/1.1\r\nAuthorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\n\
+         Expect: 100-continue\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    assert!(read_one(&mut s).0.starts_with("HTTP/1.1 100 Continue"));
+    s.write_all(body.as_bytes()).unwrap();
+    let (head, reply) = read_one(&mut s);
+    assert!(head.starts_with("HTTP/1.1 202"), "{head}{reply}");
+    assert!(pending(&t, "continued").exists());
+}
+
+#[test]
+fn connections_past_the_cap_get_503_and_the_held_ones_still_work() {
+    let t = Test::new().file("runner.toml", config("max_connections = 2"));
+    let server = Server::start(&t);
+    let mut held: Vec<TcpStream> = (0..2).map(|_| TcpStream::connect(server.addr).unwrap()).collect();
+    let r = server.get("/health", &[]).status(503);
+    assert!(r.json()["error"].as_str().unwrap().contains("too many open connections"));
+    held[0].set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    held[0].write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    read_reply(&mut held[0]).status(200);
+}

@@ -185,6 +185,8 @@ fn read_only_commands_answer_from_disk() {
         assert!(help.contains(command), "{command} in {help}");
     }
     assert!(text(&slack(&server, "/nope", "", "U1")).contains("unknown command"));
+    let ping = post_signed(&server, "ssl_check=1&token=x", now(), SLACK_SECRET).status(200);
+    assert!(ping.body.is_empty());
     let status = text(&slack(&server, "/status-runner", "", "U1")).to_string();
     assert!(status.starts_with("```mode: auto"), "{status}");
 }
