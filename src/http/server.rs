@@ -22,6 +22,8 @@ use crate::store::events::rfc3339;
 const CONN_STACK: usize = 256 << 10;
 /// How often the accept loop looks at the stop flag.
 const ACCEPT_TICK_MS: i32 = 250;
+/// Connections being refused at once (each for at most about a second).
+const MAX_REFUSING: usize = 64;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Options {
@@ -34,6 +36,7 @@ pub struct Options {
 pub fn serve(listener: TcpListener, app: Arc<App>, opts: Options) -> Result<()> {
     listener.set_nonblocking(true).context("could not configure the listening socket")?;
     let active = Arc::new(AtomicUsize::new(0));
+    let refusing = Arc::new(AtomicUsize::new(0));
     let permits = Arc::new(Permits::new(opts.threads.max(1)));
     while !signal::stopping() {
         if !readable(&listener) {
@@ -50,7 +53,7 @@ pub fn serve(listener: TcpListener, app: Arc<App>, opts: Options) -> Result<()> 
             }
         };
         if active.load(Ordering::SeqCst) >= opts.max_connections {
-            refuse(stream, &app, addr);
+            refuse(stream, &app, addr, &refusing);
             continue;
         }
         active.fetch_add(1, Ordering::SeqCst);
@@ -106,14 +109,27 @@ fn connection(stream: TcpStream, addr: SocketAddr, app: &App, permits: &Permits,
     }
 }
 
-fn refuse(mut stream: TcpStream, app: &App, addr: SocketAddr) {
+/// Answer 503 and close, on a short-lived thread that lingers so the client reads the answer
+/// (closing with its request unread would reset the connection). Past `MAX_REFUSING` such
+/// threads the connection is just dropped.
+fn refuse(stream: TcpStream, app: &App, addr: SocketAddr, refusing: &Arc<AtomicUsize>) {
     let res = Response::error(503, "too many open connections: retry shortly", None);
     app.metrics.observe("-", res.status);
     access(addr, "-", "-", &res, Duration::ZERO);
-    let _ = stream.set_nonblocking(true);
-    let _ = write!(stream, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n");
-    let _ = write!(stream, "Content-Length: {}\r\nConnection: close\r\n\r\n", res.body.len());
-    let _ = stream.write_all(&res.body);
+    if refusing.fetch_add(1, Ordering::SeqCst) >= MAX_REFUSING {
+        refusing.fetch_sub(1, Ordering::SeqCst);
+        return;
+    }
+    let slot = Slot(refusing.clone());
+    let _ = std::thread::Builder::new().name("refuse".into()).stack_size(64 << 10).spawn(move || {
+        let _slot = slot;
+        let _ = stream.set_nonblocking(false);
+        let mut conn = Conn::new(stream, addr.ip());
+        let _ = conn.set_write_timeout(Duration::from_secs(1));
+        if conn.send(&res, false).is_ok() {
+            conn.linger();
+        }
+    });
 }
 
 /// Wait up to one tick for a connection to accept. A signal interrupts the wait at once.
