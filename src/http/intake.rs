@@ -80,7 +80,8 @@ fn accept(app: &App, req: &Request) -> Reply {
         }
     };
 
-    let _one_at_a_time = app.id_stripe(&env, &id).lock().unwrap();
+    // A panic elsewhere cannot leave a half-done intake behind, so a poisoned stripe is usable.
+    let _one_at_a_time = app.id_stripe(&env, &id).lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Some(entry) = queue::find(&app.home, &env, &id).map_err(internal)? {
         let stored = std::fs::read(&entry.path).map_err(|e| internal(e.into()))?;
         if stored != bytes {

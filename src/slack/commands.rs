@@ -146,7 +146,7 @@ fn preview(ctx: &Ctx, text: &str) -> Result<String> {
         let _ = write!(out, "\n{description}");
     }
     if !p.diff.is_empty() {
-        let _ = write!(out, "\n```{}```", slack::cut(&p.diff, slack::TEXT_LIMIT - out.len() - 8));
+        let _ = write!(out, "\n```{}```", slack::cut(&p.diff, slack::TEXT_LIMIT.saturating_sub(out.len() + 8)));
     }
     Ok(out)
 }

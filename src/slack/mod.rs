@@ -54,7 +54,7 @@ pub fn cut(text: &str, max: usize) -> String {
     if text.len() <= max {
         return text.to_string();
     }
-    let mut end = max - 40;
+    let mut end = max.saturating_sub(40);
     while !text.is_char_boundary(end) {
         end -= 1;
     }
@@ -64,4 +64,19 @@ pub fn cut(text: &str, max: usize) -> String {
     }
     out.push_str("\n… (cut to fit Slack)");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cut_keeps_fences_balanced_and_char_boundaries() {
+        assert_eq!(cut("short", 100), "short");
+        let long = format!("```{}", "é".repeat(3000));
+        let out = cut(&long, 1000);
+        assert!(out.len() <= 1000 && out.ends_with("(cut to fit Slack)"), "{}", out.len());
+        assert_eq!(out.matches("```").count(), 2);
+        assert!(cut(&long, 10).ends_with("(cut to fit Slack)"), "a tiny limit does not panic");
+    }
 }
