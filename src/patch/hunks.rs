@@ -73,8 +73,13 @@ pub fn apply(file: &str, text: &Text, hunks: &[Hunk]) -> Result<Applied, Refusal
         }
         let found = if old.is_empty() {
             insertion(&mut hay, &new, &at)
+        } else if new.is_empty() && hay.is_empty() {
+            // A hunk that empties the file, on an empty file.
+            Found { start: 0, len: 0, level: Level::Exact, already: true }
         } else {
-            let removes = hunk.lines.iter().any(|l| matches!(l, Line::Remove(_)));
+            // A hunk whose old lines all survive in its new ones only adds (SEARCH/REPLACE
+            // blocks say so by repeating the lines): look for it as already applied first.
+            let removes = !is_subsequence(&old, &new);
             locate(&mut hay, &old, &new, removes, &at).map_err(|miss| match miss {
                 Miss::NotFound => {
                     let what = if removes { "the lines it removes" } else { "its context lines" };
@@ -96,7 +101,8 @@ pub fn apply(file: &str, text: &Text, hunks: &[Hunk]) -> Result<Applied, Refusal
         };
         if let Some(named) = named {
             let off = found.start as isize - named as isize;
-            drift = off;
+            // Found applied, the lines after it have moved by what it adds.
+            drift = if found.already { off + new.len() as isize - old.len() as isize } else { off };
             if off.abs() > applied.offset.abs() {
                 applied.offset = off;
             }
@@ -186,11 +192,7 @@ enum Reindent {
 impl Reindent {
     fn of(hunk: &Hunk, file: &[TextLine]) -> Reindent {
         let mut shift: Option<Reindent> = None;
-        let old = hunk.lines.iter().filter_map(|l| match l {
-            Line::Context(t) | Line::Remove(t) => Some(t),
-            Line::Add(_) => None,
-        });
-        for (patch, file) in old.zip(file) {
+        for (patch, file) in hunk.old_lines().into_iter().zip(file) {
             if patch.trim().is_empty() || file.text.trim().is_empty() {
                 continue;
             }
@@ -217,6 +219,11 @@ impl Reindent {
             _ => line.to_string(),
         }
     }
+}
+
+fn is_subsequence(short: &[&str], long: &[&str]) -> bool {
+    let mut long = long.iter();
+    short.iter().all(|s| long.any(|l| l == s))
 }
 
 fn indent(s: &str) -> &str {

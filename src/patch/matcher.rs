@@ -53,12 +53,14 @@ fn plain_punctuation(c: char) -> char {
 /// A file's lines, with each looser form computed once, on first use.
 pub struct Haystack<'a> {
     lines: Vec<&'a str>,
-    loose: [Option<Vec<String>>; 3],
+    /// The lines at each level, indexed by `Level as usize`; exact is borrowed.
+    levels: [Option<Vec<Cow<'a, str>>>; 4],
 }
 
 impl<'a> Haystack<'a> {
     pub fn new(lines: Vec<&'a str>) -> Haystack<'a> {
-        Haystack { lines, loose: [None, None, None] }
+        let exact = lines.iter().map(|l| Cow::Borrowed(*l)).collect();
+        Haystack { lines, levels: [Some(exact), None, None, None] }
     }
 
     pub fn len(&self) -> usize {
@@ -69,18 +71,10 @@ impl<'a> Haystack<'a> {
         self.lines.is_empty()
     }
 
-    pub fn line(&self, i: usize) -> &'a str {
-        self.lines[i]
-    }
-
-    fn at(&mut self, level: Level) -> Vec<&str> {
-        if level == Level::Exact {
-            return self.lines.clone();
-        }
-        let slot = level as usize - 1;
+    fn at(&mut self, level: Level) -> &[Cow<'a, str>] {
         let lines = &self.lines;
-        self.loose[slot].get_or_insert_with(|| lines.iter().map(|l| level.normalize(l).into_owned()).collect());
-        self.loose[slot].as_ref().map(|v| v.iter().map(String::as_str).collect()).unwrap_or_default()
+        self.levels[level as usize]
+            .get_or_insert_with(|| lines.iter().map(|l| Cow::Owned(level.normalize(l).into_owned())).collect())
     }
 
     /// Every start at which `pattern` matches at `level`.
@@ -90,7 +84,9 @@ impl<'a> Haystack<'a> {
         if pat.is_empty() || pat.len() > hay.len() {
             return Vec::new();
         }
-        (0..=hay.len() - pat.len()).filter(|&i| pat.iter().zip(&hay[i..]).all(|(p, h)| p == h)).collect()
+        (0..=hay.len() - pat.len())
+            .filter(|&i| pat.iter().zip(&hay[i..]).all(|(p, h)| p.as_ref() == h.as_ref()))
+            .collect()
     }
 
     /// Whether `pattern` matches at `start` at any level up to `loosest`.
@@ -100,7 +96,7 @@ impl<'a> Haystack<'a> {
         }
         Level::ALL.iter().filter(|l| **l <= loosest).any(|&level| {
             let hay = self.at(level);
-            pattern.iter().zip(&hay[start..]).all(|(p, h)| level.normalize(p) == *h)
+            pattern.iter().zip(&hay[start..]).all(|(p, h)| level.normalize(p).as_ref() == h.as_ref())
         })
     }
 
@@ -117,7 +113,7 @@ impl<'a> Haystack<'a> {
         let width = pat.len().min(hay.len());
         let mut best: Option<(usize, usize)> = None;
         for start in 0..=hay.len() - width {
-            let score = (0..width).filter(|&i| pat[i] == hay[start + i]).count();
+            let score = (0..width).filter(|&i| pat[i].as_ref() == hay[start + i].as_ref()).count();
             let better = match best {
                 None => score > 0,
                 Some((s, at)) => score > s || (score == s && hint.is_some_and(|h| start.abs_diff(h) < at.abs_diff(h))),
@@ -161,43 +157,92 @@ pub enum Miss {
     Ambiguous(Vec<usize>),
 }
 
-/// Locate a hunk given its old and new lines. A pure addition (no removed lines) is first looked
-/// for as already applied, so it is never added twice.
+/// Locate a hunk given its old and new lines. A hunk that only adds (`removes` false) may be
+/// found already applied: its new side in the file. When both sides are found, the one nearer
+/// the hint wins, and an old match the new one explains (context only above or below the added
+/// lines lies inside them once applied) does not count.
 pub fn locate(hay: &mut Haystack, old: &[&str], new: &[&str], removes: bool, at: &Where) -> Result<Found, Miss> {
-    let sides: [(&[&str], bool); 2] = if removes { [(old, false), (new, true)] } else { [(new, true), (old, false)] };
+    let new = if new == old { &[][..] } else { new };
+    // Where the old lines sit inside the new ones, an old match there is the applied hunk.
+    let inner: Vec<usize> = if new.is_empty() {
+        Vec::new()
+    } else {
+        (0..=new.len().saturating_sub(old.len())).filter(|&k| new[k..].starts_with(old)).collect()
+    };
+    // The common case, a fresh diff: byte for byte at its line number. Checked directly, it
+    // spares a search of the whole file per hunk.
+    if let Some(h) = at.hint {
+        let fits = |hay: &mut Haystack, lines: &[&str], p: usize| {
+            fits(hay.len(), lines.len(), p, at) && hay.matches_at(lines, p, Level::Exact)
+        };
+        if !old.is_empty() && fits(hay, old, h) && !inner.iter().any(|&k| h >= k && fits(hay, new, h - k)) {
+            return Ok(Found { start: h, len: old.len(), level: Level::Exact, already: false });
+        }
+    }
     for level in Level::ALL {
-        for (lines, already) in sides {
-            if lines.is_empty() {
-                continue;
+        let mut olds = candidates(hay, old, level, at);
+        let news = candidates(hay, new, level, at);
+        if !news.is_empty() {
+            olds.retain(|&p| !news.iter().any(|&q| inner.iter().any(|&k| q + k == p)));
+        }
+        let found = |start: usize, already: bool| Found {
+            start,
+            len: if already { new.len() } else { old.len() },
+            level,
+            already,
+        };
+        // Exactly where the line numbers say: no other candidate is as likely.
+        if let Some(hint) = at.hint {
+            if olds.contains(&hint) {
+                return Ok(found(hint, false));
             }
-            let candidates: Vec<usize> = hay
-                .find_all(lines, level)
-                .into_iter()
-                .filter(|&p| !at.at_eof || p + lines.len() == hay.len())
-                .filter(|&p| !at.claimed.iter().any(|&(s, e)| p < e && s < p + lines.len()))
-                .collect();
-            if let Some(choice) = choose(&candidates, at) {
-                return choice.map(|start| Found { start, len: lines.len(), level, already });
+            if news.contains(&hint) {
+                return Ok(found(hint, true));
             }
+        }
+        let tag = |v: &[usize], already: bool| v.iter().map(|&p| (p, already)).collect::<Vec<_>>();
+        let pool = if removes || news.is_empty() || olds.is_empty() {
+            // The old side where it is found; else the hunk may be applied already.
+            if olds.is_empty() { tag(&news, true) } else { tag(&olds, false) }
+        } else {
+            [tag(&olds, false), tag(&news, true)].concat()
+        };
+        if let Some(choice) = choose(&pool, at) {
+            return choice.map(|(start, already)| found(start, already));
         }
     }
     Err(Miss::NotFound)
 }
 
+/// Every start where `lines` match at `level`, within the constraints of `at`.
+fn candidates(hay: &mut Haystack, lines: &[&str], level: Level, at: &Where) -> Vec<usize> {
+    if lines.is_empty() {
+        return Vec::new();
+    }
+    let len = hay.len();
+    hay.find_all(lines, level).into_iter().filter(|&p| fits(len, lines.len(), p, at)).collect()
+}
+
+/// Whether `n` lines at `p` in a file of `len` lines meet the end-of-file and claim constraints.
+fn fits(len: usize, n: usize, p: usize, at: &Where) -> bool {
+    p + n <= len && (!at.at_eof || p + n == len) && !at.claimed.iter().any(|&(s, e)| p < e && s < p + n)
+}
+
 /// After the cursor if anything is there; then the only candidate, or the one nearest the hint.
-fn choose(candidates: &[usize], at: &Where) -> Option<Result<usize, Miss>> {
+fn choose(candidates: &[(usize, bool)], at: &Where) -> Option<Result<(usize, bool), Miss>> {
     if candidates.is_empty() {
         return None;
     }
-    let after: Vec<usize> = candidates.iter().copied().filter(|&p| p >= at.cursor).collect();
+    let after: Vec<(usize, bool)> = candidates.iter().copied().filter(|&(p, _)| p >= at.cursor).collect();
     let pool = if after.is_empty() { candidates.to_vec() } else { after };
+    let starts = |v: &[(usize, bool)]| v.iter().map(|&(p, _)| p).collect::<Vec<_>>();
     if let [only] = pool[..] {
         return Some(Ok(only));
     }
-    let Some(hint) = at.hint else { return Some(Err(Miss::Ambiguous(pool))) };
-    let best = pool.iter().map(|p| p.abs_diff(hint)).min().unwrap_or(0);
-    let nearest: Vec<usize> = pool.iter().copied().filter(|p| p.abs_diff(hint) == best).collect();
-    Some(if let [one] = nearest[..] { Ok(one) } else { Err(Miss::Ambiguous(nearest)) })
+    let Some(hint) = at.hint else { return Some(Err(Miss::Ambiguous(starts(&pool)))) };
+    let best = pool.iter().map(|(p, _)| p.abs_diff(hint)).min().unwrap_or(0);
+    let nearest: Vec<(usize, bool)> = pool.iter().copied().filter(|(p, _)| p.abs_diff(hint) == best).collect();
+    Some(if let [one] = nearest[..] { Ok(one) } else { Err(Miss::Ambiguous(starts(&nearest))) })
 }
 
 #[cfg(test)]

@@ -31,8 +31,21 @@ impl Default for Limits {
 const NEW_FILE_MODE: u32 = 0o644;
 
 pub fn plan(patch: &Patch, fence: &Fence, limits: &Limits) -> Result<Plan, Refusal> {
-    let mut work = Work { fence, limits: *limits, entries: Vec::new(), index: HashMap::new() };
+    let moves = patch
+        .edits
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| match e {
+            Edit::Move { path, to } => Some((i + 1, path.clone(), to.clone())),
+            Edit::Diff(FileDiff { old_path: Some(path), new_path: Some(to), rename: true, .. }) => {
+                Some((i + 1, path.clone(), to.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    let mut work = Work { fence, limits: *limits, entries: Vec::new(), index: HashMap::new(), moves, at: 0 };
     for (i, edit) in patch.edits.iter().enumerate() {
+        work.at = i + 1;
         work.edit(edit, i + 1)?;
     }
     work.finish()
@@ -73,6 +86,10 @@ struct Work<'f> {
     limits: Limits,
     entries: Vec<Entry>,
     index: HashMap<String, usize>,
+    /// Every move in the patch: (edit number, from, to).
+    moves: Vec<(usize, String, String)>,
+    /// The edit being worked on.
+    at: usize,
 }
 
 impl Work<'_> {
@@ -100,6 +117,28 @@ impl Work<'_> {
         });
         self.index.insert(path, self.entries.len() - 1);
         Ok(self.entries.len() - 1)
+    }
+
+    /// The entry for a file an edit changes in place. A file that is gone because a later move
+    /// of this same patch already happened (a patch run twice) is found where it went.
+    fn existing(&mut self, name: &str) -> Result<usize, Refusal> {
+        let i = self.entry(name)?;
+        if self.entries[i].now.is_some() {
+            return Ok(i);
+        }
+        let later: Vec<String> = self
+            .moves
+            .iter()
+            .filter(|(n, from, _)| *n > self.at && from == name)
+            .map(|(_, _, to)| to.clone())
+            .collect();
+        for to in later {
+            let j = self.entry(&to)?;
+            if self.entries[j].now.is_some() {
+                return Ok(j);
+            }
+        }
+        Ok(i)
     }
 
     /// The file's current content as text, or a refusal saying why it cannot be edited as text.
@@ -150,7 +189,7 @@ impl Work<'_> {
             }
             Edit::Move { path, to } => self.rename(path, to).map(|_| ()).map_err(|r| r.hunk(n)),
             Edit::Chmod { path, mode } => {
-                let i = self.entry(path)?;
+                let i = self.existing(path)?;
                 let e = &mut self.entries[i];
                 let Some(s) = e.now.as_mut() else {
                     return Err(Refusal::new(path, "it does not exist in the tree").hunk(n));
@@ -213,7 +252,7 @@ impl Work<'_> {
                 let i = if d.rename {
                     self.rename(old, new)?
                 } else {
-                    let i = self.entry(old)?;
+                    let i = self.existing(old)?;
                     if old != new && self.entries[i].now.is_none() { self.entry(new)? } else { i }
                 };
                 self.modify(i, d)
@@ -279,7 +318,7 @@ impl Work<'_> {
 
 impl Work<'_> {
     fn replace(&mut self, path: &str, search: &str, replace: &str, count: Option<usize>) -> Result<(), Refusal> {
-        let i = self.entry(path)?;
+        let i = self.existing(path)?;
         let (text, mode) = self.text(i)?;
         let body = String::from_utf8(text.encode()).unwrap_or_default();
         let replace = in_file_eol(replace, text.eol);
@@ -319,7 +358,7 @@ impl Work<'_> {
     }
 
     fn regex(&mut self, path: &str, pattern: &str, replacement: &str, count: Option<usize>) -> Result<(), Refusal> {
-        let i = self.entry(path)?;
+        let i = self.existing(path)?;
         let (text, mode) = self.text(i)?;
         let re = Regex::new(pattern).map_err(|e| Refusal::new(path, format!("invalid regular expression: {e}")))?;
         let body = String::from_utf8(text.encode()).unwrap_or_default();
@@ -429,4 +468,71 @@ fn check_size(limits: &Limits, name: &str, s: &Snapshot) -> Result<(), Refusal> 
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree(files: &[(&str, &str)]) -> (tempfile::TempDir, Fence) {
+        let dir = tempfile::tempdir().unwrap();
+        for (path, contents) in files {
+            let p = dir.path().join(path);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, contents).unwrap();
+        }
+        let fence = Fence::new(dir.path(), &[]).unwrap();
+        (dir, fence)
+    }
+
+    fn plan_json(fence: &Fence, json: &str, limits: Limits) -> Result<Plan, Refusal> {
+        plan(&crate::patch::parse(json.as_bytes(), None, None).unwrap(), fence, &limits)
+    }
+
+    #[test]
+    fn size_limit_applies_before_and_after() {
+        let (_d, fence) = tree(&[("big", "0123456789"), ("small", "x")]);
+        let small = Limits { max_file_size: 5 };
+        let r = plan_json(&fence, r#"{"operations": [{"op": "delete", "path": "big"}]}"#, small).unwrap_err();
+        assert!(r.reason.contains("over the limit of 5"), "{r}");
+        let r = plan_json(&fence, r#"{"operations": [{"op": "write", "path": "small", "contents": "123456"}]}"#, small)
+            .unwrap_err();
+        assert!(r.reason.contains("max_file_size"), "{r}");
+    }
+
+    #[test]
+    fn edits_build_on_each_other_and_results_say_what_happened() {
+        let (_d, fence) = tree(&[("a.txt", "one\ntwo\n"), ("m.sh", "echo\n")]);
+        let json = r#"{"operations": [
+            {"op": "replace", "path": "a.txt", "search": "one", "replace": "1"},
+            {"op": "move", "path": "a.txt", "to": "dir/b.txt"},
+            {"op": "replace", "path": "dir/b.txt", "search": "two", "replace": "2"},
+            {"op": "chmod", "path": "m.sh", "mode": "755"},
+            {"op": "write", "path": "tmp", "contents": "x"},
+            {"op": "delete", "path": "tmp"}]}"#;
+        let plan = plan_json(&fence, json, Limits::default()).unwrap();
+        let summary: Vec<(String, String, Option<String>)> =
+            plan.files.iter().map(|f| (f.path.clone(), f.result.action.clone(), f.result.from.clone())).collect();
+        assert_eq!(
+            summary,
+            vec![
+                ("a.txt".into(), "delete".into(), None),
+                ("dir/b.txt".into(), "move".into(), Some("a.txt".into())),
+                ("m.sh".into(), "chmod".into(), None),
+            ]
+        );
+        assert_eq!(plan.files[1].after.as_ref().unwrap().bytes, b"1\n2\n");
+        assert!(!plan.is_noop());
+    }
+
+    #[test]
+    fn a_directory_or_symlink_is_not_a_file_to_patch() {
+        let (d, fence) = tree(&[("dir/x", "x")]);
+        std::os::unix::fs::symlink(d.path().join("dir/x"), d.path().join("link")).unwrap();
+        for path in ["dir", "link"] {
+            let json = format!(r#"{{"operations": [{{"op": "write", "path": "{path}", "contents": "y"}}]}}"#);
+            let r = plan_json(&fence, &json, Limits::default()).unwrap_err();
+            assert!(r.reason.contains("not a regular file"), "{path}: {r}");
+        }
+    }
 }

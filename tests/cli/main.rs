@@ -4,6 +4,9 @@ mod support;
 
 mod apply_direct;
 mod dashboard;
+mod formats;
 mod foundation;
+mod generated;
+mod property;
 mod serve_webhook;
 mod slack;
