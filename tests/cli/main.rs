@@ -2,4 +2,8 @@
 
 mod support;
 
+mod apply_queue;
+mod crash;
 mod foundation;
+mod operator;
+mod queue_fixture;
