@@ -2,8 +2,12 @@
 
 mod support;
 
+mod apply_direct;
 mod apply_queue;
 mod crash;
+mod formats;
 mod foundation;
+mod generated;
 mod operator;
+mod property;
 mod queue_fixture;
