@@ -53,11 +53,12 @@ fn prune_empty_dirs(fence: &Fence, rel: &str) -> Result<()> {
     Ok(())
 }
 
-/// Apply every change in the plan, or none of them. The new contents are first made durable in
-/// temp files beside their targets, fsynced together (one journal commit for the lot instead of
-/// one per file); then each file is checked unchanged since the plan and renamed into place;
-/// then each touched directory is synced once. Any failure removes the temp files and restores
-/// the files already swapped.
+/// Apply every change in the plan, or none of them.
+///
+/// The new contents are first made durable in temp files beside their targets, fsynced together
+/// (one journal commit for the lot instead of one per file); then each file is checked unchanged
+/// since the plan and renamed into place; then each touched directory is synced once. Any
+/// failure removes the temp files and restores the files already swapped.
 pub fn commit(fence: &Fence, plan: &Plan) -> Result<()> {
     let changes: Vec<&FileChange> = plan.files.iter().filter(|c| c.changes_anything()).collect();
     let staged = stage(fence, &changes)?;
@@ -137,13 +138,14 @@ fn stage(fence: &Fence, changes: &[&FileChange]) -> Result<Vec<Option<PathBuf>>>
     Ok(temps)
 }
 
-/// fsync every directory a change renamed into, once each.
+/// fsync every directory a change renamed into, once each. A directory a deletion emptied is
+/// gone already (`put` prunes it and syncs its parent).
 fn sync_dirs(fence: &Fence, changes: &[&FileChange]) -> Result<()> {
     let mut dirs: Vec<PathBuf> =
         changes.iter().filter_map(|c| fence.join(&c.path).parent().map(Path::to_path_buf)).collect();
     dirs.sort();
     dirs.dedup();
-    dirs.iter().try_for_each(|d| atomic::sync_dir(d))
+    dirs.iter().filter(|d| d.is_dir()).try_for_each(|d| atomic::sync_dir(d))
 }
 
 #[cfg(test)]
@@ -189,6 +191,9 @@ mod tests {
         commit(&fence, &plan).unwrap();
         assert_eq!(listing(dir.path()), vec![("a".into(), b"A".to_vec()), ("new/b".into(), b"B".to_vec())]);
         assert_eq!(fs::metadata(dir.path().join("new/b")).unwrap().permissions().mode() & 0o777, 0o640);
+        // Deleting the only file of a directory removes the directory too.
+        commit(&fence, &Plan { files: vec![change(&fence, "new/b", None)] }).unwrap();
+        assert!(!dir.path().join("new").exists());
     }
 
     #[test]

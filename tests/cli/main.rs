@@ -3,10 +3,14 @@
 mod support;
 
 mod apply_direct;
+mod apply_queue;
+mod crash;
 mod dashboard;
 mod formats;
 mod foundation;
 mod generated;
+mod operator;
 mod property;
+mod queue_fixture;
 mod serve_webhook;
 mod slack;

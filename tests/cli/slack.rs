@@ -190,3 +190,20 @@ fn read_only_commands_answer_from_disk() {
     let status = text(&slack(&server, "/status-runner", "", "U1")).to_string();
     assert!(status.starts_with("```mode: auto"), "{status}");
 }
+
+#[test]
+fn preview_then_revert_after_a_real_apply() {
+    let t = Test::new().file("runner.toml", config(""));
+    let server = Server::start(&t);
+    server.post_json("/webhook", &envelope("real")).status(202);
+    let preview = text(&slack(&server, "/patch-preview", "", "U1")).to_string();
+    assert!(preview.contains("real") && preview.contains("+hi") && preview.contains("notes/a.txt"), "{preview}");
+    assert!(!t.exists("notes/a.txt"), "a preview writes nothing");
+    t.run(["apply-patch"]).success();
+    assert_eq!(t.read("notes/a.txt"), "hi\n");
+    let reverted = slack(&server, "/patch-revert", "last", "U1");
+    assert_eq!(reverted["response_type"], "in_channel");
+    assert!(text(&reverted).contains("reverted `real`"), "{reverted}");
+    assert!(!t.exists("notes/a.txt"));
+    assert!(events(&t).iter().any(|e| e["actor"] == "slack:U1" && e["command"] == "/patch-revert" && e["ok"] == true));
+}
