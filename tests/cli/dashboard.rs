@@ -3,8 +3,8 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::serve_webhook::{Server, config, envelope};
 use crate::support::Test;
+use crate::webhook_fixture::{Server, config, envelope};
 
 /// The browser, or `None` (with a loud message) when it is absent outside CI. In CI its
 /// absence fails the test: `.ci/run` installs it.

@@ -14,3 +14,4 @@ mod property;
 mod queue_fixture;
 mod serve_webhook;
 mod slack;
+mod webhook_fixture;
