@@ -452,3 +452,20 @@ fn connections_past_the_cap_get_503_and_the_held_ones_still_work() {
     held[0].write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
     read_reply(&mut held[0]).status(200);
 }
+
+#[test]
+fn the_model_reads_back_what_apply_patch_made_of_its_patch() {
+    let t = Test::new().file("runner.toml", config(""));
+    let server = Server::start(&t);
+    let auth = format!("Bearer {TOKEN}");
+    server.post_json("/webhook", &envelope("round-trip")).status(202);
+    t.run(["apply-patch"]).success();
+    let r = server.get("/patches/round-trip", &[("Authorization", &auth)]).status(200).json();
+    assert_eq!(r["state"], "applied", "{r}");
+    assert_eq!(r["result"]["outcome"], "applied", "{r}");
+    assert_eq!(r["result"]["files"][0]["path"], "notes/a.txt", "{r}");
+    assert!(r["summary"].as_str().is_some_and(|s| s.contains("notes/a.txt")), "{r}");
+    let metrics = server.get("/metrics", &[("Authorization", &auth)]).status(200).body;
+    assert!(metrics.lines().any(|l| l.starts_with("runner_seconds_since_last_apply ")), "{metrics}");
+    assert!(metrics.contains("runner_queue_depth{env=\"main\",state=\"applied\"} 1"), "{metrics}");
+}
