@@ -469,3 +469,34 @@ fn the_model_reads_back_what_apply_patch_made_of_its_patch() {
     assert!(metrics.lines().any(|l| l.starts_with("runner_seconds_since_last_apply ")), "{metrics}");
     assert!(metrics.contains("runner_queue_depth{env=\"main\",state=\"applied\"} 1"), "{metrics}");
 }
+
+#[test]
+fn a_body_dripped_a_byte_at_a_time_still_meets_one_deadline() {
+    // Every single read is quick, so only a deadline for the whole request stops this client.
+    let t = Test::new().file("runner.toml", config("read_timeout = \"1s\""));
+    let server = Server::start(&t);
+    let mut s = TcpStream::connect(server.addr).unwrap();
+    let head = format!(
+        "POST /webhook HTTP/1.1\r\nAuthorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\n\
+         Content-Length: 1000\r\n\r\n"
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    let mut raw = Vec::new();
+    for _ in 0..50 {
+        if s.write_all(b" ").is_err() {
+            break;
+        }
+        let mut buf = [0u8; 512];
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+            Err(_) => {} // nothing yet: keep dripping
+        }
+        if raw.windows(4).any(|w| w == b"\r\n\r\n") {
+            break;
+        }
+    }
+    let text = String::from_utf8_lossy(&raw);
+    assert!(text.starts_with("HTTP/1.1 408"), "the drip was answered {text:?} within 10 s of dripping");
+}
