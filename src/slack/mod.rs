@@ -1,6 +1,7 @@
 //! Slack: slash commands (`POST /slack/commands`, verified with Slack's v0 signature) and
 //! their replies. Outgoing alerts live in `alert`.
 
+pub mod alert;
 pub mod commands;
 pub mod form;
 pub mod verify;

@@ -1,5 +1,6 @@
 //! Integration tests: one binary, a module per subcommand, all driving the built `runner`.
 
+mod loopback;
 mod support;
 
 mod apply_direct;
@@ -9,9 +10,11 @@ mod dashboard;
 mod formats;
 mod foundation;
 mod generated;
+mod health_check;
 mod operator;
 mod property;
 mod queue_fixture;
 mod serve_webhook;
 mod slack;
+mod watchdog;
 mod webhook_fixture;
