@@ -296,10 +296,7 @@ fn stalled_clients_do_not_hold_up_others() {
         if i % 2 == 0 {
             s.write_all(b"POST /webhook HTTP/1.1\r\nContent-Ty").unwrap(); // half a head
         } else {
-            let head = format!(
-                "POST /webhook HTTP/1.1\r\nAuthorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\n\
-                 Content-Length: 500\r\n\r\n{{\"id\":"
-            );
+            let head = post_head(500, "") + "{\"id\":";
             s.write_all(head.as_bytes()).unwrap(); // a whole head, a tenth of the body
         }
         stalled.push(s);
@@ -329,11 +326,7 @@ fn sigterm_finishes_the_request_in_flight_then_exits_0() {
     let body = envelope("in-flight");
     let (first, rest) = body.split_at(10);
     let mut s = TcpStream::connect(server.addr).unwrap();
-    let head = format!(
-        "POST /webhook HTTP/1.1\r\nAuthorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\n\r\n{first}",
-        body.len()
-    );
+    let head = post_head(body.len(), "") + first;
     s.write_all(head.as_bytes()).unwrap();
     std::thread::sleep(Duration::from_millis(300));
     server.signal("-TERM");
@@ -428,11 +421,7 @@ fn keep_alive_pipelining_and_expect_continue() {
     assert!(read_one(&mut s).0.starts_with("HTTP/1.1 404"));
     // Expect: 100-continue gets the interim answer before the body is sent.
     let body = envelope("continued");
-    let head = format!(
-        "POST /webhook HTTP/1.1\r\nAuthorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\n\
-         Expect: 100-continue\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
+    let head = post_head(body.len(), "Expect: 100-continue\r\n");
     s.write_all(head.as_bytes()).unwrap();
     assert!(read_one(&mut s).0.starts_with("HTTP/1.1 100 Continue"));
     s.write_all(body.as_bytes()).unwrap();
@@ -476,10 +465,7 @@ fn a_body_dripped_a_byte_at_a_time_still_meets_one_deadline() {
     let t = Test::new().file("runner.toml", config("read_timeout = \"1s\""));
     let server = Server::start(&t);
     let mut s = TcpStream::connect(server.addr).unwrap();
-    let head = format!(
-        "POST /webhook HTTP/1.1\r\nAuthorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\n\
-         Content-Length: 1000\r\n\r\n"
-    );
+    let head = post_head(1000, "");
     s.write_all(head.as_bytes()).unwrap();
     s.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
     let mut raw = Vec::new();

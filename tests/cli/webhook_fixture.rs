@@ -159,6 +159,15 @@ pub fn read_reply(stream: &mut TcpStream) -> Reply {
     Reply { status, head: head.to_string(), body: body.to_string() }
 }
 
+/// The head of an authorised `POST /webhook` announcing `length` body bytes, with `extra`
+/// header lines (each ending in CRLF); for tests that send the body themselves, in pieces.
+pub fn post_head(length: usize, extra: &str) -> String {
+    format!(
+        "POST /webhook HTTP/1.1\r\nAuthorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\n\
+         {extra}Content-Length: {length}\r\n\r\n"
+    )
+}
+
 pub fn hex_hmac(secret: &str, message: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(message);
