@@ -101,9 +101,9 @@ fn connection(stream: TcpStream, addr: SocketAddr, app: &App, permits: &Permits,
             app.handle(&req)
         };
         let keep_alive = req.keep_alive && !signal::stopping();
-        let sent = conn.send(&res, keep_alive);
+        // Logged before sending, so a client that has its answer can find the line.
         access(addr, &req.method, &req.path, &res, started.elapsed());
-        if sent.is_err() || !keep_alive {
+        if conn.send(&res, keep_alive).is_err() || !keep_alive {
             return;
         }
     }

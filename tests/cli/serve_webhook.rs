@@ -326,6 +326,10 @@ fn sigterm_finishes_the_request_in_flight_then_exits_0() {
     let body = envelope("in-flight");
     let (first, rest) = body.split_at(10);
     let mut s = TcpStream::connect(server.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    // A first request proves the connection is accepted and served before the signal.
+    s.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    assert!(read_one(&mut s).0.starts_with("HTTP/1.1 200"));
     let head = post_head(body.len(), "") + first;
     s.write_all(head.as_bytes()).unwrap();
     std::thread::sleep(Duration::from_millis(300));
@@ -395,8 +399,14 @@ fn access_log_is_one_json_line_per_request_without_bodies_or_secrets() {
     let server = Server::start(&t);
     server.post_json("/webhook", &envelope("logged")).status(202);
     server.get("/health?token=should-not-appear", &[]).status(200);
-    std::thread::sleep(Duration::from_millis(100));
-    let log = server.stderr();
+    let mut log = server.stderr();
+    for _ in 0..100 {
+        if log.lines().count() >= 2 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        log = server.stderr();
+    }
     let lines: Vec<Value> = log.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("{l}"))).collect();
     assert_eq!(lines.len(), 2, "{log}");
     assert_eq!((lines[0]["method"].as_str(), lines[0]["path"].as_str()), (Some("POST"), Some("/webhook")));
