@@ -9,14 +9,19 @@
 # (include-command-output-in-response), so both acknowledge only saved bodies. The script then
 # checks that every acknowledged patch is on disk, and reads each server's idle RSS from /proc.
 #
-# Figures from two runs of `benches/webhook.sh 10` on the 2-core development VM, 2026-11-24,
-# while five other agents were compiling (load average 8 to 11), so throughput and tail latency
-# are the machine's as much as the servers':
+# Figures from `benches/webhook.sh 10` on the 2-core development VM, 2026-11-24, while five
+# other agents were compiling (load average 6 to 16), so throughput and tail latency are the
+# machine's as much as the servers'. Three runs on the VM's disk, then one with
+# `TMPDIR=/dev/shm` (fsync costs nothing on tmpfs: what is left is the server's own overhead):
 #   server                 accepted/s   p50      p99       idle RSS   RSS after   files/acked
 #   runner serve-webhook   2662         10.2 ms  338 ms    4.6 MiB    6.3 MiB     26647/26615
 #   runner serve-webhook   1768         15.1 ms  78.7 ms   4.9 MiB    6.8 MiB     17705/17675
+#   runner serve-webhook   2377         11.1 ms  327 ms    5.3 MiB    7.5 MiB     23803/23771
+#   runner, tmpfs          7303         -        27.3 ms   5.5 MiB    7.8 MiB     73046/73031
 #   webhook 2.8.0          209          150 ms   274 ms    8.0 MiB    16.4 MiB    2126/2094
 #   webhook 2.8.0          190          165 ms   317 ms    8.1 MiB    16.8 MiB    1922/1900
+#   webhook 2.8.0          175          180 ms   350 ms    8.0 MiB    16.2 MiB    1783/1751
+#   webhook, tmpfs         243          -        369 ms    7.7 MiB    16.6 MiB    2462/2431
 # (files >= acked: wrk stops with requests in flight that the server still completed.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
