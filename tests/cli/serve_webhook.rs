@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::support::Test;
+use crate::support::{Run, Test};
 use crate::webhook_fixture::*;
 
 #[test]
@@ -495,4 +495,27 @@ fn a_body_dripped_a_byte_at_a_time_still_meets_one_deadline() {
     }
     let text = String::from_utf8_lossy(&raw);
     assert!(text.starts_with("HTTP/1.1 408"), "the drip was answered {text:?} within 10 s of dripping");
+}
+
+#[test]
+fn startup_errors_name_what_to_fix() {
+    let t = Test::new().file("runner.toml", "[server]\ntoken_file = \"missing-token.txt\"\n");
+    t.run(["serve-webhook", "--listen", "127.0.0.1:0"]).code(2).stderr_contains("server.token_file");
+    assert!(!t.exists(".runner/state/serve.pid"));
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = busy.local_addr().unwrap().to_string();
+    let t = Test::new().file("runner.toml", config(""));
+    let out = t.command(["serve-webhook", "--listen", &addr]).env("T_TOKEN", TOKEN).output().unwrap();
+    Run::from(out).code(2).stderr_contains(&format!("could not listen on {addr}"));
+}
+
+#[test]
+fn a_queue_that_cannot_be_written_is_a_500_and_the_listener_carries_on() {
+    let t = Test::new().file("runner.toml", config("")).file(".runner/main/patches/pending", "not a directory");
+    let server = Server::start(&t);
+    let r = server.post_json("/webhook", &envelope("blocked")).status(500).json();
+    assert!(r["error"].as_str().unwrap().contains("pending"), "names the path: {r}");
+    server.get("/health", &[]).status(200);
+    std::fs::remove_file(t.join(".runner/main/patches/pending")).unwrap();
+    server.post_json("/webhook", &envelope("blocked")).status(202);
 }
