@@ -1,11 +1,11 @@
-//! The listener's audit-log writer. A patch is durable before it is acknowledged; its
-//! `patch.received` line need not hold up the answer, so intake hands events to this thread,
-//! which appends whatever has gathered with one write and one sync. Under load that turns one
-//! serialised fsync per patch into one per batch. Stopping drains and joins the thread; only a
-//! SIGKILL can lose lines still queued (never the patches they describe).
+//! The listener's audit-log writer, a group commit: intake hands its `patch.received` event to
+//! this thread and waits until it is synced, and the thread appends whatever has gathered with
+//! one write and one sync. Under load that turns one serialised fsync per patch into one per
+//! batch, while an acknowledged patch still has its audit line on disk before the answer goes
+//! out, so a SIGKILL loses neither.
 
 use std::sync::Mutex;
-use std::sync::mpsc::{Sender, channel};
+use std::sync::mpsc::{Sender, SyncSender, channel, sync_channel};
 use std::thread::JoinHandle;
 
 use crate::store::Home;
@@ -14,34 +14,47 @@ use crate::store::events::{self, Event};
 /// Most events written with one sync.
 const BATCH: usize = 1024;
 
+/// An event and where to say whether it reached the disk.
+type Pending = (Event, SyncSender<bool>);
+
 pub struct Audit {
-    sender: Mutex<Option<Sender<Event>>>,
+    sender: Mutex<Option<Sender<Pending>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Audit {
     pub fn start(home: Home) -> Audit {
-        let (tx, rx) = channel::<Event>();
+        let (tx, rx) = channel::<Pending>();
         let writer = std::thread::spawn(move || {
             while let Ok(first) = rx.recv() {
                 let mut batch = vec![first];
                 while batch.len() < BATCH
-                    && let Ok(event) = rx.try_recv()
+                    && let Ok(pending) = rx.try_recv()
                 {
-                    batch.push(event);
+                    batch.push(pending);
                 }
-                if let Err(e) = events::append_all(&home, &batch) {
-                    eprintln!("runner: error: {e:#} ({} audit events not written)", batch.len());
+                let (events, acks): (Vec<Event>, Vec<SyncSender<bool>>) = batch.into_iter().unzip();
+                let written = match events::append_all(&home, &events) {
+                    Ok(()) => true,
+                    Err(e) => {
+                        eprintln!("runner: error: {e:#} ({} audit events not written)", events.len());
+                        false
+                    }
+                };
+                for ack in acks {
+                    let _ = ack.send(written);
                 }
             }
         });
         Audit { sender: Mutex::new(Some(tx)), writer: Mutex::new(Some(writer)) }
     }
 
-    pub fn record(&self, event: Event) {
-        if let Some(tx) = self.sender.lock().unwrap().as_ref() {
-            let _ = tx.send(event);
-        }
+    /// Append the event and wait until it is synced; false when it could not be written (the
+    /// writer said why on stderr) or the writer has stopped.
+    pub fn record(&self, event: Event) -> bool {
+        let (ack, done) = sync_channel(1);
+        let sent = self.sender.lock().unwrap().as_ref().is_some_and(|tx| tx.send((event, ack)).is_ok());
+        sent && done.recv().unwrap_or(false)
     }
 
     /// Write what is queued and stop the writer.

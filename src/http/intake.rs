@@ -92,6 +92,8 @@ fn accept(app: &App, req: &Request) -> Reply {
     }
     queue::enqueue(&app.home, &env, &id, State::Pending, &bytes).map_err(internal)?;
     app.metrics.patch_accepted();
+    // The patch is durable either way; a failed audit append is reported by the writer and must
+    // not make the sender retry a patch that is already queued.
     app.audit.record(Event::new("webhook", "patch.received").env(&env).id(&id));
     Ok(Response::json(202, &receipt(app, &env, &id, State::Pending)))
 }

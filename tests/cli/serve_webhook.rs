@@ -387,9 +387,17 @@ fn sigkill_during_a_burst_loses_no_acknowledged_patch() {
         c.join().unwrap();
     }
     let acked = acked.lock().unwrap();
+    let audit = t.read(".runner/events.jsonl");
+    let received: std::collections::HashSet<String> = audit
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap_or_else(|e| panic!("torn audit line {l:?}: {e}")))
+        .filter(|e| e["action"] == "patch.received")
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .collect();
     for id in acked.iter() {
         let stored = std::fs::read_to_string(pending(&t, id)).unwrap_or_else(|e| panic!("acked {id} lost: {e}"));
         assert_eq!(stored, envelope(id), "acked {id} is not whole");
+        assert!(received.contains(id), "acked {id} has no patch.received line in the audit log");
     }
 }
 
