@@ -31,8 +31,26 @@ pub fn put(fence: &Fence, rel: &str, state: Option<&Snapshot>) -> Result<()> {
     let path = fence.join(rel);
     match state {
         Some(s) => atomic::write_with_mode(&path, &s.bytes, Some(s.mode)),
-        None => atomic::remove(&path),
+        None => {
+            atomic::remove(&path)?;
+            prune_empty_dirs(fence, rel)
+        }
     }
+}
+
+/// Remove the directories a deletion left empty, up to the tree root, so a rolled-back creation
+/// leaves the tree exactly as it was (as `git apply` does for a deleted file's directory).
+fn prune_empty_dirs(fence: &Fence, rel: &str) -> Result<()> {
+    let mut dir = std::path::Path::new(rel).parent();
+    while let Some(d) = dir.filter(|d| !d.as_os_str().is_empty()) {
+        let abs = fence.join(&d.to_string_lossy());
+        match fs::remove_dir(&abs) {
+            Ok(()) => atomic::sync_dir(abs.parent().unwrap_or(fence.root()))?,
+            Err(_) => break, // not empty (or not ours to remove): stop here
+        }
+        dir = d.parent();
+    }
+    Ok(())
 }
 
 /// Apply every change in the plan, or none of them.
@@ -112,14 +130,17 @@ fn stage(fence: &Fence, changes: &[&FileChange]) -> Result<Vec<Option<PathBuf>>>
     Ok(temps)
 }
 
-/// fsync every directory a change renamed into, once each.
+/// fsync every directory a change renamed into, once each. A directory a deletion emptied is
+/// gone already (`put` prunes it and syncs its parent).
 fn sync_dirs(fence: &Fence, changes: &[&FileChange]) -> Result<()> {
     let mut dirs: Vec<PathBuf> =
         changes.iter().filter_map(|c| fence.join(&c.path).parent().map(Path::to_path_buf)).collect();
     dirs.sort();
     dirs.dedup();
+    // A deletion may have pruned its emptied directory.
     let handles = dirs
         .iter()
+        .filter(|d| d.is_dir())
         .map(|d| File::open(d).with_context(|| format!("could not open directory {}", d.display())))
         .collect::<Result<Vec<File>>>()?;
     sync_together(&handles).context("could not sync the patched directories")
@@ -178,6 +199,9 @@ mod tests {
         commit(&fence, &plan).unwrap();
         assert_eq!(listing(dir.path()), vec![("a".into(), b"A".to_vec()), ("new/b".into(), b"B".to_vec())]);
         assert_eq!(fs::metadata(dir.path().join("new/b")).unwrap().permissions().mode() & 0o777, 0o640);
+        // Deleting the only file of a directory removes the directory too.
+        commit(&fence, &Plan { files: vec![change(&fence, "new/b", None)] }).unwrap();
+        assert!(!dir.path().join("new").exists());
     }
 
     #[test]

@@ -4,9 +4,17 @@ mod loopback;
 mod support;
 
 mod apply_direct;
+mod apply_queue;
+mod crash;
+mod dashboard;
 mod formats;
 mod foundation;
 mod generated;
 mod health_check;
+mod operator;
 mod property;
+mod queue_fixture;
+mod serve_webhook;
+mod slack;
 mod watchdog;
+mod webhook_fixture;
