@@ -1,1 +1,97 @@
 //! `gen-docs` and `archive-summaries`: the self-organising record of every patch.
+//!
+//! gen-docs computes every file it would write in memory first ([`plan`]), from the store alone
+//! (no clock, sorted orders), then writes only those whose bytes differ ([`write`]), each
+//! atomically; `--check` stops after the comparison.
+
+pub mod archive;
+pub mod index;
+pub mod manifest;
+pub mod md;
+pub mod prune;
+pub mod readme;
+pub mod records;
+pub mod stats;
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use crate::store::{Home, atomic, queue};
+
+/// A file gen-docs means to have on disk.
+#[derive(Debug)]
+pub struct Planned {
+    pub path: PathBuf,
+    pub bytes: Vec<u8>,
+}
+
+/// How a planned file compares with what is on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Unchanged,
+    /// Differs (or is missing): written, or with `--check` would be.
+    Changed,
+    /// A Markdown file gen-docs did not write is in the way; it is left alone.
+    Foreign,
+}
+
+/// Every file gen-docs generates for `env`, with its content.
+pub fn plan(home: &Home, env: &str, tree: &Path, all: bool) -> Result<Vec<Planned>> {
+    let records = records::load(home, env)?;
+    let stats = stats::compute(&records);
+    let dir = home.env_dir(env);
+    let manifest = manifest::render(env, &records, &stats)?;
+    let summaries = summary_ids(&home.summaries_dir(env))?;
+    let tree = tree.display().to_string();
+    let readme =
+        readme::render(&readme::Input { env, tree: &tree, records: &records, stats: &stats, summaries: &summaries });
+    let mut out = vec![
+        Planned { path: dir.join(manifest::FILE), bytes: manifest },
+        Planned { path: dir.join(readme::FILE), bytes: readme.into_bytes() },
+    ];
+    let sizes: HashMap<PathBuf, u64> = out.iter().map(|p| (p.path.clone(), p.bytes.len() as u64)).collect();
+    out.extend(index::build(&dir, env, all, &sizes)?);
+    Ok(out)
+}
+
+/// Compare each planned file with the disk and, unless `check`, write the ones that differ.
+pub fn write(planned: &[Planned], check: bool) -> Result<Vec<Change>> {
+    planned
+        .iter()
+        .map(|p| {
+            let change = match std::fs::read(&p.path) {
+                Ok(old) if old == p.bytes => Change::Unchanged,
+                Ok(old) if p.path.extension().is_some_and(|e| e == "md") && !md::is_generated(&old) => Change::Foreign,
+                Ok(_) => Change::Changed,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Change::Changed,
+                Err(e) => return Err(e).with_context(|| format!("could not read {}", p.path.display())),
+            };
+            if change == Change::Changed && !check {
+                atomic::write(&p.path, &p.bytes)?;
+            }
+            Ok(change)
+        })
+        .collect()
+}
+
+/// Ids that have a summary in `dir` (not the archive).
+fn summary_ids(dir: &Path) -> Result<HashSet<String>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(HashSet::new()),
+        Err(e) => return Err(e).with_context(|| format!("could not list {}", dir.display())),
+    };
+    let mut ids = HashSet::new();
+    for entry in entries {
+        let entry = entry.with_context(|| format!("could not list {}", dir.display()))?;
+        if let Some(id) = entry.file_name().to_str().and_then(|n| n.strip_suffix(".md"))
+            && queue::valid_id(id)
+            && id != "INDEX"
+        {
+            ids.insert(id.to_string());
+        }
+    }
+    Ok(ids)
+}
