@@ -78,15 +78,16 @@ fn render(reports: &BTreeMap<String, EnvReport>, dry_run: bool) -> String {
         for id in r.pruned_backups.iter().flatten() {
             let _ = writeln!(out, "{remove} backup {env}/backups/{id}");
         }
+        let (archived, removed) =
+            if dry_run { ("would be archived", "would be removed") } else { ("archived", "removed") };
+        let (s, n) = (&r.summaries, r.summaries.archived.len());
         let _ = write!(
             out,
-            "{env}: {} summaries {archive}, {} newer kept, {} of waiting patches kept",
-            r.summaries.archived.len(),
-            r.summaries.young,
-            r.summaries.waiting
+            "{env}: summaries: {n} {archived}, {} newer kept, {} of waiting patches kept",
+            s.young, s.waiting
         );
         if let (Some(pruned), Some(kept)) = (&r.pruned_backups, r.kept_backups) {
-            let _ = write!(out, "; {} backups {remove}, {kept} kept", pruned.len());
+            let _ = write!(out, "; backups: {} {removed}, {kept} kept", pruned.len());
         }
         out.push('\n');
     }

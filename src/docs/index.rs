@@ -1,8 +1,8 @@
 //! `INDEX.md` in each directory of an environment's store: its files and subdirectories with
 //! sizes and links. Hidden directories (the summaries' `.archive/` among them) are left out
-//! unless `--all`; gen-docs' own temp files always are. The snapshot directories under
-//! `backups/` are listed but never written into: they hold copies of the tree's files, one of
-//! which could itself be called INDEX.md.
+//! unless `--all`; temp files always are. The snapshot directories under `backups/` are listed
+//! by name but never walked or written into: they hold copies of the tree's files, one of which
+//! could itself be called INDEX.md.
 
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -31,14 +31,22 @@ impl std::ops::AddAssign for Totals {
 
 struct Walk<'a> {
     all: bool,
-    /// Sizes of the files this run is about to write, which win over what is on disk now.
-    planned: &'a HashMap<PathBuf, u64>,
+    /// Files this run is about to write, listed even before they exist.
+    new: &'a [PathBuf],
+    /// Sizes already known (the files about to be written, the results just read): no stat.
+    known: &'a HashMap<PathBuf, u64>,
     out: Vec<Planned>,
 }
 
 /// The INDEX.md of `root` (titled `name`) and of every directory below it that gets one.
-pub fn build(root: &Path, name: &str, all: bool, planned: &HashMap<PathBuf, u64>) -> Result<Vec<Planned>> {
-    let mut walk = Walk { all, planned, out: Vec::new() };
+pub fn build(
+    root: &Path,
+    name: &str,
+    all: bool,
+    new: &[PathBuf],
+    known: &HashMap<PathBuf, u64>,
+) -> Result<Vec<Planned>> {
+    let mut walk = Walk { all, new, known, out: Vec::new() };
     walk.dir(root, name, 0)?;
     Ok(walk.out)
 }
@@ -61,42 +69,55 @@ impl Walk<'_> {
         let mut files = Vec::new();
         for entry in self.entries(dir)? {
             if entry.is_dir {
-                let sub = format!("{title}/{}", entry.name);
-                // `backups/<id>/`: depth 1 is `backups`, its children are snapshots.
+                // `backups/<id>/` (depth 1 is `backups`): snapshots, listed by name only. Walking
+                // 100,000 of them for sizes would cost more than everything else gen-docs does.
                 let snapshot = depth == 1 && title.ends_with("/backups");
-                let totals = if snapshot { self.du(&entry.path)? } else { self.dir(&entry.path, &sub, depth + 1)? };
-                dirs.push((entry.name, totals, !snapshot));
+                let totals = if snapshot {
+                    None
+                } else {
+                    Some(self.dir(&entry.path, &format!("{title}/{}", entry.name), depth + 1)?)
+                };
+                dirs.push((entry.name, totals));
             } else {
-                let size = self.size(&entry.path)?;
-                files.push((entry.name, size, entry.is_symlink));
+                files.push(entry);
             }
         }
+        let sizes = self.sizes(&files)?;
+        let files: Vec<(String, u64, bool)> =
+            files.into_iter().zip(sizes).map(|(e, size)| (e.name, size, e.is_symlink)).collect();
         let mut totals = Totals::default();
         let mut text = String::with_capacity(256 + 64 * (dirs.len() + files.len()));
         let _ = writeln!(text, "{}\n\n# Index of {}\n", md::MARKER, md::cell(title, usize::MAX));
         if depth > 0 {
             let _ = writeln!(text, "Up: [../](../{FILE})\n");
         }
-        for (_, t, _) in &dirs {
-            totals += *t;
+        for (_, t) in &dirs {
+            totals += t.unwrap_or_default();
         }
         for (_, size, _) in &files {
             totals += Totals { files: 1, bytes: *size };
         }
         let _ = writeln!(
             text,
-            "{}, {}, {} in all.\n",
+            "{}, {}, {} in all.",
             count(dirs.len() as u64, "directory", "directories"),
             count(files.len() as u64, "file", "files"),
             md::size(totals.bytes)
         );
         if !dirs.is_empty() || !files.is_empty() {
-            text.push_str("| name | size |\n|---|---:|\n");
+            text.push_str("\n| name | size |\n|---|---:|\n");
         }
-        for (name, t, indexed) in &dirs {
-            let target = if *indexed { format!("{name}/{FILE}") } else { format!("{name}/") };
-            let link = md::link(&format!("{name}/"), &target);
-            let _ = writeln!(text, "| {link} | {}, {} |", count(t.files, "file", "files"), md::size(t.bytes));
+        for (name, t) in &dirs {
+            let _ = match t {
+                Some(t) => writeln!(
+                    text,
+                    "| {} | {}, {} |",
+                    md::link(&format!("{name}/"), &format!("{name}/{FILE}")),
+                    count(t.files, "file", "files"),
+                    md::size(t.bytes)
+                ),
+                None => writeln!(text, "| {} | backup |", md::link(&format!("{name}/"), &format!("{name}/"))),
+            };
         }
         for (name, size, symlink) in &files {
             let note = if *symlink { " (symlink)" } else { "" };
@@ -126,7 +147,7 @@ impl Walk<'_> {
             out.push(Entry { name, is_dir: kind.is_dir(), is_symlink: kind.is_symlink(), path: entry.path() });
         }
         // Files this run is about to create are listed as if they were there already.
-        for path in self.planned.keys().filter(|p| p.parent() == Some(dir)) {
+        for path in self.new.iter().filter(|p| p.parent() == Some(dir)) {
             if !out.iter().any(|e| e.path == *path) {
                 let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
                 out.push(Entry { name, is_dir: false, is_symlink: false, path: path.clone() });
@@ -136,8 +157,25 @@ impl Walk<'_> {
         Ok(out)
     }
 
+    /// The sizes of these files, stat-ing on a few threads those not already known.
+    fn sizes(&self, files: &[Entry]) -> Result<Vec<u64>> {
+        const STATTERS: usize = 8;
+        let chunk = files.len().div_ceil(STATTERS).max(256);
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = files
+                .chunks(chunk)
+                .map(|part| scope.spawn(move || part.iter().map(|e| self.size(&e.path)).collect::<Result<Vec<_>>>()))
+                .collect();
+            let mut out = Vec::with_capacity(files.len());
+            for worker in workers {
+                out.extend(worker.join().expect("stat thread panicked")?);
+            }
+            Ok(out)
+        })
+    }
+
     fn size(&self, path: &Path) -> Result<u64> {
-        if let Some(size) = self.planned.get(path) {
+        if let Some(size) = self.known.get(path) {
             return Ok(*size);
         }
         match std::fs::symlink_metadata(path) {
@@ -146,19 +184,5 @@ impl Walk<'_> {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
             Err(e) => Err(e).with_context(|| format!("could not stat {}", path.display())),
         }
-    }
-
-    /// Totals of a directory that gets no INDEX.md of its own.
-    fn du(&self, dir: &Path) -> Result<Totals> {
-        let mut totals = Totals::default();
-        for entry in walkdir::WalkDir::new(dir).min_depth(1) {
-            let entry = entry.with_context(|| format!("could not list {}", dir.display()))?;
-            if !entry.file_type().is_dir() {
-                let bytes =
-                    entry.metadata().with_context(|| format!("could not stat {}", entry.path().display()))?.len();
-                totals += Totals { files: 1, bytes };
-            }
-        }
-        Ok(totals)
     }
 }

@@ -51,8 +51,11 @@ pub fn plan(home: &Home, env: &str, tree: &Path, all: bool) -> Result<Vec<Planne
         Planned { path: dir.join(manifest::FILE), bytes: manifest },
         Planned { path: dir.join(readme::FILE), bytes: readme.into_bytes() },
     ];
-    let sizes: HashMap<PathBuf, u64> = out.iter().map(|p| (p.path.clone(), p.bytes.len() as u64)).collect();
-    out.extend(index::build(&dir, env, all, &sizes)?);
+    // Sizes index::build need not stat: the files about to be written and the results just read.
+    let mut sizes: HashMap<PathBuf, u64> = out.iter().map(|p| (p.path.clone(), p.bytes.len() as u64)).collect();
+    sizes.extend(records.iter().filter(|r| r.result.is_some()).map(|r| (home.result_file(env, &r.id), r.result_bytes)));
+    let new: Vec<PathBuf> = out.iter().map(|p| p.path.clone()).collect();
+    out.extend(index::build(&dir, env, all, &new, &sizes)?);
     Ok(out)
 }
 

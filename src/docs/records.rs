@@ -4,15 +4,14 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::SystemTime;
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
+use crate::store::Home;
 use crate::store::queue::{self, State};
 use crate::store::results::PatchResult;
-use crate::store::{Home, results};
 
 /// One patch as gen-docs sees it.
 #[derive(Debug, Clone)]
@@ -21,6 +20,8 @@ pub struct Record {
     pub state: State,
     /// What happened when it ran; `None` while it waits.
     pub result: Option<PatchResult>,
+    /// The size of `results/<id>.json` as read, so INDEX.md need not stat it again.
+    pub result_bytes: u64,
     /// For a patch that has not run: the description, author and arrival time its envelope gives.
     pub waiting: Option<Waiting>,
 }
@@ -57,28 +58,29 @@ impl Record {
 /// Every patch of `env`: those in the queue and those with a result, in arrival order (then id),
 /// so the same store always gives the same list.
 pub fn load(home: &Home, env: &str) -> Result<Vec<Record>> {
-    let mut states: BTreeMap<String, (State, SystemTime)> = BTreeMap::new();
+    // Names only: a stat per queue file would double the I/O of a large store.
+    let mut states: BTreeMap<String, State> = BTreeMap::new();
     for state in State::ALL {
-        for entry in queue::list(home, env, state)? {
-            states.insert(entry.id, (state, entry.modified));
+        for id in json_ids(&home.queue_dir(env, state))? {
+            states.insert(id, state);
         }
     }
-    let ids = result_ids(&home.results_dir(env))?;
+    let ids = json_ids(&home.results_dir(env))?;
     let mut records = Vec::with_capacity(ids.len().max(states.len()));
-    for (id, result) in ids.iter().zip(read_results(home, env, &ids)?) {
-        let state = states.remove(id).map_or(result.state, |(s, _)| s);
-        records.push(Record { id: id.clone(), state, result: Some(result), waiting: None });
+    for (id, (result, bytes)) in ids.iter().zip(read_results(home, env, &ids)?) {
+        let state = states.remove(id).unwrap_or(result.state);
+        records.push(Record { id: id.clone(), state, result: Some(result), result_bytes: bytes, waiting: None });
     }
-    for (id, (state, modified)) in states {
-        let waiting = read_envelope(&home.queue_dir(env, state).join(format!("{id}.json")), modified);
-        records.push(Record { id, state, result: None, waiting: Some(waiting) });
+    for (id, state) in states {
+        let waiting = read_envelope(&home.queue_dir(env, state).join(format!("{id}.json")));
+        records.push(Record { id, state, result: None, result_bytes: 0, waiting: Some(waiting) });
     }
     records.sort_by(|a, b| (a.received_at(), &a.id).cmp(&(b.received_at(), &b.id)));
     Ok(records)
 }
 
-/// The ids with a `results/<id>.json`, sorted.
-fn result_ids(dir: &Path) -> Result<Vec<String>> {
+/// The ids of the `<id>.json` files in `dir`, sorted; a missing directory has none.
+fn json_ids(dir: &Path) -> Result<Vec<String>> {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -97,42 +99,38 @@ fn result_ids(dir: &Path) -> Result<Vec<String>> {
     Ok(ids)
 }
 
-/// Read and parse the results on a few threads: parsing 100,000 records is most of gen-docs' work.
-fn read_results(home: &Home, env: &str, ids: &[String]) -> Result<Vec<PatchResult>> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
-    let chunk = ids.len().div_ceil(threads).max(1);
+/// Read and parse the results, with their sizes, on several threads: reading 100,000 small
+/// files waits on the disk more than on the CPU, so more requests in flight than cores pays.
+fn read_results(home: &Home, env: &str, ids: &[String]) -> Result<Vec<(PatchResult, u64)>> {
+    const READERS: usize = 16;
+    let chunk = ids.len().div_ceil(READERS).max(1);
     std::thread::scope(|scope| {
         let workers: Vec<_> = ids
             .chunks(chunk)
-            .map(|ids| {
-                scope.spawn(move || {
-                    ids.iter()
-                        .map(|id| {
-                            results::read(home, env, id)?.with_context(|| {
-                                format!(
-                                    "result {} vanished while gen-docs read it",
-                                    home.result_file(env, id).display()
-                                )
-                            })
-                        })
-                        .collect::<Result<Vec<_>>>()
-                })
-            })
+            .map(|ids| scope.spawn(move || ids.iter().map(|id| read_result(&home.result_file(env, id))).collect()))
             .collect();
         let mut out = Vec::with_capacity(ids.len());
         for worker in workers {
-            out.extend(worker.join().expect("result reader panicked")?);
+            let part: Result<Vec<_>> = worker.join().expect("result reader panicked");
+            out.extend(part?);
         }
         Ok(out)
     })
 }
 
+fn read_result(path: &Path) -> Result<(PatchResult, u64)> {
+    let bytes = std::fs::read(path).with_context(|| format!("could not read result {}", path.display()))?;
+    let result =
+        serde_json::from_slice(&bytes).with_context(|| format!("could not parse result {}", path.display()))?;
+    Ok((result, bytes.len() as u64))
+}
+
 /// What a waiting patch's envelope says about itself. The envelope may be any format apply-patch
 /// accepts, so anything unreadable simply gives no description; its arrival time is the queue
-/// file's, which a move between states keeps.
-fn read_envelope(path: &Path, modified: SystemTime) -> Waiting {
+/// file's modification time, which a move between states keeps.
+fn read_envelope(path: &Path) -> Waiting {
     let mut waiting: Waiting =
         std::fs::read(path).ok().and_then(|bytes| serde_json::from_slice(&bytes).ok()).unwrap_or_default();
-    waiting.received_at = Some(DateTime::<Utc>::from(modified));
+    waiting.received_at = std::fs::metadata(path).and_then(|m| m.modified()).ok().map(DateTime::<Utc>::from);
     waiting
 }

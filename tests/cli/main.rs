@@ -2,4 +2,6 @@
 
 mod support;
 
+mod archive_summaries;
 mod foundation;
+mod gen_docs;
