@@ -19,7 +19,7 @@ cd "$WORK"
 measure() {
     local label=$1
     shift
-    /usr/bin/time -f "$label: %e s wall, %M KiB max RSS" "$RUNNER" --config runner.toml "$@" >/dev/null
+    /usr/bin/time -f "$label: %e s wall, %U s user, %S s sys, %M KiB max RSS" "$RUNNER" --config runner.toml "$@" >/dev/null
 }
 
 sync
