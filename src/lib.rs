@@ -8,6 +8,7 @@ pub mod docs;
 pub mod exit;
 pub mod health;
 pub mod http;
+pub mod operator;
 pub mod output;
 pub mod patch;
 pub mod slack;

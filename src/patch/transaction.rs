@@ -29,8 +29,26 @@ pub fn put(fence: &Fence, rel: &str, state: Option<&Snapshot>) -> Result<()> {
     let path = fence.join(rel);
     match state {
         Some(s) => atomic::write_with_mode(&path, &s.bytes, Some(s.mode)),
-        None => atomic::remove(&path),
+        None => {
+            atomic::remove(&path)?;
+            prune_empty_dirs(fence, rel)
+        }
     }
+}
+
+/// Remove the directories a deletion left empty, up to the tree root, so a rolled-back creation
+/// leaves the tree exactly as it was (as `git apply` does for a deleted file's directory).
+fn prune_empty_dirs(fence: &Fence, rel: &str) -> Result<()> {
+    let mut dir = std::path::Path::new(rel).parent();
+    while let Some(d) = dir.filter(|d| !d.as_os_str().is_empty()) {
+        let abs = fence.join(&d.to_string_lossy());
+        match fs::remove_dir(&abs) {
+            Ok(()) => atomic::sync_dir(abs.parent().unwrap_or(fence.root()))?,
+            Err(_) => break, // not empty (or not ours to remove): stop here
+        }
+        dir = d.parent();
+    }
+    Ok(())
 }
 
 /// Apply every change in the plan, or none of them.

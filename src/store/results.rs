@@ -52,6 +52,11 @@ pub struct PatchResult {
     /// Why it was refused, rolled back or failed, in words for the model and the operator.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// When `runner revert` restored the files from the backup, and who asked.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "opt_rfc3339")]
+    pub reverted_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reverted_by: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -2,6 +2,10 @@
 
 mod support;
 
+mod apply_queue;
 mod archive_summaries;
+mod crash;
 mod foundation;
 mod gen_docs;
+mod operator;
+mod queue_fixture;

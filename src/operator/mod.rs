@@ -1,0 +1,52 @@
+//! What an operator does to an environment's queue, as a library the CLI and Slack both call:
+//! process the queue, approve, preview, revert and retry. Every mutating action appends to
+//! events.jsonl with the actor it is given (`events::cli_actor()` from the command line).
+
+mod approve;
+mod prepare;
+mod preview;
+mod process;
+mod record;
+mod recover;
+mod retry;
+mod revert;
+
+use anyhow::Result;
+
+use crate::config::{EnvConfig, Settings};
+use crate::patch::fence::Fence;
+use crate::store::Home;
+
+pub use approve::approve;
+pub use preview::{Preview, preview};
+pub use process::{PatchReport, QueueReport, check_file, check_queue, process_file, process_queue};
+pub use retry::retry;
+pub use revert::{RevertReport, revert};
+
+/// The job name of queue runs: their lock and heartbeat.
+pub const JOB: &str = "apply-patch";
+
+/// One environment, resolved: its name, config and fence, and the home it keeps state in.
+struct Env<'a> {
+    home: &'a Home,
+    name: &'a str,
+    cfg: &'a EnvConfig,
+    fence: Fence,
+}
+
+impl<'a> Env<'a> {
+    fn open(settings: &'a Settings, home: &'a Home, env: &str) -> Result<Env<'a>> {
+        let (name, cfg) = settings.env(Some(env))?;
+        let fence = Fence::new(&cfg.tree, &cfg.allowed_paths)?;
+        Ok(Env { home, name, cfg, fence })
+    }
+
+    fn validate_runner(&self, id: &str) -> crate::patch::validate::Runner<'_> {
+        crate::patch::validate::Runner {
+            tree: self.fence.root(),
+            timeout: self.cfg.validate_timeout.std(),
+            limit: usize::try_from(self.cfg.output_limit.0).unwrap_or(usize::MAX),
+            vars: vec![("RUNNER_PATCH_ID", id.to_string()), ("RUNNER_ENV", self.name.to_string())],
+        }
+    }
+}

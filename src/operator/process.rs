@@ -1,0 +1,340 @@
+//! Queue mode: under the environment's lock, recover what a dead run left, then claim the waiting
+//! patches oldest first and take each through plan → back up → apply → validate → (restore) →
+//! settle. The mode decides which patches wait: `auto` takes pending and approved ones, `manual`
+//! (or `require_approval`) only approved ones, `paused` and `lockdown` none.
+
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::prepare::{Prepared, prepare};
+use super::{Env, JOB, record, recover};
+use crate::config::Settings;
+use crate::patch::backup::{self, sha256_hex};
+use crate::patch::{journal, validate};
+use crate::store::events::{self, Event};
+use crate::store::mode::{self, Mode};
+use crate::store::queue::{self, Entry, State};
+use crate::store::results::{Outcome, PatchResult};
+use crate::store::{Home, heartbeat, lock};
+
+/// One patch's fate, as a queue run reports it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PatchReport {
+    pub id: String,
+    pub outcome: Outcome,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The files it changes (or would, or did before it was rolled back).
+    pub files: Vec<String>,
+}
+
+impl From<&PatchResult> for PatchReport {
+    fn from(r: &PatchResult) -> Self {
+        PatchReport {
+            id: r.id.clone(),
+            outcome: r.outcome,
+            reason: r.reason.clone(),
+            files: r.files.iter().map(|f| f.path.clone()).collect(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct QueueReport {
+    pub env: String,
+    pub mode: Mode,
+    /// `--check`: the outcomes say what would happen; nothing was written.
+    pub check: bool,
+    /// Patches a dead run left half-applied, rolled back by this run.
+    pub recovered: Vec<PatchReport>,
+    pub patches: Vec<PatchReport>,
+    /// Patches still waiting: for approval, or for the mode to let them through.
+    pub waiting: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl QueueReport {
+    /// Every patch processed applied (or already was).
+    pub fn ok(&self) -> bool {
+        self.patches.iter().all(|p| matches!(p.outcome, Outcome::Applied | Outcome::AlreadyApplied))
+    }
+}
+
+/// Process every waiting patch the mode lets through.
+pub fn process_queue(settings: &Settings, home: &Home, env: &str, wait: bool, actor: &str) -> Result<QueueReport> {
+    let env = Env::open(settings, home, env)?;
+    let _lock = lock::acquire(home, JOB, Some(env.name), wait)?;
+    run(&env, None, actor)
+}
+
+/// Queue one patch file (any format; a non-JSON patch is wrapped in an envelope) and process it
+/// as the queue would. Queuing the same file again is harmless.
+pub fn process_file(
+    settings: &Settings,
+    home: &Home,
+    env: &str,
+    bytes: &[u8],
+    wait: bool,
+    actor: &str,
+) -> Result<QueueReport> {
+    let env = Env::open(settings, home, env)?;
+    let _lock = lock::acquire(home, JOB, Some(env.name), wait)?;
+    let (id, stored) = envelope(bytes)?;
+    match queue::find(home, env.name, &id)? {
+        Some(e) if matches!(e.state, State::Pending | State::Approved) => {
+            let queued = std::fs::read(&e.path).with_context(|| format!("could not read {}", e.path.display()))?;
+            if queued != stored {
+                bail!("a different patch with id {id} is already {}; send this one under another id", e.state);
+            }
+        }
+        Some(e) => bail!(
+            "patch {id} is already {} (see {}); `runner retry {id}` queues a failed one again",
+            e.state,
+            home.result_file(env.name, &id).display()
+        ),
+        None => {
+            queue::enqueue(home, env.name, &id, State::Pending, &stored)?;
+            events::append(home, &Event::new(actor, "patch.queued").env(env.name).id(&id).with("source", "file"))?;
+        }
+    }
+    run(&env, Some(&id), actor)
+}
+
+/// `--check` over the queue: plan each patch the mode would take, write nothing.
+pub fn check_queue(settings: &Settings, home: &Home, env: &str) -> Result<QueueReport> {
+    let env = Env::open(settings, home, env)?;
+    let mode = mode::read(home)?;
+    let (states, note) = eligible(mode, env.cfg.require_approval);
+    let mut report = empty_report(&env, mode, true, note);
+    for entry in waiting(&env, &states)? {
+        let bytes = std::fs::read(&entry.path).with_context(|| format!("could not read {}", entry.path.display()))?;
+        report.patches.push(check_bytes(&env, &entry.id, &bytes)?);
+    }
+    report.waiting = left_waiting(&env, &states)?;
+    Ok(report)
+}
+
+/// `--check FILE`: what queueing and processing this file would do, writing nothing.
+pub fn check_file(settings: &Settings, home: &Home, env: &str, bytes: &[u8]) -> Result<QueueReport> {
+    let env = Env::open(settings, home, env)?;
+    let (id, stored) = envelope(bytes)?;
+    let mut report = empty_report(&env, mode::read(home)?, true, None);
+    report.patches.push(check_bytes(&env, &id, &stored)?);
+    Ok(report)
+}
+
+fn check_bytes(env: &Env, id: &str, bytes: &[u8]) -> Result<PatchReport> {
+    let (outcome, reason, files) = match prepare(env.cfg, &env.fence, bytes)? {
+        Err(reason) => (Outcome::Refused, Some(reason), Vec::new()),
+        Ok(p) => {
+            let files = p.plan.files.iter().map(|f| f.path.clone()).collect();
+            match refuse_commands(env, &p) {
+                Some(reason) => (Outcome::Refused, Some(reason), files),
+                None if p.plan.is_noop() => (Outcome::AlreadyApplied, None, files),
+                None => (Outcome::Applied, None, files),
+            }
+        }
+    };
+    Ok(PatchReport { id: id.to_string(), outcome, reason, files })
+}
+
+/// The states the mode lets through, and what to say when it holds everything.
+fn eligible(mode: Mode, require_approval: bool) -> (Vec<State>, Option<String>) {
+    match mode {
+        Mode::Paused | Mode::Lockdown => (Vec::new(), Some(format!("mode is {mode}: nothing was applied"))),
+        Mode::Manual => (vec![State::Approved], None),
+        Mode::Auto if require_approval => (vec![State::Approved], None),
+        Mode::Auto => (vec![State::Approved, State::Pending], None),
+    }
+}
+
+/// The patches in these states, oldest first across states.
+pub(super) fn waiting(env: &Env, states: &[State]) -> Result<Vec<Entry>> {
+    let mut all = Vec::new();
+    for state in states {
+        all.extend(queue::list(env.home, env.name, *state)?);
+    }
+    all.sort_by(|a, b| (a.modified, &a.id).cmp(&(b.modified, &b.id)));
+    Ok(all)
+}
+
+fn left_waiting(env: &Env, taken: &[State]) -> Result<Vec<String>> {
+    let left: Vec<State> = [State::Pending, State::Approved].into_iter().filter(|s| !taken.contains(s)).collect();
+    let mut ids: Vec<String> = waiting(env, &left)?.into_iter().map(|e| e.id).collect();
+    // Whatever arrived during the run also waits.
+    ids.extend(waiting(env, taken)?.into_iter().map(|e| e.id));
+    Ok(ids)
+}
+
+fn empty_report(env: &Env, mode: Mode, check: bool, note: Option<String>) -> QueueReport {
+    QueueReport {
+        env: env.name.to_string(),
+        mode,
+        check,
+        recovered: Vec::new(),
+        patches: Vec::new(),
+        waiting: Vec::new(),
+        note,
+    }
+}
+
+/// The body of a queue run; the caller holds the lock. `only`: process just this patch.
+fn run(env: &Env, only: Option<&str>, actor: &str) -> Result<QueueReport> {
+    let started = Instant::now();
+    let recovered = recover::recover(env, actor)?;
+    let mode = mode::read(env.home)?;
+    let (states, note) = eligible(mode, env.cfg.require_approval);
+    let mut report = empty_report(env, mode, false, note);
+    report.recovered = recovered;
+    for entry in waiting(env, &states)?.into_iter().filter(|e| only.is_none_or(|id| e.id == id)) {
+        // A patch approved or removed since the listing is not ours to take.
+        let Ok(claimed) = queue::transition(env.home, env.name, &entry, State::Applying) else { continue };
+        report
+            .patches
+            .push(process_one(env, &claimed, actor).with_context(|| format!("could not process patch {}", entry.id))?);
+    }
+    report.waiting = left_waiting(env, &states)?;
+    if let Some(id) = only.filter(|id| report.waiting.iter().any(|w| w == id)) {
+        report.note.get_or_insert_with(|| format!("patch {id} waits for `runner approve {id}` (mode {mode})"));
+    }
+    heartbeat::beat(env.home, JOB, started)?;
+    Ok(report)
+}
+
+fn process_one(env: &Env, entry: &Entry, actor: &str) -> Result<PatchReport> {
+    let t0 = Instant::now();
+    let mut result = record::draft(env, entry);
+    let bytes = std::fs::read(&entry.path).with_context(|| format!("could not read {}", entry.path.display()))?;
+    let prepared = match prepare(env.cfg, &env.fence, &bytes)? {
+        Ok(p) => p,
+        Err(reason) => {
+            result.outcome = Outcome::Refused;
+            result.reason = Some(reason);
+            return record::settle(env, entry, result, t0, actor);
+        }
+    };
+    result.format = prepared.format.clone();
+    result.description = prepared.description.clone();
+    result.author = prepared.author.clone();
+    result.files = prepared.plan.files.iter().map(|f| f.result.clone()).collect();
+    if let Some(reason) = refuse_commands(env, &prepared) {
+        result.outcome = Outcome::Refused;
+        result.reason = Some(reason);
+        return record::settle(env, entry, result, t0, actor);
+    }
+    if prepared.plan.is_noop() {
+        result.outcome = Outcome::AlreadyApplied;
+        return record::settle(env, entry, result, t0, actor);
+    }
+    let journal = match journal::apply(env.home, env.name, &entry.id, &env.fence, &prepared.plan) {
+        Ok(j) => j,
+        Err(err) => {
+            result.reason = Some(format!("{err:#}"));
+            backup::remove(&backup::dir(env.home, env.name, &entry.id))?;
+            return record::settle(env, entry, result, t0, actor);
+        }
+    };
+    // The operator's commands first, then the patch's own (refused above unless allowed).
+    let commands: Vec<String> = env.cfg.validate.iter().chain(&prepared.commands).cloned().collect();
+    let checks = env.validate_runner(&entry.id).run_all(&commands);
+    let failure = match &checks {
+        Ok(runs) => runs
+            .iter()
+            .find(|c| !validate::passed(c))
+            .map(|c| format!("validate command `{}` {}", c.command, verdict(c))),
+        Err(err) => Some(format!("{err:#}")),
+    };
+    result.checks = checks.unwrap_or_default();
+    result.outcome = match failure {
+        None => Outcome::Applied,
+        Some(why) => {
+            journal.restore(&env.fence, &prepared.plan)?;
+            result.reason = Some(format!("{why}; every file was restored"));
+            Outcome::RolledBack
+        }
+    };
+    let report = record::settle(env, entry, result, t0, actor)?;
+    journal.finish()?;
+    if report.outcome == Outcome::RolledBack {
+        backup::remove(&backup::dir(env.home, env.name, &entry.id))?;
+    }
+    Ok(report)
+}
+
+fn verdict(c: &crate::store::results::CheckRun) -> String {
+    match (c.timed_out, c.exit_code) {
+        (true, _) => format!("timed out after {} ms and was killed", c.duration_ms),
+        (false, Some(code)) => format!("failed (exit {code})"),
+        (false, None) => "was killed by a signal".to_string(),
+    }
+}
+
+/// Commands inside a patch run only where the environment allows them; elsewhere the patch is
+/// refused rather than applied without the checks its author asked for.
+fn refuse_commands(env: &Env, p: &Prepared) -> Option<String> {
+    (!p.commands.is_empty() && !env.cfg.allow_patch_commands).then(|| {
+        format!(
+            "the patch carries validate commands ({}) but env.{}.allow_patch_commands is false: \
+             send it without `validate`, or ask the operator to allow patch commands",
+            p.commands.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", "),
+            env.name
+        )
+    })
+}
+
+/// The id and queue envelope for a patch file: a JSON patch keeps its bytes and its `id` (or
+/// `blockId`, the legacy name); anything else is wrapped as `{"id", "patch": text}`. Without an
+/// id, the content's hash names it, so queueing the same file twice queues it once.
+pub(super) fn envelope(bytes: &[u8]) -> Result<(String, Vec<u8>)> {
+    let hash_id = || format!("sha256-{}", &sha256_hex(bytes)[..16]);
+    if let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(bytes) {
+        let id = match map.get("id").or_else(|| map.get("blockId")) {
+            Some(Value::String(id)) => id.clone(),
+            Some(Value::Number(n)) => n.to_string(),
+            Some(other) => bail!("the patch's `id` must be a string, not {other}"),
+            None => hash_id(),
+        };
+        queue::check_id(&id).context("the patch's `id` field cannot name a queue file")?;
+        return Ok((id, bytes.to_vec()));
+    }
+    let text = std::str::from_utf8(bytes).context("the patch is neither a JSON envelope nor UTF-8 text")?;
+    let id = hash_id();
+    let mut wrapped = serde_json::to_vec_pretty(&serde_json::json!({ "id": id, "patch": text }))?;
+    wrapped.push(b'\n');
+    Ok((id, wrapped))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelopes() {
+        let (id, bytes) = envelope(b"{\"id\": \"p-1\", \"patch\": \"x\"}").unwrap();
+        assert_eq!((id.as_str(), bytes.as_slice()), ("p-1", b"{\"id\": \"p-1\", \"patch\": \"x\"}".as_slice()));
+        assert_eq!(envelope(b"{\"blockId\": 7, \"mutations\": []}").unwrap().0, "7");
+        let (id, bytes) = envelope(b"--- a/x\n+++ b/x\n").unwrap();
+        assert!(id.starts_with("sha256-") && id.len() == 23, "{id}");
+        let v: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(v["patch"], "--- a/x\n+++ b/x\n");
+        assert_eq!(v["id"], id.as_str());
+        assert!(envelope(b"{\"id\": \"../x\"}").is_err());
+        assert!(envelope(b"{\"id\": [1]}").is_err());
+        assert!(envelope(b"\xff\xfe").is_err());
+    }
+
+    #[test]
+    fn modes_gate_states() {
+        assert_eq!(eligible(Mode::Auto, false).0, vec![State::Approved, State::Pending]);
+        assert_eq!(eligible(Mode::Auto, true).0, vec![State::Approved]);
+        assert_eq!(eligible(Mode::Manual, false).0, vec![State::Approved]);
+        for m in [Mode::Paused, Mode::Lockdown] {
+            let (states, note) = eligible(m, false);
+            assert!(states.is_empty() && note.unwrap().contains("nothing was applied"));
+        }
+    }
+}

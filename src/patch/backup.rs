@@ -1,0 +1,157 @@
+//! `<env>/backups/<key>/`: the originals of every file a patch changes, kept so a crashed run can
+//! be rolled back and an applied patch reverted. `files/<n>` holds the n-th file's old bytes and
+//! `manifest.json` says, per path, whether it existed, its mode and the sha256 of its content
+//! before and after the patch. The manifest is written last, so a backup with a manifest is whole.
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::patch::plan::{Plan, Snapshot};
+use crate::store::{Home, atomic, paths::ensure_dir};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub key: String,
+    pub files: Vec<BackupFile>,
+}
+
+/// One path's two sides, as hashes; the old bytes themselves are in `files/<blob>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupFile {
+    pub path: String,
+    pub existed: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256_before: Option<String>,
+    /// `None`: the patch deletes the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256_after: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode_after: Option<u32>,
+    /// Name of the blob under `files/` holding the old bytes (when the file existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blob: Option<String>,
+}
+
+/// Which side of a patch a file is on now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Before,
+    After,
+    /// Neither: someone else changed it.
+    Other,
+}
+
+impl BackupFile {
+    pub fn side(&self, now: Option<&Snapshot>) -> Side {
+        let digest = |s: Option<&Snapshot>| s.map(|s| (sha256_hex(&s.bytes), s.mode));
+        let now = digest(now);
+        let before = self.sha256_before.clone().zip(self.mode);
+        let after = self.sha256_after.clone().zip(self.mode_after);
+        if now == before {
+            Side::Before
+        } else if now == after {
+            Side::After
+        } else {
+            Side::Other
+        }
+    }
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn dir(home: &Home, env: &str, key: &str) -> PathBuf {
+    home.backups_dir(env).join(key)
+}
+
+/// Back up the `before` side of every change in the plan, durably, replacing any leftover
+/// backup under the same key (from a run that died before its journal existed).
+pub fn write(home: &Home, env: &str, key: &str, plan: &Plan) -> Result<Manifest> {
+    let dir = dir(home, env, key);
+    remove(&dir)?;
+    let files_dir = dir.join("files");
+    ensure_dir(&files_dir)?;
+    atomic::sync_dir(&dir)?;
+    atomic::sync_dir(&home.backups_dir(env))?;
+    let mut files = Vec::new();
+    for change in plan.files.iter().filter(|c| c.changes_anything()) {
+        let blob = match &change.before {
+            Some(before) => {
+                let name = files.len().to_string();
+                write_blob(&files_dir.join(&name), &before.bytes)?;
+                Some(name)
+            }
+            None => None,
+        };
+        files.push(BackupFile {
+            path: change.path.clone(),
+            existed: change.before.is_some(),
+            mode: change.before.as_ref().map(|s| s.mode),
+            sha256_before: change.before.as_ref().map(|s| sha256_hex(&s.bytes)),
+            sha256_after: change.after.as_ref().map(|s| sha256_hex(&s.bytes)),
+            mode_after: change.after.as_ref().map(|s| s.mode),
+            blob,
+        });
+    }
+    // One directory sync covers every blob name; the manifest goes last.
+    atomic::sync_dir(&files_dir)?;
+    let manifest = Manifest { key: key.to_string(), files };
+    atomic::write_json(&dir.join("manifest.json"), &manifest)?;
+    Ok(manifest)
+}
+
+pub fn read(home: &Home, env: &str, key: &str) -> Result<Manifest> {
+    let path = dir(home, env, key).join("manifest.json");
+    let bytes = fs::read(&path).with_context(|| format!("could not read backup manifest {}", path.display()))?;
+    serde_json::from_slice(&bytes).with_context(|| format!("could not parse backup manifest {}", path.display()))
+}
+
+/// The old side of one backed-up file, read back from its blob.
+pub fn before(home: &Home, env: &str, key: &str, file: &BackupFile) -> Result<Option<Snapshot>> {
+    match (&file.blob, file.mode) {
+        (Some(blob), Some(mode)) => {
+            let path = dir(home, env, key).join("files").join(blob);
+            let bytes = fs::read(&path)
+                .with_context(|| format!("could not read backup of {} ({})", file.path, path.display()))?;
+            if sha256_hex(&bytes) != file.sha256_before.as_deref().unwrap_or_default() {
+                anyhow::bail!(
+                    "backup of {} at {} is damaged (sha256 differs from the manifest)",
+                    file.path,
+                    path.display()
+                );
+            }
+            Ok(Some(Snapshot { bytes, mode }))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Remove a backup directory; one already gone is not an error.
+pub fn remove(dir: &Path) -> Result<()> {
+    match fs::remove_dir_all(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("could not remove backup {}", dir.display())),
+    }
+}
+
+fn write_blob(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("could not create backup file {}", path.display()))?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("could not write backup file {}", path.display()))
+}

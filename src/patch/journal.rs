@@ -1,0 +1,233 @@
+//! Crash-safe apply: the journaled variant of [`transaction::commit`]. The order is what makes a
+//! kill at any instant recoverable:
+//!
+//! 1. back up every file's `before` side under `<env>/backups/<key>/` (fsynced, manifest last);
+//! 2. write the journal `<env>/patches/applying/<key>.journal` (fsynced);
+//! 3. write the files (each atomically, so each is whole: before or after);
+//! 4. the caller records the outcome, then [`Journal::finish`] removes the journal.
+//!
+//! A journal found by a later run means step 4 never happened: [`recover`] puts every file that
+//! is on the after side back to its backup, and leaves (and names) any file someone else has
+//! changed since. Nothing is written to the tree before the journal exists.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+
+use crate::patch::backup::{self, Side};
+use crate::patch::fence::Fence;
+use crate::patch::plan::Plan;
+use crate::patch::transaction::{self, put, snapshot};
+use crate::store::queue::State;
+use crate::store::{Home, atomic};
+
+/// Journal files end with this; they sit beside the patch envelopes in `applying/` but are not
+/// patches (queue listing only takes `<id>.json`).
+pub const SUFFIX: &str = ".journal";
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Record {
+    key: String,
+    env: String,
+    pid: u32,
+}
+
+/// A patch whose files are being written or were written and not yet settled.
+#[derive(Debug)]
+pub struct Journal {
+    pub key: String,
+    path: PathBuf,
+}
+
+fn path(home: &Home, env: &str, key: &str) -> PathBuf {
+    home.queue_dir(env, State::Applying).join(format!("{key}{SUFFIX}"))
+}
+
+/// Back up, journal, and write every change in the plan. On an error the files already written
+/// are restored (by `transaction::commit`) and the journal is removed: nothing changed.
+pub fn apply(home: &Home, env: &str, key: &str, fence: &Fence, plan: &Plan) -> Result<Journal> {
+    backup::write(home, env, key, plan).with_context(|| format!("could not back up the files of {key}"))?;
+    let journal = Journal { key: key.to_string(), path: path(home, env, key) };
+    let record = Record { key: key.to_string(), env: env.to_string(), pid: std::process::id() };
+    atomic::write_json(&journal.path, &record).context("could not write the journal")?;
+    if let Err(err) = transaction::commit(fence, plan) {
+        journal.finish()?;
+        return Err(err);
+    }
+    Ok(journal)
+}
+
+impl Journal {
+    /// Put every changed file back to its `before` side (after a failed validate command).
+    pub fn restore(&self, fence: &Fence, plan: &Plan) -> Result<()> {
+        let errors: Vec<String> = plan
+            .files
+            .iter()
+            .rev()
+            .filter(|c| c.changes_anything())
+            .filter_map(|c| put(fence, &c.path, c.before.as_ref()).err().map(|e| format!("{}: {e:#}", c.path)))
+            .collect();
+        if !errors.is_empty() {
+            bail!("could not restore {}; the journal stays for the next run to retry", errors.join("; "));
+        }
+        Ok(())
+    }
+
+    /// The outcome is recorded: the patch is settled.
+    pub fn finish(self) -> Result<()> {
+        atomic::remove(&self.path)
+    }
+}
+
+/// What recovery did with one interrupted patch.
+#[derive(Debug, Clone, Serialize)]
+pub struct Recovered {
+    pub key: String,
+    /// Files put back to their backup.
+    pub restored: Vec<String>,
+    /// Files someone else changed since; left as they are.
+    pub conflicts: Vec<String>,
+}
+
+/// Roll back every patch a dead run left journaled in `applying/`, except those `settled` says
+/// were recorded before the run died (their journal is just removed). Call under the env's lock.
+pub fn recover(
+    home: &Home,
+    env: &str,
+    fence: &Fence,
+    settled: &dyn Fn(&str) -> Result<bool>,
+) -> Result<Vec<Recovered>> {
+    let dir = home.queue_dir(env, State::Applying);
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("could not list {}", dir.display())),
+    };
+    let mut keys: Vec<String> =
+        entries.filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(SUFFIX).map(str::to_string)).collect();
+    keys.sort();
+    let mut out = Vec::new();
+    for key in keys {
+        if settled(&key)? {
+            atomic::remove(&path(home, env, &key))?;
+        } else {
+            out.push(
+                roll_back(home, env, fence, &key)
+                    .with_context(|| format!("could not recover interrupted patch {key}"))?,
+            );
+        }
+    }
+    Ok(out)
+}
+
+fn roll_back(home: &Home, env: &str, fence: &Fence, key: &str) -> Result<Recovered> {
+    let manifest = backup::read(home, env, key)?;
+    let mut done = Recovered { key: key.to_string(), restored: Vec::new(), conflicts: Vec::new() };
+    for file in manifest.files.iter().rev() {
+        let now = snapshot(fence, &file.path)?;
+        match file.side(now.as_ref()) {
+            Side::Before => {}
+            Side::After => {
+                put(fence, &file.path, backup::before(home, env, key, file)?.as_ref())?;
+                done.restored.push(file.path.clone());
+            }
+            Side::Other => done.conflicts.push(file.path.clone()),
+        }
+    }
+    Journal { key: key.to_string(), path: path(home, env, key) }.finish()?;
+    Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::patch::plan::{FileChange, Snapshot};
+    use crate::store::results::FileResult;
+
+    fn snap(text: &str) -> Option<Snapshot> {
+        Some(Snapshot { bytes: text.as_bytes().to_vec(), mode: 0o644 })
+    }
+
+    fn change(path: &str, before: Option<Snapshot>, after: Option<Snapshot>) -> FileChange {
+        let result =
+            FileResult { path: path.into(), action: "modify".into(), from: None, added: 1, removed: 1, matched: None };
+        FileChange { path: path.into(), before, after, result }
+    }
+
+    fn setup() -> (tempfile::TempDir, Home, Fence, Plan) {
+        let dir = tempfile::tempdir().unwrap();
+        let tree = dir.path().join("tree");
+        std::fs::create_dir_all(&tree).unwrap();
+        std::fs::write(tree.join("a.txt"), "a1\n").unwrap();
+        std::fs::write(tree.join("gone.txt"), "bye\n").unwrap();
+        let home = Home::new(dir.path().join("home"));
+        let fence = Fence::new(&tree, &[]).unwrap();
+        let plan = Plan {
+            files: vec![
+                change("a.txt", snap("a1\n"), snap("a2\n")),
+                change("new/b.txt", None, snap("b\n")),
+                change("gone.txt", snap("bye\n"), None),
+            ],
+        };
+        (dir, home, fence, plan)
+    }
+
+    fn read(fence: &Fence, rel: &str) -> Option<String> {
+        std::fs::read_to_string(fence.join(rel)).ok()
+    }
+
+    #[test]
+    fn recover_rolls_back_an_unfinished_apply_and_names_conflicts() {
+        let (_dir, home, fence, plan) = setup();
+        let journal = apply(&home, "main", "p1", &fence, &plan).unwrap();
+        assert_eq!(read(&fence, "a.txt").as_deref(), Some("a2\n"));
+        assert!(journal.path.exists());
+        // Someone edits the created file after the crash: recovery must not clobber it.
+        std::fs::write(fence.join("new/b.txt"), "theirs\n").unwrap();
+        let _ = journal; // the run dies here: no restore, no finish
+        let rec = recover(&home, "main", &fence, &|_| Ok(false)).unwrap();
+        assert_eq!(rec.len(), 1);
+        assert_eq!(rec[0].restored, vec!["gone.txt", "a.txt"]);
+        assert_eq!(rec[0].conflicts, vec!["new/b.txt"]);
+        assert_eq!(read(&fence, "a.txt").as_deref(), Some("a1\n"));
+        assert_eq!(read(&fence, "gone.txt").as_deref(), Some("bye\n"));
+        assert_eq!(read(&fence, "new/b.txt").as_deref(), Some("theirs\n"));
+        assert!(recover(&home, "main", &fence, &|_| Ok(false)).unwrap().is_empty(), "the journal is gone");
+    }
+
+    #[test]
+    fn restore_and_a_changed_file_abort_leave_the_before_side() {
+        let (_dir, home, fence, plan) = setup();
+        apply(&home, "main", "p1", &fence, &plan).unwrap().restore(&fence, &plan).unwrap();
+        assert_eq!(read(&fence, "a.txt").as_deref(), Some("a1\n"));
+        assert_eq!(read(&fence, "new/b.txt"), None);
+        assert_eq!(read(&fence, "gone.txt").as_deref(), Some("bye\n"));
+
+        std::fs::write(fence.join("gone.txt"), "edited\n").unwrap();
+        let err = apply(&home, "main", "p2", &fence, &plan).unwrap_err().to_string();
+        assert!(err.contains("gone.txt changed on disk"), "{err}");
+        assert_eq!(read(&fence, "a.txt").as_deref(), Some("a1\n"));
+        assert_eq!(read(&fence, "new/b.txt"), None);
+        assert!(!path(&home, "main", "p2").exists());
+    }
+
+    #[test]
+    fn a_damaged_backup_is_refused_not_restored() {
+        let (_dir, home, fence, plan) = setup();
+        apply(&home, "main", "p1", &fence, &plan).unwrap();
+        std::fs::write(backup::dir(&home, "main", "p1").join("files/0"), "garbage").unwrap();
+        let err = format!("{:#}", recover(&home, "main", &fence, &|_| Ok(false)).unwrap_err());
+        assert!(err.contains("damaged"), "{err}");
+        assert!(path(&home, "main", "p1").exists(), "the journal stays for a later attempt");
+    }
+
+    #[test]
+    fn a_settled_journal_is_removed_without_rolling_back() {
+        let (_dir, home, fence, plan) = setup();
+        apply(&home, "main", "p1", &fence, &plan).unwrap();
+        assert!(recover(&home, "main", &fence, &|key| Ok(key == "p1")).unwrap().is_empty());
+        assert_eq!(read(&fence, "a.txt").as_deref(), Some("a2\n"));
+        assert!(!path(&home, "main", "p1").exists());
+    }
+}
