@@ -1,11 +1,90 @@
-//! `runner apply-patch --tree DIR FILE`: like `git apply`, no config, no home.
+//! `runner apply-patch --tree DIR FILE`: like `git apply`, no config, no home. Exit 0 applied
+//! (or already applied), 1 refused with nothing written, 2 on error.
 
-use anyhow::Result;
+use std::io::Read;
+use std::path::Path;
+
+use anyhow::{Context as _, Result};
+use serde::Serialize;
 
 use super::Context;
 use crate::cli::ApplyPatchArgs;
-use crate::exit::{NotImplemented, Outcome};
+use crate::exit::Outcome;
+use crate::patch::fence::Fence;
+use crate::patch::{self, Limits, Refusal, transaction};
+use crate::store::results::FileResult;
 
-pub fn run(_ctx: &Context, _args: ApplyPatchArgs) -> Result<Outcome> {
-    Err(NotImplemented("apply-patch --tree").into())
+/// What `--json` prints.
+#[derive(Debug, Serialize)]
+struct Report<'a> {
+    /// applied, already-applied, would-apply, refused.
+    outcome: &'static str,
+    format: &'static str,
+    files: Vec<&'a FileResult>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refusal: Option<&'a Refusal>,
+}
+
+pub fn run(ctx: &Context, args: ApplyPatchArgs) -> Result<Outcome> {
+    let tree = args.tree.as_deref().context("--tree is required for direct mode")?;
+    let file = args.file.as_deref().context("name the patch file (or `-` for stdin)")?;
+    let input = read_input(file)?;
+    let parsed = patch::parse(&input, args.format, args.strip)
+        .with_context(|| format!("could not parse patch {}", file.display()))?;
+    let fence = Fence::new(tree, &[])?;
+    let format = parsed.format.as_str();
+    let plan = match patch::plan(&parsed, &fence, &Limits::default()) {
+        Ok(plan) => plan,
+        Err(refusal) => {
+            if ctx.global.json {
+                crate::output::json(&Report {
+                    outcome: "refused",
+                    format,
+                    files: Vec::new(),
+                    refusal: Some(&refusal),
+                })?;
+            } else {
+                eprint_line(&format!("runner: refused: {refusal}"));
+            }
+            return Ok(Outcome::No);
+        }
+    };
+    let files: Vec<&FileResult> = plan.files.iter().map(|f| &f.result).collect();
+    let outcome = if plan.is_noop() {
+        "already-applied"
+    } else if args.check {
+        "would-apply"
+    } else {
+        transaction::commit(&fence, &plan).with_context(|| format!("could not apply patch {}", file.display()))?;
+        "applied"
+    };
+    if ctx.global.json {
+        crate::output::json(&Report { outcome, format, files, refusal: None })?;
+    } else if outcome == "already-applied" {
+        ctx.say("already applied; nothing changed")?;
+    } else if args.check || ctx.global.verbose > 0 {
+        for f in &files {
+            let matched = f.matched.as_deref().map(|m| format!(" ({m})")).unwrap_or_default();
+            ctx.say(format!("{:<7} {} +{} -{}{matched}", f.action, f.path, f.added, f.removed))?;
+        }
+        if args.check {
+            ctx.say(format!("would apply cleanly ({format}, {} files)", files.len()))?;
+        }
+    }
+    Ok(Outcome::Yes)
+}
+
+fn read_input(file: &Path) -> Result<Vec<u8>> {
+    if file == Path::new("-") {
+        let mut buf = Vec::new();
+        std::io::stdin().read_to_end(&mut buf).context("could not read the patch from stdin")?;
+        return Ok(buf);
+    }
+    std::fs::read(file).with_context(|| format!("could not read patch {}", file.display()))
+}
+
+/// A refusal goes to stderr, like any message about why the answer is no.
+fn eprint_line(text: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{text}");
 }

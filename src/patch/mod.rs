@@ -1,9 +1,26 @@
 //! The patch engine: formats, matcher, plan, transaction, summary.
+//!
+//! `parse` reads any supported format into a [`Patch`]; `plan` matches it against a tree
+//! (through the [`fence::Fence`]) and returns the full [`plan::Plan`] or the first [`Refusal`],
+//! writing nothing; `transaction::commit` writes a plan all-or-nothing.
 
 pub mod backup;
+mod detect;
 pub mod fence;
+pub mod format;
+mod hunks;
 pub mod journal;
+pub mod matcher;
+pub mod model;
 pub mod plan;
+mod planner;
+mod refusal;
 pub mod summary;
+pub mod text;
 pub mod transaction;
 pub mod validate;
+
+pub use detect::parse;
+pub use model::{Edit, FileDiff, Format, Hunk, Line, Meta, Patch};
+pub use planner::{Limits, plan};
+pub use refusal::Refusal;

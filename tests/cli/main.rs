@@ -2,10 +2,13 @@
 
 mod support;
 
+mod apply_direct;
 mod apply_queue;
 mod archive_summaries;
 mod crash;
+mod formats;
 mod foundation;
 mod gen_docs;
 mod operator;
+mod property;
 mod queue_fixture;

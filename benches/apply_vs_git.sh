@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Direct-mode apply of a large real diff, side by side with `git apply` and GNU `patch`.
+#
+# The diff: syn 2.0.60 -> 2.0.119 from crates.io (`diff -ruN`, 95 files, 2236 hunks, 42k lines),
+# applied with -p1 to a fresh copy of 2.0.60 before every run (hyperfine --prepare). All three
+# tools are first checked to produce exactly the 2.0.119 tree.
+#
+# Figures (2-core VM shared with other jobs; release build; mean ± σ of 10 runs):
+#   FIGURES
+#
+# Usage: benches/apply_vs_git.sh   (needs cargo with crates.io access once, hyperfine, git, patch)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+OLD=${OLD:-2.0.60}
+NEW=${NEW:-2.0.119}
+RUNS=${RUNS:-10}
+
+command -v hyperfine >/dev/null || { echo "needs hyperfine (apt-get install -y hyperfine)" >&2; exit 2; }
+cargo build --release --quiet
+runner=$PWD/target/release/runner
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# Each version through a scratch project, so cargo puts its source in the registry.
+fetch() {
+    local dir="$work/fetch-$1"
+    mkdir -p "$dir/src"
+    : >"$dir/src/lib.rs"
+    printf '[package]\nname = "fetch"\nversion = "0.0.0"\nedition = "2021"\n[dependencies]\nsyn = "=%s"\n' "$1" >"$dir/Cargo.toml"
+    (cd "$dir" && cargo fetch --quiet)
+    cp -r "$(ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/syn-"$1" | head -1)" "$work/$2"
+}
+fetch "$OLD" old
+fetch "$NEW" new
+(cd "$work" && diff -ruN old new >big.diff) || [ $? -eq 1 ]
+echo "diff: $(grep -c '^diff ' "$work/big.diff") files, $(grep -c '^@@' "$work/big.diff") hunks, $(wc -l <"$work/big.diff") lines"
+
+fresh() { rm -rf "$work/tree" && cp -r "$work/old" "$work/tree"; }
+for tool in runner git patch; do
+    fresh
+    case $tool in
+        runner) "$runner" apply-patch --tree "$work/tree" -p1 "$work/big.diff" ;;
+        git) (cd "$work/tree" && git apply -p1 "$work/big.diff") ;;
+        patch) patch -d "$work/tree" -p1 -s -i "$work/big.diff" ;;
+    esac
+    diff -r "$work/tree" "$work/new" >/dev/null || { echo "$tool did not produce $NEW" >&2; exit 1; }
+done
+
+hyperfine --warmup 2 --runs "$RUNS" --prepare "rm -rf $work/tree && cp -r $work/old $work/tree" \
+    -n "runner apply-patch --tree" "$runner apply-patch --tree $work/tree -p1 $work/big.diff" \
+    -n "git apply" "cd $work/tree && git apply -p1 $work/big.diff" \
+    -n "patch -p1" "patch -d $work/tree -p1 -s -i $work/big.diff"

@@ -1,0 +1,300 @@
+//! Finding where a hunk's lines are in a file. Exact first, then progressively looser
+//! normalisations (trailing whitespace, all whitespace, Unicode punctuation); at each level the
+//! candidates are narrowed by the previous hunk's end and the line-number hint, and equal
+//! candidates are never picked between at a guess.
+
+use std::borrow::Cow;
+
+/// How loosely lines were compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Exact,
+    TrailingSpace,
+    Whitespace,
+    Punctuation,
+}
+
+impl Level {
+    pub const ALL: [Level; 4] = [Level::Exact, Level::TrailingSpace, Level::Whitespace, Level::Punctuation];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Exact => "exact",
+            Level::TrailingSpace => "fuzzy-trailing-whitespace",
+            Level::Whitespace => "fuzzy-whitespace",
+            Level::Punctuation => "fuzzy-unicode",
+        }
+    }
+
+    pub fn normalize(self, s: &str) -> Cow<'_, str> {
+        match self {
+            Level::Exact => Cow::Borrowed(s),
+            Level::TrailingSpace => Cow::Borrowed(s.trim_end()),
+            Level::Whitespace => Cow::Owned(s.split_whitespace().collect::<Vec<_>>().join(" ")),
+            Level::Punctuation => {
+                let plain: String = s.chars().map(plain_punctuation).collect();
+                Cow::Owned(plain.split_whitespace().collect::<Vec<_>>().join(" "))
+            }
+        }
+    }
+}
+
+/// The ASCII a model tends to write for typographic punctuation.
+fn plain_punctuation(c: char) -> char {
+    match c {
+        '\u{2018}' | '\u{2019}' | '\u{201A}' | '\u{201B}' | '\u{2032}' => '\'',
+        '\u{201C}' | '\u{201D}' | '\u{201E}' | '\u{201F}' | '\u{2033}' => '"',
+        '\u{2010}'..='\u{2015}' | '\u{2212}' => '-',
+        '\u{00A0}' | '\u{2007}' | '\u{202F}' | '\u{2009}' | '\u{200A}' => ' ',
+        c => c,
+    }
+}
+
+/// A file's lines, with each looser form computed once, on first use.
+pub struct Haystack<'a> {
+    lines: Vec<&'a str>,
+    /// The lines at each level, indexed by `Level as usize`; exact is borrowed.
+    levels: [Option<Vec<Cow<'a, str>>>; 4],
+}
+
+impl<'a> Haystack<'a> {
+    pub fn new(lines: Vec<&'a str>) -> Haystack<'a> {
+        let exact = lines.iter().map(|l| Cow::Borrowed(*l)).collect();
+        Haystack { lines, levels: [Some(exact), None, None, None] }
+    }
+
+    pub fn len(&self) -> usize {
+        self.lines.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+
+    fn at(&mut self, level: Level) -> &[Cow<'a, str>] {
+        let lines = &self.lines;
+        self.levels[level as usize]
+            .get_or_insert_with(|| lines.iter().map(|l| Cow::Owned(level.normalize(l).into_owned())).collect())
+    }
+
+    /// Every start at which `pattern` matches at `level`.
+    pub fn find_all(&mut self, pattern: &[&str], level: Level) -> Vec<usize> {
+        let pat: Vec<Cow<str>> = pattern.iter().map(|p| level.normalize(p)).collect();
+        let hay = self.at(level);
+        if pat.is_empty() || pat.len() > hay.len() {
+            return Vec::new();
+        }
+        (0..=hay.len() - pat.len())
+            .filter(|&i| pat.iter().zip(&hay[i..]).all(|(p, h)| p.as_ref() == h.as_ref()))
+            .collect()
+    }
+
+    /// Whether `pattern` matches at `start` at any level up to `loosest`.
+    pub fn matches_at(&mut self, pattern: &[&str], start: usize, loosest: Level) -> bool {
+        if start + pattern.len() > self.len() {
+            return false;
+        }
+        Level::ALL.iter().filter(|l| **l <= loosest).any(|&level| {
+            let hay = self.at(level);
+            pattern.iter().zip(&hay[start..]).all(|(p, h)| level.normalize(p).as_ref() == h.as_ref())
+        })
+    }
+
+    /// The window of `pattern.len()` lines that shares the most lines with it (loosely), as
+    /// `NUMBER | text`, nearest the hint on a tie; empty when nothing is shared.
+    pub fn closest(&mut self, pattern: &[&str], hint: Option<usize>) -> Vec<String> {
+        const SHOWN: usize = 20;
+        if pattern.is_empty() || self.is_empty() || pattern.len().saturating_mul(self.len()) > 50_000_000 {
+            return Vec::new();
+        }
+        let level = Level::Punctuation;
+        let pat: Vec<Cow<str>> = pattern.iter().map(|p| level.normalize(p)).collect();
+        let hay = self.at(level);
+        let width = pat.len().min(hay.len());
+        let mut best: Option<(usize, usize)> = None;
+        for start in 0..=hay.len() - width {
+            let score = (0..width).filter(|&i| pat[i].as_ref() == hay[start + i].as_ref()).count();
+            let better = match best {
+                None => score > 0,
+                Some((s, at)) => score > s || (score == s && hint.is_some_and(|h| start.abs_diff(h) < at.abs_diff(h))),
+            };
+            if better {
+                best = Some((score, start));
+            }
+        }
+        let Some((_, start)) = best else { return Vec::new() };
+        (start..start + width.min(SHOWN)).map(|i| format!("{:>4} | {}", i + 1, self.lines[i])).collect()
+    }
+}
+
+/// What is known of where a hunk should go.
+#[derive(Debug, Clone, Default)]
+pub struct Where<'c> {
+    /// 0-based line the patch names (adjusted by the drift of earlier hunks).
+    pub hint: Option<usize>,
+    /// The previous hunk's end: hunks are searched after it first.
+    pub cursor: usize,
+    /// The match must end at the end of the file.
+    pub at_eof: bool,
+    /// Line ranges earlier hunks already claimed.
+    pub claimed: &'c [(usize, usize)],
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Found {
+    pub start: usize,
+    /// Lines of the file the match covers.
+    pub len: usize,
+    pub level: Level,
+    /// The new side matched, not the old: the hunk is already in the file.
+    pub already: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Miss {
+    NotFound,
+    /// 0-based starts of the equally good candidates.
+    Ambiguous(Vec<usize>),
+}
+
+/// Locate a hunk given its old and new lines. A hunk that only adds (`removes` false) may be
+/// found already applied: its new side in the file. When both sides are found, the one nearer
+/// the hint wins, and an old match the new one explains (context only above or below the added
+/// lines lies inside them once applied) does not count.
+pub fn locate(hay: &mut Haystack, old: &[&str], new: &[&str], removes: bool, at: &Where) -> Result<Found, Miss> {
+    let new = if new == old { &[][..] } else { new };
+    // Where the old lines sit inside the new ones, an old match there is the applied hunk.
+    let inner: Vec<usize> = if new.is_empty() {
+        Vec::new()
+    } else {
+        (0..=new.len().saturating_sub(old.len())).filter(|&k| new[k..].starts_with(old)).collect()
+    };
+    // The common case, a fresh diff: byte for byte at its line number. Checked directly, it
+    // spares a search of the whole file per hunk.
+    if let Some(h) = at.hint {
+        let fits = |hay: &mut Haystack, lines: &[&str], p: usize| {
+            fits(hay.len(), lines.len(), p, at) && hay.matches_at(lines, p, Level::Exact)
+        };
+        if !old.is_empty() && fits(hay, old, h) && !inner.iter().any(|&k| h >= k && fits(hay, new, h - k)) {
+            return Ok(Found { start: h, len: old.len(), level: Level::Exact, already: false });
+        }
+    }
+    for level in Level::ALL {
+        let mut olds = candidates(hay, old, level, at);
+        let news = candidates(hay, new, level, at);
+        if !news.is_empty() {
+            olds.retain(|&p| !news.iter().any(|&q| inner.iter().any(|&k| q + k == p)));
+        }
+        let found = |start: usize, already: bool| Found {
+            start,
+            len: if already { new.len() } else { old.len() },
+            level,
+            already,
+        };
+        // Exactly where the line numbers say: no other candidate is as likely.
+        if let Some(hint) = at.hint {
+            if olds.contains(&hint) {
+                return Ok(found(hint, false));
+            }
+            if news.contains(&hint) {
+                return Ok(found(hint, true));
+            }
+        }
+        let tag = |v: &[usize], already: bool| v.iter().map(|&p| (p, already)).collect::<Vec<_>>();
+        let pool = if removes || news.is_empty() || olds.is_empty() {
+            // The old side where it is found; else the hunk may be applied already.
+            if olds.is_empty() { tag(&news, true) } else { tag(&olds, false) }
+        } else {
+            [tag(&olds, false), tag(&news, true)].concat()
+        };
+        if let Some(choice) = choose(&pool, at) {
+            return choice.map(|(start, already)| found(start, already));
+        }
+    }
+    Err(Miss::NotFound)
+}
+
+/// Every start where `lines` match at `level`, within the constraints of `at`.
+fn candidates(hay: &mut Haystack, lines: &[&str], level: Level, at: &Where) -> Vec<usize> {
+    if lines.is_empty() {
+        return Vec::new();
+    }
+    let len = hay.len();
+    hay.find_all(lines, level).into_iter().filter(|&p| fits(len, lines.len(), p, at)).collect()
+}
+
+/// Whether `n` lines at `p` in a file of `len` lines meet the end-of-file and claim constraints.
+fn fits(len: usize, n: usize, p: usize, at: &Where) -> bool {
+    p + n <= len && (!at.at_eof || p + n == len) && !at.claimed.iter().any(|&(s, e)| p < e && s < p + n)
+}
+
+/// After the cursor if anything is there; then the only candidate, or the one nearest the hint.
+fn choose(candidates: &[(usize, bool)], at: &Where) -> Option<Result<(usize, bool), Miss>> {
+    if candidates.is_empty() {
+        return None;
+    }
+    let after: Vec<(usize, bool)> = candidates.iter().copied().filter(|&(p, _)| p >= at.cursor).collect();
+    let pool = if after.is_empty() { candidates.to_vec() } else { after };
+    let starts = |v: &[(usize, bool)]| v.iter().map(|&(p, _)| p).collect::<Vec<_>>();
+    if let [only] = pool[..] {
+        return Some(Ok(only));
+    }
+    let Some(hint) = at.hint else { return Some(Err(Miss::Ambiguous(starts(&pool)))) };
+    let best = pool.iter().map(|(p, _)| p.abs_diff(hint)).min().unwrap_or(0);
+    let nearest: Vec<(usize, bool)> = pool.iter().copied().filter(|(p, _)| p.abs_diff(hint) == best).collect();
+    Some(if let [one] = nearest[..] { Ok(one) } else { Err(Miss::Ambiguous(starts(&nearest))) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hay(text: &str) -> Haystack<'_> {
+        Haystack::new(text.lines().collect())
+    }
+
+    #[test]
+    fn levels_loosen_in_order() {
+        let mut h = hay("fn a() {  \n\t let x = “q”;\n}");
+        assert_eq!(h.find_all(&["fn a() {"], Level::Exact), Vec::<usize>::new());
+        assert_eq!(h.find_all(&["fn a() {"], Level::TrailingSpace), vec![0]);
+        assert_eq!(h.find_all(&["let  x = “q”;"], Level::Whitespace), vec![1]);
+        assert_eq!(h.find_all(&["let x = \"q\";"], Level::Whitespace), Vec::<usize>::new());
+        assert_eq!(h.find_all(&["let x = \"q\";"], Level::Punctuation), vec![1]);
+    }
+
+    #[test]
+    fn nearest_to_hint_wins_and_ties_are_refused() {
+        let mut h = hay("x\na\nx\nb\nx\n");
+        let at = |hint| Where { hint, ..Where::default() };
+        assert_eq!(locate(&mut h, &["x"], &["y"], true, &at(Some(2))).unwrap().start, 2);
+        assert_eq!(locate(&mut h, &["x"], &["y"], true, &at(Some(3))), Err(Miss::Ambiguous(vec![2, 4])));
+        assert_eq!(locate(&mut h, &["x"], &["y"], true, &at(Some(0))).unwrap().start, 0);
+        assert_eq!(locate(&mut h, &["x"], &["y"], true, &at(Some(1))), Err(Miss::Ambiguous(vec![0, 2])));
+        assert_eq!(locate(&mut h, &["x"], &["y"], true, &at(None)), Err(Miss::Ambiguous(vec![0, 2, 4])));
+    }
+
+    #[test]
+    fn cursor_and_claims_narrow_the_search() {
+        let mut h = hay("x\na\nx\n");
+        let claimed = [(0, 1)];
+        let at = Where { cursor: 1, claimed: &claimed, ..Where::default() };
+        assert_eq!(locate(&mut h, &["x"], &["y"], true, &at).unwrap().start, 2);
+    }
+
+    #[test]
+    fn pure_addition_already_present_is_found_as_such() {
+        let mut h = hay("a\nnew\nb\n");
+        let found = locate(&mut h, &["a", "b"], &["a", "new", "b"], false, &Where::default()).unwrap();
+        assert!(found.already);
+        let mut h = hay("a\nnew\n");
+        assert!(locate(&mut h, &["a"], &["a", "new"], false, &Where::default()).unwrap().already);
+    }
+
+    #[test]
+    fn closest_shows_best_window() {
+        let mut h = hay("one\ntwo\nthree\nfour\n");
+        assert_eq!(h.closest(&["two", "THREE"], None), vec!["   2 | two", "   3 | three"]);
+        assert!(h.closest(&["zzz"], None).is_empty());
+    }
+}

@@ -1,0 +1,471 @@
+//! Turning a parsed patch and a tree into a [`Plan`]: every path through the fence, every hunk
+//! and operation matched against the files as the earlier edits of the same patch leave them.
+//! Reads only; the first refusal stops it.
+
+use std::collections::HashMap;
+
+use regex::Regex;
+
+use crate::patch::fence::Fence;
+use crate::patch::hunks;
+use crate::patch::model::{Edit, FileDiff, Hunk, Line, Patch};
+use crate::patch::plan::{FileChange, Plan, Snapshot};
+use crate::patch::refusal::Refusal;
+use crate::patch::text::{Eol, Text, is_binary};
+use crate::patch::transaction::snapshot;
+use crate::store::results::FileResult;
+
+/// Limits from the environment's config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest file a patch may read or produce.
+    pub max_file_size: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits { max_file_size: 8 << 20 }
+    }
+}
+
+const NEW_FILE_MODE: u32 = 0o644;
+
+pub fn plan(patch: &Patch, fence: &Fence, limits: &Limits) -> Result<Plan, Refusal> {
+    let moves = patch
+        .edits
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| match e {
+            Edit::Move { path, to } => Some((i + 1, path.clone(), to.clone())),
+            Edit::Diff(FileDiff { old_path: Some(path), new_path: Some(to), rename: true, .. }) => {
+                Some((i + 1, path.clone(), to.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    let mut work = Work { fence, limits: *limits, entries: Vec::new(), index: HashMap::new(), moves, at: 0 };
+    for (i, edit) in patch.edits.iter().enumerate() {
+        work.at = i + 1;
+        work.edit(edit, i + 1)?;
+    }
+    work.finish()
+}
+
+/// One path's state while the patch's edits are worked through.
+struct Entry {
+    /// As the patch named it (refusals quote it).
+    name: String,
+    path: String,
+    before: Option<Snapshot>,
+    now: Option<Snapshot>,
+    /// An edit changed it or found the change already made.
+    touched: bool,
+    moved_from: Option<String>,
+    added: u64,
+    removed: u64,
+    matched: Vec<String>,
+}
+
+impl Entry {
+    fn note(&mut self, matched: impl Into<String>) {
+        let m = matched.into();
+        self.touched = true;
+        if !m.is_empty() && !self.matched.contains(&m) {
+            self.matched.push(m);
+        }
+    }
+
+    fn set(&mut self, now: Option<Snapshot>, matched: impl Into<String>) {
+        self.now = now;
+        self.note(matched);
+    }
+}
+
+struct Work<'f> {
+    fence: &'f Fence,
+    limits: Limits,
+    entries: Vec<Entry>,
+    index: HashMap<String, usize>,
+    /// Every move in the patch: (edit number, from, to).
+    moves: Vec<(usize, String, String)>,
+    /// The edit being worked on.
+    at: usize,
+}
+
+impl Work<'_> {
+    /// The entry for a path the patch names, read from the tree on first use.
+    fn entry(&mut self, name: &str) -> Result<usize, Refusal> {
+        let path = self.fence.check(name).map_err(|e| Refusal::new(name, format!("{e:#}")))?;
+        if let Some(&i) = self.index.get(&path) {
+            return Ok(i);
+        }
+        let before =
+            snapshot(self.fence, &path).map_err(|e| Refusal::new(name, format!("could not read it: {e:#}")))?;
+        if let Some(s) = &before {
+            check_size(&self.limits, name, s)?;
+        }
+        self.entries.push(Entry {
+            name: name.to_string(),
+            path: path.clone(),
+            now: before.clone(),
+            before,
+            touched: false,
+            moved_from: None,
+            added: 0,
+            removed: 0,
+            matched: Vec::new(),
+        });
+        self.index.insert(path, self.entries.len() - 1);
+        Ok(self.entries.len() - 1)
+    }
+
+    /// The entry for a file an edit changes in place. A file that is gone because a later move
+    /// of this same patch already happened (a patch run twice) is found where it went.
+    fn existing(&mut self, name: &str) -> Result<usize, Refusal> {
+        let i = self.entry(name)?;
+        if self.entries[i].now.is_some() {
+            return Ok(i);
+        }
+        let later: Vec<String> = self
+            .moves
+            .iter()
+            .filter(|(n, from, _)| *n > self.at && from == name)
+            .map(|(_, _, to)| to.clone())
+            .collect();
+        for to in later {
+            let j = self.entry(&to)?;
+            if self.entries[j].now.is_some() {
+                return Ok(j);
+            }
+        }
+        Ok(i)
+    }
+
+    /// The file's current content as text, or a refusal saying why it cannot be edited as text.
+    fn text(&self, i: usize) -> Result<(Text, u32), Refusal> {
+        let e = &self.entries[i];
+        let Some(s) = &e.now else {
+            return Err(Refusal::new(&e.name, "it does not exist in the tree"));
+        };
+        let text = Text::decode(&s.bytes).map_err(|err| Refusal::new(&e.name, err.to_string()))?;
+        Ok((text, s.mode))
+    }
+
+    fn edit(&mut self, edit: &Edit, n: usize) -> Result<(), Refusal> {
+        match edit {
+            Edit::Diff(d) => self.diff(d),
+            Edit::Write { path, contents, mode, create } => {
+                let i = self.entry(path)?;
+                let e = &mut self.entries[i];
+                match &e.now {
+                    Some(s) if *create && s.bytes == *contents => e.note("already-applied"),
+                    Some(_) if *create => {
+                        return Err(Refusal::new(path, "it already exists; use `write` to replace it").hunk(n));
+                    }
+                    now => {
+                        let mode = mode.or(now.as_ref().map(|s| s.mode)).unwrap_or(NEW_FILE_MODE);
+                        let (a, r) = line_delta(now.as_ref().map_or(&[][..], |s| &s.bytes), contents);
+                        (e.added, e.removed) = (e.added + a, e.removed + r);
+                        e.set(Some(Snapshot { bytes: contents.clone(), mode }), "");
+                    }
+                }
+                Ok(())
+            }
+            Edit::Replace { path, search, replace, count } => {
+                self.replace(path, search, replace, *count).map_err(|r| r.hunk(n))
+            }
+            Edit::Regex { path, pattern, replacement, count } => {
+                self.regex(path, pattern, replacement, *count).map_err(|r| r.hunk(n))
+            }
+            Edit::Delete { path } => {
+                let i = self.entry(path)?;
+                let e = &mut self.entries[i];
+                if e.now.is_none() {
+                    e.note("already-applied");
+                } else {
+                    e.set(None, "");
+                }
+                Ok(())
+            }
+            Edit::Move { path, to } => self.rename(path, to).map(|_| ()).map_err(|r| r.hunk(n)),
+            Edit::Chmod { path, mode } => {
+                let i = self.existing(path)?;
+                let e = &mut self.entries[i];
+                let Some(s) = e.now.as_mut() else {
+                    return Err(Refusal::new(path, "it does not exist in the tree").hunk(n));
+                };
+                let already = s.mode == *mode;
+                s.mode = *mode;
+                e.note(if already { "already-applied" } else { "" });
+                Ok(())
+            }
+        }
+    }
+
+    fn diff(&mut self, d: &FileDiff) -> Result<(), Refusal> {
+        match (&d.old_path, &d.new_path) {
+            (None, Some(path)) => {
+                let (text, (added, _)) = self.apply(path, &Text::empty(), &d.hunks)?;
+                let i = self.entry(path)?;
+                let e = &mut self.entries[i];
+                let bytes = text.encode();
+                match &e.now {
+                    Some(s) if s.bytes == bytes => e.note("already-applied"),
+                    Some(_) => {
+                        return Err(Refusal::new(
+                            path,
+                            "the patch creates it, but it already exists with other content",
+                        ));
+                    }
+                    None => {
+                        e.added += added;
+                        let mode = d.new_mode.unwrap_or(NEW_FILE_MODE);
+                        e.set(Some(Snapshot { bytes, mode }), "");
+                    }
+                }
+                Ok(())
+            }
+            (Some(path), None) => {
+                let i = self.entry(path)?;
+                if self.entries[i].now.is_none() {
+                    self.entries[i].note("already-applied");
+                    return Ok(());
+                }
+                if !d.hunks.is_empty() {
+                    let (text, _) = self.text(i)?;
+                    let (left, _) = self.apply(path, &text, &d.hunks)?;
+                    if !left.lines.is_empty() {
+                        return Err(Refusal::new(
+                            path,
+                            "the patch deletes it, but it holds lines the patch does not remove",
+                        ));
+                    }
+                }
+                let removed = self.entries[i].now.as_ref().map_or(0, |s| line_delta(&s.bytes, b"").1);
+                let e = &mut self.entries[i];
+                e.removed += removed;
+                e.set(None, "");
+                Ok(())
+            }
+            (Some(old), Some(new)) => {
+                // Names that differ without a rename: patch whichever exists, the old one first.
+                let i = if d.rename {
+                    self.rename(old, new)?
+                } else {
+                    let i = self.existing(old)?;
+                    if old != new && self.entries[i].now.is_none() { self.entry(new)? } else { i }
+                };
+                self.modify(i, d)
+            }
+            (None, None) => Err(Refusal::new("/dev/null", "the diff names no file")),
+        }
+    }
+
+    /// Apply hunks (and a mode change) to an existing file; a missing file whose hunks only add
+    /// (SEARCH/REPLACE with an empty SEARCH, `diff -N`) is created.
+    fn modify(&mut self, i: usize, d: &FileDiff) -> Result<(), Refusal> {
+        let name = self.entries[i].name.clone();
+        let creates = self.entries[i].now.is_none() && d.hunks.iter().all(|h| h.old_lines().is_empty());
+        let (text, mode) = if creates { (Text::empty(), NEW_FILE_MODE) } else { self.text(i)? };
+        let (out, matched, (added, removed)) = if d.hunks.is_empty() {
+            (None, String::new(), (0, 0))
+        } else {
+            let applied = hunks::apply(&name, &text, &d.hunks)?;
+            (Some(applied.text.encode()), applied.matched(d.hunks.len()), (applied.added, applied.removed))
+        };
+        let e = &mut self.entries[i];
+        let bytes = out.unwrap_or_else(|| e.now.as_ref().map(|s| s.bytes.clone()).unwrap_or_default());
+        let mode = d.new_mode.unwrap_or(mode);
+        (e.added, e.removed) = (e.added + added, e.removed + removed);
+        e.set(Some(Snapshot { bytes, mode }), matched);
+        Ok(())
+    }
+
+    /// Hunks against a text, as a refusal-or-text with its line counts.
+    fn apply(&self, name: &str, text: &Text, hunks: &[Hunk]) -> Result<(Text, (u64, u64)), Refusal> {
+        let applied = hunks::apply(name, text, hunks)?;
+        Ok((applied.text, (applied.added, applied.removed)))
+    }
+
+    /// Move `from` to `to` (or find it already moved); returns the entry now holding the file.
+    fn rename(&mut self, from: &str, to: &str) -> Result<usize, Refusal> {
+        let (a, b) = (self.entry(from)?, self.entry(to)?);
+        if a == b {
+            return Ok(a);
+        }
+        match (&self.entries[a].now, &self.entries[b].now) {
+            (Some(_), None) => self.rename_entry(a, b),
+            (None, Some(_)) => self.entries[b].note("already-applied"),
+            (Some(_), Some(_)) => return Err(Refusal::new(to, format!("cannot move {from} here: it already exists"))),
+            (None, None) => return Err(Refusal::new(from, "it does not exist in the tree, so it cannot be moved")),
+        }
+        Ok(b)
+    }
+
+    /// Move entry `a`'s current content to entry `b`.
+    fn rename_entry(&mut self, a: usize, b: usize) {
+        if a == b {
+            return;
+        }
+        let now = self.entries[a].now.take();
+        let from = self.entries[a].path.clone();
+        self.entries[a].note("");
+        let e = &mut self.entries[b];
+        e.moved_from = Some(from);
+        e.set(now, "");
+    }
+}
+
+impl Work<'_> {
+    fn replace(&mut self, path: &str, search: &str, replace: &str, count: Option<usize>) -> Result<(), Refusal> {
+        let i = self.existing(path)?;
+        let (text, mode) = self.text(i)?;
+        let body = String::from_utf8(text.encode()).unwrap_or_default();
+        let replace = in_file_eol(replace, text.eol);
+        let expected = count.unwrap_or(1);
+        let found = body.matches(search).count();
+        let (bytes, matched) = if found == expected {
+            (body.replace(search, &replace).into_bytes(), "literal".to_string())
+        } else if found > 0 {
+            return Err(Refusal::new(
+                path,
+                format!(
+                    "the search text occurs {found} times, not {expected}; add surrounding text to make it unique, or set `count`"
+                ),
+            ));
+        } else if looks_applied(&body, &replace, Some(expected)) {
+            self.entries[i].note("already-applied");
+            return Ok(());
+        } else {
+            // Not there byte for byte: as whole lines, the matcher forgives line endings and
+            // whitespace (and says where the closest lines are).
+            let mut hunk = Hunk::default();
+            hunk.lines.extend(super::format::lines(search).into_iter().map(|l| Line::Remove(l.to_string())));
+            hunk.lines.extend(
+                super::format::lines(&in_file_eol(replace.as_str(), Eol::Lf))
+                    .into_iter()
+                    .map(|l| Line::Add(l.to_string())),
+            );
+            let applied = hunks::apply(path, &text, &[hunk]).map_err(|mut r| {
+                r.reason = format!("the search text is not in the file ({})", r.reason);
+                r.hunk = None;
+                r
+            })?;
+            (applied.text.encode(), applied.matched(1))
+        };
+        self.set_text(i, bytes, mode, matched);
+        Ok(())
+    }
+
+    fn regex(&mut self, path: &str, pattern: &str, replacement: &str, count: Option<usize>) -> Result<(), Refusal> {
+        let i = self.existing(path)?;
+        let (text, mode) = self.text(i)?;
+        let re = Regex::new(pattern).map_err(|e| Refusal::new(path, format!("invalid regular expression: {e}")))?;
+        let body = String::from_utf8(text.encode()).unwrap_or_default();
+        let mut found = 0;
+        for m in re.find_iter(&body) {
+            if m.is_empty() {
+                let line = body[..m.start()].matches('\n').count() + 1;
+                return Err(Refusal::new(path, format!("the pattern matches the empty string at line {line}")));
+            }
+            found += 1;
+        }
+        if found == 0 {
+            if !replacement.contains('$') && looks_applied(&body, replacement, count) {
+                self.entries[i].note("already-applied");
+                return Ok(());
+            }
+            return Err(Refusal::new(path, format!("the pattern {pattern:?} matches nothing in the file")));
+        }
+        if let Some(expected) = count.filter(|&c| c != found) {
+            return Err(Refusal::new(path, format!("the pattern matches {found} times, not {expected}")));
+        }
+        let bytes = re.replace_all(&body, replacement).into_owned().into_bytes();
+        self.set_text(i, bytes, mode, "regex".to_string());
+        Ok(())
+    }
+
+    fn set_text(&mut self, i: usize, bytes: Vec<u8>, mode: u32, matched: String) {
+        let e = &mut self.entries[i];
+        let (a, r) = line_delta(e.now.as_ref().map_or(&[][..], |s| &s.bytes), &bytes);
+        (e.added, e.removed) = (e.added + a, e.removed + r);
+        e.set(Some(Snapshot { bytes, mode }), matched);
+    }
+
+    fn finish(self) -> Result<Plan, Refusal> {
+        let mut plan = Plan::default();
+        for e in self.entries.into_iter().filter(|e| e.touched) {
+            if let Some(s) = &e.now {
+                check_size(&self.limits, &e.name, s)?;
+            }
+            let action = match (&e.before, &e.now) {
+                (None, None) => continue,
+                _ if e.moved_from.is_some() => "move",
+                (None, Some(_)) => "create",
+                (Some(_), None) => "delete",
+                (Some(b), Some(a)) if b.bytes == a.bytes && b.mode != a.mode => "chmod",
+                (Some(_), Some(_)) => "modify",
+            };
+            let unchanged = e.before == e.now;
+            let matched = if unchanged && !e.matched.is_empty() {
+                Some("already-applied".to_string())
+            } else {
+                Some(e.matched.join(", ")).filter(|m| !m.is_empty())
+            };
+            let result = FileResult {
+                path: e.path.clone(),
+                action: action.to_string(),
+                from: e.moved_from.clone(),
+                added: if unchanged { 0 } else { e.added },
+                removed: if unchanged { 0 } else { e.removed },
+                matched,
+            };
+            plan.files.push(FileChange { path: e.path, before: e.before, after: e.now, result });
+        }
+        Ok(plan)
+    }
+}
+
+/// A replacement whose search text is gone was already made when its text is there as many
+/// times as it would be put (`None`: at least once). Short texts occur by chance, so they never
+/// count as proof.
+fn looks_applied(body: &str, replacement: &str, times: Option<usize>) -> bool {
+    let found = body.matches(replacement).count();
+    replacement.trim().len() >= 16 && times.map_or(found > 0, |t| found == t)
+}
+
+/// Line endings in replacement text as the file has them.
+fn in_file_eol(s: &str, eol: Eol) -> String {
+    match eol {
+        Eol::Crlf => s.replace("\r\n", "\n").replace('\n', "\r\n"),
+        _ => s.replace("\r\n", "\n"),
+    }
+}
+
+/// Lines added and removed between two contents, counted as multisets (whole-file writes have
+/// no hunks to count).
+fn line_delta(before: &[u8], after: &[u8]) -> (u64, u64) {
+    if is_binary(before) || is_binary(after) {
+        return (0, 0);
+    }
+    let mut count: HashMap<&[u8], i64> = HashMap::new();
+    for l in before.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        *count.entry(l).or_default() -= 1;
+    }
+    for l in after.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        *count.entry(l).or_default() += 1;
+    }
+    let added = count.values().filter(|&&c| c > 0).sum::<i64>() as u64;
+    let removed = count.values().filter(|&&c| c < 0).map(|c| -c).sum::<i64>() as u64;
+    (added, removed)
+}
+
+fn check_size(limits: &Limits, name: &str, s: &Snapshot) -> Result<(), Refusal> {
+    if s.bytes.len() as u64 > limits.max_file_size {
+        return Err(Refusal::new(
+            name,
+            format!("it is {} bytes, over the limit of {} (max_file_size)", s.bytes.len(), limits.max_file_size),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,48 @@
+//! Why a patch cannot be applied as it stands, in words for the model that wrote it and for the
+//! operator: the file, the hunk, the reason, and the closest lines the file does hold.
+
+use std::fmt;
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Refusal {
+    pub file: String,
+    /// 1-based, across the file's hunks (or the patch's operations).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hunk: Option<usize>,
+    pub reason: String,
+    /// The best-matching lines of the file, each as `NUMBER | text`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub closest: Vec<String>,
+}
+
+impl Refusal {
+    pub fn new(file: impl Into<String>, reason: impl Into<String>) -> Refusal {
+        Refusal { file: file.into(), hunk: None, reason: reason.into(), closest: Vec::new() }
+    }
+
+    pub fn hunk(mut self, n: usize) -> Refusal {
+        self.hunk = Some(n);
+        self
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let Some(n) = self.hunk {
+            write!(f, ": hunk {n}")?;
+        }
+        write!(f, ": {}", self.reason)?;
+        if !self.closest.is_empty() {
+            write!(f, "\nclosest lines in {}:", self.file)?;
+            for line in &self.closest {
+                write!(f, "\n  {line}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Refusal {}

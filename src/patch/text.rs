@@ -1,0 +1,155 @@
+//! A text file as lines, keeping what a patch must not disturb: the BOM, each line's own ending
+//! (LF or CRLF), and whether the last line ends with a newline.
+
+use anyhow::{Result, bail};
+
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Eol {
+    Lf,
+    Crlf,
+    /// Only the last line may have none.
+    None,
+}
+
+impl Eol {
+    fn as_str(self) -> &'static str {
+        match self {
+            Eol::Lf => "\n",
+            Eol::Crlf => "\r\n",
+            Eol::None => "",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextLine {
+    pub text: String,
+    pub eol: Eol,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Text {
+    pub bom: bool,
+    pub lines: Vec<TextLine>,
+    /// The ending new lines get: the file's most common one (LF for a file with none).
+    pub eol: Eol,
+}
+
+/// Binary by git's rule: a NUL byte in the first 8000 bytes.
+pub fn is_binary(bytes: &[u8]) -> bool {
+    bytes.iter().take(8000).any(|&b| b == 0)
+}
+
+impl Text {
+    pub fn empty() -> Text {
+        Text { bom: false, lines: Vec::new(), eol: Eol::Lf }
+    }
+
+    /// Read file bytes as text; binary or non-UTF-8 content is an error saying which.
+    pub fn decode(bytes: &[u8]) -> Result<Text> {
+        if is_binary(bytes) {
+            bail!("it is a binary file; text patches cannot edit it (send a `write` operation instead)");
+        }
+        let (bom, body) = match bytes.strip_prefix(BOM) {
+            Some(rest) => (true, rest),
+            None => (false, bytes),
+        };
+        let Ok(body) = std::str::from_utf8(body) else {
+            bail!("it is not UTF-8 text; text patches cannot edit it");
+        };
+        let mut lines = Vec::new();
+        let (mut lf, mut crlf) = (0usize, 0usize);
+        let mut rest = body;
+        while !rest.is_empty() {
+            let (line, eol, next) = match rest.find('\n') {
+                Some(i) if rest[..i].ends_with('\r') => (&rest[..i - 1], Eol::Crlf, &rest[i + 1..]),
+                Some(i) => (&rest[..i], Eol::Lf, &rest[i + 1..]),
+                None => (rest, Eol::None, ""),
+            };
+            match eol {
+                Eol::Lf => lf += 1,
+                Eol::Crlf => crlf += 1,
+                Eol::None => {}
+            }
+            lines.push(TextLine { text: line.to_string(), eol });
+            rest = next;
+        }
+        let eol = if crlf > lf { Eol::Crlf } else { Eol::Lf };
+        Ok(Text { bom, lines, eol })
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        let len: usize = self.lines.iter().map(|l| l.text.len() + 2).sum();
+        let mut out = Vec::with_capacity(len + 3);
+        if self.bom {
+            out.extend_from_slice(BOM);
+        }
+        for line in &self.lines {
+            out.extend_from_slice(line.text.as_bytes());
+            out.extend_from_slice(line.eol.as_str().as_bytes());
+        }
+        out
+    }
+
+    /// Whether the file ends with a newline (an empty file counts as ending with one).
+    pub fn final_newline(&self) -> bool {
+        self.lines.last().is_none_or(|l| l.eol != Eol::None)
+    }
+
+    /// A new line in this file's style.
+    pub fn line(&self, text: &str) -> TextLine {
+        TextLine { text: text.to_string(), eol: self.eol }
+    }
+
+    /// Give every line but the last an ending, and the last one an ending or not.
+    pub fn set_final_newline(&mut self, yes: bool) {
+        let eol = self.eol;
+        let n = self.lines.len();
+        for (i, line) in self.lines.iter_mut().enumerate() {
+            if i + 1 < n || yes {
+                if line.eol == Eol::None {
+                    line.eol = eol;
+                }
+            } else {
+                line.eol = Eol::None;
+            }
+        }
+    }
+
+    pub fn texts(&self) -> Vec<&str> {
+        self.lines.iter().map(|l| l.text.as_str()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_endings_bom_and_final_newline() {
+        for bytes in [&b""[..], b"a\nb\n", b"a\nb", b"a\r\nb\r\n", b"\xEF\xBB\xBFx\r\ny", b"mixed\r\nlf\n\n"] {
+            let text = Text::decode(bytes).unwrap();
+            assert_eq!(text.encode(), bytes, "{:?}", String::from_utf8_lossy(bytes));
+        }
+        let crlf = Text::decode(b"a\r\nb\r\nc\n").unwrap();
+        assert_eq!(crlf.eol, Eol::Crlf);
+        assert!(!Text::decode(b"a").unwrap().final_newline());
+    }
+
+    #[test]
+    fn refuses_binary_and_non_utf8() {
+        assert!(Text::decode(b"a\0b").unwrap_err().to_string().contains("binary"));
+        assert!(Text::decode(b"caf\xE9\n").unwrap_err().to_string().contains("UTF-8"));
+    }
+
+    #[test]
+    fn final_newline_can_be_added_and_removed() {
+        let mut t = Text::decode(b"a\r\nb").unwrap();
+        t.set_final_newline(true);
+        assert_eq!(t.encode(), b"a\r\nb\r\n");
+        t.set_final_newline(false);
+        assert_eq!(t.encode(), b"a\r\nb");
+    }
+}
