@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::docs::records::Record;
 use crate::docs::stats::{self, Stats};
+use crate::patch::summary::outcome_name;
 use crate::store::events::rfc3339;
 use crate::store::queue::State;
 use crate::store::results::Outcome;
@@ -22,7 +23,7 @@ pub const SCHEMA: u32 = 1;
 pub struct Patch<'a> {
     pub id: &'a str,
     pub state: State,
-    pub outcome: Option<&'static str>,
+    pub outcome: Option<String>,
     pub description: Option<&'a str>,
     pub author: Option<&'a str>,
     pub format: Option<&'a str>,
@@ -36,6 +37,9 @@ pub struct Patch<'a> {
     pub removed: u64,
     pub files: Vec<File<'a>>,
     pub reason: Option<&'a str>,
+    /// When `runner revert` put the files back, and who asked.
+    pub reverted_at: Option<String>,
+    pub reverted_by: Option<&'a str>,
 }
 
 #[derive(Debug, Serialize)]
@@ -58,6 +62,7 @@ pub struct Change<'a> {
     pub files: usize,
     pub added: u64,
     pub removed: u64,
+    pub reverted_at: Option<String>,
 }
 
 pub fn patch(record: &Record) -> Patch<'_> {
@@ -66,7 +71,7 @@ pub fn patch(record: &Record) -> Patch<'_> {
     Patch {
         id: &record.id,
         state: record.state,
-        outcome: r.map(|r| stats::outcome_name(r.outcome)),
+        outcome: r.map(|r| outcome_name(r.outcome)),
         description: record.description(),
         author: record.author(),
         format: r.map(|r| r.format.as_str()),
@@ -91,6 +96,8 @@ pub fn patch(record: &Record) -> Patch<'_> {
                 .collect()
         }),
         reason: r.and_then(|r| r.reason.as_deref()),
+        reverted_at: r.and_then(|r| r.reverted_at.as_ref()).map(rfc3339::format),
+        reverted_by: r.and_then(|r| r.reverted_by.as_deref()),
     }
 }
 
@@ -119,6 +126,7 @@ pub fn changelog(records: &[Record]) -> Vec<(String, Vec<Change<'_>>)> {
             files: result.files.len(),
             added,
             removed,
+            reverted_at: result.reverted_at.as_ref().map(rfc3339::format),
         };
         match days.last_mut() {
             Some((d, changes)) if *d == day => changes.push(change),

@@ -1,11 +1,13 @@
 //! `archive-summaries --prune-backups AGE`: remove backups `revert` can no longer need.
 //!
 //! The rule: a backup `backups/<id>/` is removed only when
-//! 1. its patch is in `applied/` and its result says `applied` (never a waiting or failed
-//!    patch's, never one without a result, since only the result says which files it holds);
+//! 1. its patch is in `applied/`, its result says `applied` and it was not reverted (never a
+//!    waiting, failed or reverted patch's, never one without a result, since only the result
+//!    says which files it holds);
 //! 2. the patch finished longer ago than AGE; and
 //! 3. every file it touched (each `path`, and the `from` of a move) was touched again by a newer
-//!    applied patch. So for each file, the newest applied patch touching it keeps its backup.
+//!    applied patch. So for each file, the newest applied patch touching it keeps its backup. A
+//!    reverted patch does not count as newer: its change is no longer in the tree.
 //!
 //! Removal renames the directory to a hidden `.pruning.<id>` first, then deletes that, so a crash
 //! never leaves a half-deleted backup under its real name; the next run finishes the deletion.
@@ -34,7 +36,10 @@ pub fn plan(home: &Home, env: &str, records: &[Record], older_than: Duration, no
     let backups = backup_ids(home, env)?;
     let applied: HashMap<&str, &Record> = records
         .iter()
-        .filter(|r| r.state == State::Applied && r.result.as_ref().is_some_and(|r| r.outcome == Outcome::Applied))
+        .filter(|r| {
+            r.state == State::Applied
+                && r.result.as_ref().is_some_and(|r| r.outcome == Outcome::Applied && r.reverted_at.is_none())
+        })
         .map(|r| (r.id.as_str(), r))
         .collect();
     // For each path, the newest applied patch that touched it: (finished_at, id).

@@ -7,6 +7,7 @@ use std::fmt::Write;
 use crate::docs::records::Record;
 use crate::docs::stats::{self, Stats};
 use crate::docs::{manifest, md};
+use crate::patch::summary::outcome_name;
 use crate::store::events::rfc3339;
 
 pub const FILE: &str = "README.md";
@@ -79,11 +80,16 @@ fn latest(out: &mut String, input: &Input) {
             "| {} | {} | {} | {} | +{added} −{removed} |",
             rfc3339::format(&result.finished_at),
             md::link(&record.id, &target),
-            stats::outcome_name(result.outcome),
+            outcome(result),
             md::cell(record.description().unwrap_or(""), 100),
         );
     }
     out.push('\n');
+}
+
+fn outcome(result: &crate::store::results::PatchResult) -> String {
+    let name = outcome_name(result.outcome);
+    if result.reverted_at.is_some() { format!("{name}, reverted") } else { name }
 }
 
 fn numbers(out: &mut String, stats: &Stats, total: usize) {

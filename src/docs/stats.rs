@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Serialize;
 
 use crate::docs::records::Record;
+use crate::patch::summary::outcome_name;
 use crate::store::results::Outcome;
 
 /// How many failure reasons the statistics list.
@@ -25,7 +26,7 @@ pub struct Stats {
     /// succeeded / finished, rounded to 4 places; `null` before any patch ran.
     pub success_rate: Option<f64>,
     /// Finished patches by outcome.
-    pub outcomes: BTreeMap<&'static str, u64>,
+    pub outcomes: BTreeMap<String, u64>,
     /// Time from start to finish of each run, in milliseconds.
     pub apply_ms: Timing,
     pub top_failure_reasons: Vec<Reason>,
@@ -54,16 +55,6 @@ pub struct Author {
     pub failed: u64,
     pub added: u64,
     pub removed: u64,
-}
-
-pub fn outcome_name(outcome: Outcome) -> &'static str {
-    match outcome {
-        Outcome::Applied => "applied",
-        Outcome::AlreadyApplied => "already-applied",
-        Outcome::Refused => "refused",
-        Outcome::RolledBack => "rolled-back",
-        Outcome::Error => "error",
-    }
 }
 
 pub fn succeeded(outcome: Outcome) -> bool {
@@ -97,7 +88,7 @@ pub fn compute(records: &[Record]) -> Stats {
         } else {
             author.failed += 1;
             let reason = result.reason.as_deref().map(|r| first_line(r, REASON_CHARS));
-            *reasons.entry(reason.unwrap_or_else(|| outcome_name(result.outcome).to_string())).or_insert(0) += 1;
+            *reasons.entry(reason.unwrap_or_else(|| outcome_name(result.outcome))).or_insert(0) += 1;
         }
     }
     let mut top: Vec<Reason> = reasons.into_iter().map(|(reason, count)| Reason { reason, count }).collect();

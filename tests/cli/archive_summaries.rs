@@ -143,8 +143,13 @@ fn prune_backups_keeps_the_newest_backup_of_every_file() {
     store(&t, &result("c", Outcome::Applied, &ago(1), &[("y", 1, 0)]));
     store(&t, &result("d", Outcome::Applied, &ago(40), &[("y", 1, 0)]));
     store(&t, &result("f", Outcome::Refused, &ago(40), &[("x", 1, 0)]));
+    // g's only newer patch on v was reverted, so g's backup is what revert of v needs again.
+    store(&t, &result("g", Outcome::Applied, &ago(50), &[("v", 1, 0)]));
+    let mut r = result("r", Outcome::Applied, &ago(10), &[("v", 1, 0)]);
+    r.reverted_at = Some(now);
+    store(&t, &r);
     queue::enqueue(&home(&t), "main", "p", State::Pending, b"{}").unwrap();
-    for id in ["a", "b", "c", "d", "f", "p", "orphan"] {
+    for id in ["a", "b", "c", "d", "f", "g", "r", "p", "orphan"] {
         t.write(&format!("home/main/backups/{id}/manifest.json"), "{}");
         t.write(&format!("home/main/backups/{id}/files/x"), "original");
     }
@@ -152,13 +157,13 @@ fn prune_backups_keeps_the_newest_backup_of_every_file() {
 
     let report = t.run(["archive-summaries", "--prune-backups", "7d", "--dry-run", "--json"]).success().json();
     assert_eq!(report["envs"]["main"]["pruned_backups"], json!(["a", "d"]));
-    assert_eq!(report["envs"]["main"]["kept_backups"], 5);
+    assert_eq!(report["envs"]["main"]["kept_backups"], 7);
     assert!(t.exists("home/main/backups/a/manifest.json"), "dry run removed a backup");
 
     t.run(["archive-summaries", "--prune-backups", "7d"])
         .success()
         .stdout_contains("removed backup main/backups/a")
-        .stdout_contains("backups: 2 removed, 5 kept");
+        .stdout_contains("backups: 2 removed, 7 kept");
     // a: x is newer in b. d: y is newer in b and c. b keeps x, w and z; c is too young;
     // f failed, p waits, orphan has no result: kept whatever their age.
     for (id, kept) in [("a", false), ("b", true), ("c", true), ("d", false), ("f", true), ("p", true), ("orphan", true)]
@@ -169,7 +174,7 @@ fn prune_backups_keeps_the_newest_backup_of_every_file() {
     let events = t.read("home/events.jsonl");
     let event: serde_json::Value = serde_json::from_str(events.lines().last().unwrap()).unwrap();
     assert_eq!((event["action"].as_str(), event["env"].as_str()), (Some("summaries.archived"), Some("main")));
-    assert_eq!((event["backups_pruned"].as_u64(), event["backups_kept"].as_u64()), (Some(2), Some(5)));
+    assert_eq!((event["backups_pruned"].as_u64(), event["backups_kept"].as_u64()), (Some(2), Some(7)));
     // With a shorter age, c is still the newest for y and stays.
-    t.run(["archive-summaries", "--prune-backups", "0s"]).success().stdout_contains("backups: 0 removed, 5 kept");
+    t.run(["archive-summaries", "--prune-backups", "0s"]).success().stdout_contains("backups: 0 removed, 7 kept");
 }
