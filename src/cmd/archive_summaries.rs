@@ -70,6 +70,7 @@ pub fn run(ctx: &Context, args: ArchiveArgs) -> Result<Outcome> {
 fn render(reports: &BTreeMap<String, EnvReport>, dry_run: bool) -> String {
     use std::fmt::Write;
     let (archive, remove) = if dry_run { ("would archive", "would remove") } else { ("archived", "removed") };
+    let (archived, removed) = if dry_run { ("would be archived", "would be removed") } else { ("archived", "removed") };
     let mut out = String::new();
     for (env, r) in reports {
         for m in &r.summaries.archived {
@@ -78,8 +79,6 @@ fn render(reports: &BTreeMap<String, EnvReport>, dry_run: bool) -> String {
         for id in r.pruned_backups.iter().flatten() {
             let _ = writeln!(out, "{remove} backup {env}/backups/{id}");
         }
-        let (archived, removed) =
-            if dry_run { ("would be archived", "would be removed") } else { ("archived", "removed") };
         let (s, n) = (&r.summaries, r.summaries.archived.len());
         let _ = write!(
             out,
