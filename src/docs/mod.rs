@@ -43,7 +43,9 @@ pub fn plan(home: &Home, env: &str, tree: &Path, all: bool) -> Result<Vec<Planne
     let stats = stats::compute(&records);
     let dir = home.env_dir(env);
     let manifest = manifest::render(env, &records, &stats)?;
-    let summaries = summary_ids(&home.summaries_dir(env))?;
+    // summaries/INDEX.md is gen-docs' own index, not the summary of a patch.
+    let summaries: HashSet<String> =
+        ids_in(&home.summaries_dir(env), ".md", false)?.into_iter().filter(|id| id != "INDEX").collect();
     let tree = tree.display().to_string();
     let readme =
         readme::render(&readme::Input { env, tree: &tree, records: &records, stats: &stats, summaries: &summaries });
@@ -79,22 +81,24 @@ pub fn write(planned: &[Planned], check: bool) -> Result<Vec<Change>> {
         .collect()
 }
 
-/// Ids that have a summary in `dir` (not the archive).
-fn summary_ids(dir: &Path) -> Result<HashSet<String>> {
+/// The sorted ids of the entries `<id><suffix>` in `dir` that are directories (`dirs`) or not;
+/// temp files and other strangers are not ids. A missing directory has none.
+pub fn ids_in(dir: &Path, suffix: &str, dirs: bool) -> Result<Vec<String>> {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(HashSet::new()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(e).with_context(|| format!("could not list {}", dir.display())),
     };
-    let mut ids = HashSet::new();
+    let mut ids = Vec::new();
     for entry in entries {
         let entry = entry.with_context(|| format!("could not list {}", dir.display()))?;
-        if let Some(id) = entry.file_name().to_str().and_then(|n| n.strip_suffix(".md"))
+        if let Some(id) = entry.file_name().to_str().and_then(|n| n.strip_suffix(suffix))
             && queue::valid_id(id)
-            && id != "INDEX"
+            && entry.file_type().is_ok_and(|t| t.is_dir() == dirs)
         {
-            ids.insert(id.to_string());
+            ids.push(id.to_string());
         }
     }
+    ids.sort_unstable();
     Ok(ids)
 }

@@ -18,8 +18,9 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 
+use crate::docs::ids_in;
 use crate::docs::records::Record;
-use crate::store::queue::{self, State};
+use crate::store::queue::State;
 use crate::store::results::Outcome;
 use crate::store::{Home, atomic};
 
@@ -33,7 +34,7 @@ pub struct Plan {
 }
 
 pub fn plan(home: &Home, env: &str, records: &[Record], older_than: Duration, now: DateTime<Utc>) -> Result<Plan> {
-    let backups = backup_ids(home, env)?;
+    let backups = ids_in(&home.backups_dir(env), "", true)?;
     let applied: HashMap<&str, &Record> = records
         .iter()
         .filter(|r| {
@@ -92,25 +93,4 @@ fn touched(record: &Record) -> impl Iterator<Item = &str> {
         .iter()
         .flat_map(|r| r.files.iter())
         .flat_map(|f| std::iter::once(f.path.as_str()).chain(f.from.as_deref()))
-}
-
-/// The ids with a backup directory, sorted.
-fn backup_ids(home: &Home, env: &str) -> Result<Vec<String>> {
-    let dir = home.backups_dir(env);
-    let entries = match std::fs::read_dir(&dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e).with_context(|| format!("could not list {}", dir.display())),
-    };
-    let mut ids = Vec::new();
-    for entry in entries {
-        let entry = entry.with_context(|| format!("could not list {}", dir.display()))?;
-        if let Some(id) = entry.file_name().to_str().filter(|id| queue::valid_id(id))
-            && entry.file_type().is_ok_and(|t| t.is_dir())
-        {
-            ids.push(id.to_string());
-        }
-    }
-    ids.sort_unstable();
-    Ok(ids)
 }

@@ -9,8 +9,9 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
+use crate::docs::ids_in;
 use crate::store::Home;
-use crate::store::queue::{self, State};
+use crate::store::queue::State;
 use crate::store::results::PatchResult;
 
 /// One patch as gen-docs sees it.
@@ -61,11 +62,11 @@ pub fn load(home: &Home, env: &str) -> Result<Vec<Record>> {
     // Names only: a stat per queue file would double the I/O of a large store.
     let mut states: BTreeMap<String, State> = BTreeMap::new();
     for state in State::ALL {
-        for id in json_ids(&home.queue_dir(env, state))? {
+        for id in ids_in(&home.queue_dir(env, state), ".json", false)? {
             states.insert(id, state);
         }
     }
-    let ids = json_ids(&home.results_dir(env))?;
+    let ids = ids_in(&home.results_dir(env), ".json", false)?;
     let mut records = Vec::with_capacity(ids.len().max(states.len()));
     for (id, (result, bytes)) in ids.iter().zip(read_results(home, env, &ids)?) {
         let state = states.remove(id).unwrap_or(result.state);
@@ -77,26 +78,6 @@ pub fn load(home: &Home, env: &str) -> Result<Vec<Record>> {
     }
     records.sort_by(|a, b| (a.received_at(), &a.id).cmp(&(b.received_at(), &b.id)));
     Ok(records)
-}
-
-/// The ids of the `<id>.json` files in `dir`, sorted; a missing directory has none.
-fn json_ids(dir: &Path) -> Result<Vec<String>> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e).with_context(|| format!("could not list {}", dir.display())),
-    };
-    let mut ids = Vec::new();
-    for entry in entries {
-        let entry = entry.with_context(|| format!("could not list {}", dir.display()))?;
-        if let Some(id) = entry.file_name().to_str().and_then(|n| n.strip_suffix(".json"))
-            && queue::valid_id(id)
-        {
-            ids.push(id.to_string());
-        }
-    }
-    ids.sort_unstable();
-    Ok(ids)
 }
 
 /// Read and parse the results, with their sizes, on several threads: reading 100,000 small
