@@ -1,8 +1,6 @@
 //! The one place the queue meets the patch engine: bytes → metadata and a [`Plan`], or the
 //! reason the patch is refused.
 
-use anyhow::{Result, bail};
-
 use crate::config::EnvConfig;
 use crate::patch::fence::Fence;
 use crate::patch::plan::Plan;
@@ -18,7 +16,8 @@ pub struct Prepared {
     pub plan: Plan,
 }
 
-/// `Ok(Err(reason))`: the patch is refused (unreadable, fenced off, a hunk that does not match).
-pub fn prepare(_env: &EnvConfig, _fence: &Fence, _bytes: &[u8]) -> Result<Result<Prepared, String>> {
-    bail!("the patch parser is not merged into this branch yet")
+/// `Err(reason)`: the patch is refused (unreadable, fenced off, a hunk that does not match), with
+/// the reason in words for the model that wrote it.
+pub fn prepare(_env: &EnvConfig, _fence: &Fence, _bytes: &[u8]) -> Result<Prepared, String> {
+    Err("the patch parser is not merged into this branch yet".to_string())
 }

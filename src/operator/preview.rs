@@ -57,7 +57,7 @@ pub fn preview(settings: &Settings, home: &Home, env: &str, target: &str) -> Res
         refusal: None,
         summary: String::new(),
     };
-    match prepare(env.cfg, &env.fence, &bytes)? {
+    match prepare(env.cfg, &env.fence, &bytes) {
         Err(reason) => {
             preview.summary = format!("{} ({}) would be refused: {reason}", entry.id, entry.state);
             preview.refusal = Some(reason);

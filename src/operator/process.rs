@@ -128,7 +128,7 @@ pub fn check_file(settings: &Settings, home: &Home, env: &str, bytes: &[u8]) -> 
 }
 
 fn check_bytes(env: &Env, id: &str, bytes: &[u8]) -> Result<PatchReport> {
-    let (outcome, reason, files) = match prepare(env.cfg, &env.fence, bytes)? {
+    let (outcome, reason, files) = match prepare(env.cfg, &env.fence, bytes) {
         Err(reason) => (Outcome::Refused, Some(reason), Vec::new()),
         Ok(p) => {
             let files = p.plan.files.iter().map(|f| f.path.clone()).collect();
@@ -209,7 +209,7 @@ fn process_one(env: &Env, entry: &Entry, actor: &str) -> Result<PatchReport> {
     let t0 = Instant::now();
     let mut result = record::draft(env, entry);
     let bytes = std::fs::read(&entry.path).with_context(|| format!("could not read {}", entry.path.display()))?;
-    let prepared = match prepare(env.cfg, &env.fence, &bytes)? {
+    let prepared = match prepare(env.cfg, &env.fence, &bytes) {
         Ok(p) => p,
         Err(reason) => {
             result.outcome = Outcome::Refused;

@@ -10,6 +10,7 @@ use anyhow::Result;
 use super::process::PatchReport;
 use super::{Env, record, revert};
 use crate::patch::{backup, journal};
+use crate::store::atomic;
 use crate::store::events::{self, Event};
 use crate::store::queue::{self, State};
 use crate::store::results::{self, Outcome};
@@ -49,6 +50,11 @@ pub(super) fn recover(env: &Env, actor: &str) -> Result<Vec<PatchReport>> {
         let report = record::settle(env, &entry, result, Instant::now(), actor)?;
         backup::remove(&backup::dir(env.home, env.name, &rolled.key))?;
         reports.push(report);
+    }
+    // Temp files of result and summary writes a dead run never finished (only this job,
+    // under this lock, writes there).
+    for dir in [env.home.results_dir(env.name), env.home.summaries_dir(env.name)] {
+        atomic::remove_stale_temps(&dir, "")?;
     }
     // Claimed but never journaled: nothing was written to the tree. Back to pending; the mode
     // decides again whether it applies.

@@ -104,9 +104,13 @@ pub fn recover(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(e).with_context(|| format!("could not list {}", dir.display())),
     };
-    let mut keys: Vec<String> =
-        entries.filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(SUFFIX).map(str::to_string)).collect();
+    let mut keys: Vec<String> = entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(SUFFIX).map(str::to_string))
+        .filter(|name| !name.starts_with(atomic::TEMP_PREFIX))
+        .collect();
     keys.sort();
+    // Journal writes a dead run never finished; we hold the lock, so they are stale.
+    atomic::remove_stale_temps(&dir, SUFFIX)?;
     let mut out = Vec::new();
     for key in keys {
         if settled(&key)? {
@@ -125,6 +129,7 @@ fn roll_back(home: &Home, env: &str, fence: &Fence, key: &str) -> Result<Recover
     let manifest = backup::read(home, env, key)?;
     let mut done = Recovered { key: key.to_string(), restored: Vec::new(), conflicts: Vec::new() };
     for file in manifest.files.iter().rev() {
+        remove_stale_temps(fence, &file.path)?;
         let now = snapshot(fence, &file.path)?;
         match file.side(now.as_ref()) {
             Side::Before => {}
@@ -137,6 +142,16 @@ fn roll_back(home: &Home, env: &str, fence: &Fence, key: &str) -> Result<Recover
     }
     Journal { key: key.to_string(), path: path(home, env, key) }.finish()?;
     Ok(done)
+}
+
+/// A write killed between creating its temp file and renaming it leaves the temp file beside
+/// the target: remove those of this path.
+fn remove_stale_temps(fence: &Fence, rel: &str) -> Result<()> {
+    let target = fence.join(rel);
+    match (target.parent(), target.file_name().and_then(|n| n.to_str())) {
+        (Some(dir), Some(name)) => atomic::remove_stale_temps(dir, &format!(".{name}")),
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]
@@ -183,6 +198,8 @@ mod tests {
         let journal = apply(&home, "main", "p1", &fence, &plan).unwrap();
         assert_eq!(read(&fence, "a.txt").as_deref(), Some("a2\n"));
         assert!(journal.path.exists());
+        let stale = fence.join(&format!("{}123.0.a.txt", atomic::TEMP_PREFIX));
+        std::fs::write(&stale, "half").unwrap();
         // Someone edits the created file after the crash: recovery must not clobber it.
         std::fs::write(fence.join("new/b.txt"), "theirs\n").unwrap();
         let _ = journal; // the run dies here: no restore, no finish
@@ -193,6 +210,7 @@ mod tests {
         assert_eq!(read(&fence, "a.txt").as_deref(), Some("a1\n"));
         assert_eq!(read(&fence, "gone.txt").as_deref(), Some("bye\n"));
         assert_eq!(read(&fence, "new/b.txt").as_deref(), Some("theirs\n"));
+        assert!(!stale.exists());
         assert!(recover(&home, "main", &fence, &|_| Ok(false)).unwrap().is_empty(), "the journal is gone");
     }
 

@@ -101,6 +101,21 @@ pub fn remove(path: &Path) -> Result<()> {
     }
 }
 
+/// Remove the temp files killed writers left in `dir`: those whose name ends with `suffix` (the
+/// target's `.name`), or all of them with `""`. Only where no live writer can be at work, that is
+/// under the lock of the one job that writes there.
+pub fn remove_stale_temps(dir: &Path, suffix: &str) -> Result<()> {
+    let Ok(entries) = fs::read_dir(dir) else { return Ok(()) };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(TEMP_PREFIX) && name.ends_with(suffix) {
+            remove(&entry.path())?;
+        }
+    }
+    Ok(())
+}
+
 /// fsync a directory so the names in it (new files, renames) survive a crash.
 pub fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir).and_then(|d| d.sync_all()).with_context(|| format!("could not sync directory {}", dir.display()))

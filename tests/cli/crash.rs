@@ -69,7 +69,7 @@ fn sigkill_at_any_moment_leaves_files_whole_and_the_next_run_recovers() {
         versions(&t); // whole files even before recovery
 
         let run = t.run(["apply-patch", "--json"]);
-        assert!(run.code == 0, "recovery run failed (seed {seed}):\n{}\n{}", run.stdout, run.stderr);
+        assert!(run.code == 0, "recovery run failed with {} (seed {seed}):\n{}\n{}", run.code, run.stdout, run.stderr);
         let applying: Vec<_> = std::fs::read_dir(t.join(".runner/main/patches/applying")).unwrap().collect();
         assert!(applying.is_empty(), "applying/ not empty after recovery (seed {seed})");
 
@@ -90,6 +90,8 @@ fn sigkill_at_any_moment_leaves_files_whole_and_the_next_run_recovers() {
             assert_eq!(t.exists(&format!("tree/extra/p{p}.txt")), applied, "extra file of {id} (seed {seed})");
         }
         assert_eq!(versions(&t), vec![newest; FILES], "tree is not at p{newest:03} (seed {seed})");
+        let stray: Vec<_> = snapshot(&t.join("tree")).into_keys().filter(|p| p.contains(".runner-tmp.")).collect();
+        assert!(stray.is_empty(), "temp files left in the tree: {stray:?} (seed {seed})");
     }
     let outcomes: Vec<_> = (1..=RUNS).map(|p| result(&t, &format!("p{p:03}"))["outcome"].clone()).collect();
     eprintln!("outcomes: {} applied of {RUNS}", outcomes.iter().filter(|o| *o == "applied").count());
