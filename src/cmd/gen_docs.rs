@@ -33,6 +33,9 @@ pub fn run(ctx: &Context, args: GenDocsArgs) -> Result<Outcome> {
         let _lock = lock::acquire(&home, "gen-docs", Some(env), ctx.global.wait)?;
         let planned = docs::plan(&home, env, &cfg.tree, args.all)?;
         let changes = docs::write(&planned, args.check)?;
+        if !args.check {
+            docs::remove_stale_temps(&planned, &home.summaries_dir(env))?;
+        }
         let mut report = EnvReport::default();
         for (file, change) in planned.iter().zip(changes) {
             let rel = file.path.strip_prefix(home.root()).unwrap_or(&file.path).display().to_string();

@@ -81,6 +81,21 @@ pub fn write(planned: &[Planned], check: bool) -> Result<Vec<Change>> {
         .collect()
 }
 
+/// Remove the temp files a killed gen-docs left beside the files it writes (a torn manifest's temp
+/// can be tens of megabytes). Callers hold the environment's gen-docs lock, so no live gen-docs
+/// writes them; `except` is a directory where another job may write a file of the same name
+/// (summaries/, where a patch could be called INDEX).
+pub fn remove_stale_temps(planned: &[Planned], except: &Path) -> Result<()> {
+    let mut done = HashSet::new();
+    for p in planned {
+        let (Some(dir), Some(name)) = (p.path.parent(), p.path.file_name()) else { continue };
+        if dir != except && done.insert((dir, name)) {
+            atomic::remove_stale_temps(dir, &format!(".{}", name.to_string_lossy()))?;
+        }
+    }
+    Ok(())
+}
+
 /// The sorted ids of the entries `<id><suffix>` in `dir` that are directories (`dirs`) or not;
 /// temp files and other strangers are not ids. A missing directory has none.
 pub fn ids_in(dir: &Path, suffix: &str, dirs: bool) -> Result<Vec<String>> {
