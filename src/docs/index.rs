@@ -15,6 +15,9 @@ use crate::store::atomic::TEMP_PREFIX;
 
 pub const FILE: &str = "INDEX.md";
 
+/// File sizes known without a stat: directory → file name → bytes.
+pub type Known = HashMap<PathBuf, HashMap<String, u64>>;
+
 /// Files and bytes below a directory.
 #[derive(Debug, Clone, Copy, Default)]
 struct Totals {
@@ -33,19 +36,14 @@ struct Walk<'a> {
     all: bool,
     /// Files this run is about to write, listed even before they exist.
     new: &'a [PathBuf],
-    /// Sizes already known (the files about to be written, the results just read): no stat.
-    known: &'a HashMap<PathBuf, u64>,
+    /// Sizes already known, by directory and name (the files about to be written, the results
+    /// just read): no stat for those.
+    known: &'a Known,
     out: Vec<Planned>,
 }
 
 /// The INDEX.md of `root` (titled `name`) and of every directory below it that gets one.
-pub fn build(
-    root: &Path,
-    name: &str,
-    all: bool,
-    new: &[PathBuf],
-    known: &HashMap<PathBuf, u64>,
-) -> Result<Vec<Planned>> {
+pub fn build(root: &Path, name: &str, all: bool, new: &[PathBuf], known: &Known) -> Result<Vec<Planned>> {
     let mut walk = Walk { all, new, known, out: Vec::new() };
     walk.dir(root, name, 0)?;
     Ok(walk.out)
@@ -82,7 +80,7 @@ impl Walk<'_> {
                 files.push(entry);
             }
         }
-        let sizes = self.sizes(&files)?;
+        let sizes = self.sizes(dir, &files)?;
         let files: Vec<(String, u64, bool)> =
             files.into_iter().zip(sizes).map(|(e, size)| (e.name, size, e.is_symlink)).collect();
         let mut totals = Totals::default();
@@ -157,14 +155,19 @@ impl Walk<'_> {
         Ok(out)
     }
 
-    /// The sizes of these files, stat-ing on a few threads those not already known.
-    fn sizes(&self, files: &[Entry]) -> Result<Vec<u64>> {
+    /// The sizes of these files of `dir`, stat-ing on a few threads those not already known.
+    fn sizes(&self, dir: &Path, files: &[Entry]) -> Result<Vec<u64>> {
         const STATTERS: usize = 8;
+        let known = self.known.get(dir);
+        let size = |e: &Entry| match known.and_then(|k| k.get(&e.name)) {
+            Some(size) => Ok(*size),
+            None => stat_size(&e.path),
+        };
         let chunk = files.len().div_ceil(STATTERS).max(256);
         std::thread::scope(|scope| {
             let workers: Vec<_> = files
                 .chunks(chunk)
-                .map(|part| scope.spawn(move || part.iter().map(|e| self.size(&e.path)).collect::<Result<Vec<_>>>()))
+                .map(|part| scope.spawn(move || part.iter().map(size).collect::<Result<Vec<_>>>()))
                 .collect();
             let mut out = Vec::with_capacity(files.len());
             for worker in workers {
@@ -173,16 +176,13 @@ impl Walk<'_> {
             Ok(out)
         })
     }
+}
 
-    fn size(&self, path: &Path) -> Result<u64> {
-        if let Some(size) = self.known.get(path) {
-            return Ok(*size);
-        }
-        match std::fs::symlink_metadata(path) {
-            Ok(m) => Ok(m.len()),
-            // Removed since the listing (a patch moved on): the next run will not list it.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
-            Err(e) => Err(e).with_context(|| format!("could not stat {}", path.display())),
-        }
+fn stat_size(path: &Path) -> Result<u64> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) => Ok(m.len()),
+        // Removed since the listing (a patch moved on): the next run will not list it.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+        Err(e) => Err(e).with_context(|| format!("could not stat {}", path.display())),
     }
 }

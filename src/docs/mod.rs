@@ -13,7 +13,7 @@ pub mod readme;
 pub mod records;
 pub mod stats;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -54,10 +54,15 @@ pub fn plan(home: &Home, env: &str, tree: &Path, all: bool) -> Result<Vec<Planne
         Planned { path: dir.join(readme::FILE), bytes: readme.into_bytes() },
     ];
     // Sizes index::build need not stat: the files about to be written and the results just read.
-    let mut sizes: HashMap<PathBuf, u64> = out.iter().map(|p| (p.path.clone(), p.bytes.len() as u64)).collect();
-    sizes.extend(records.iter().filter(|r| r.result.is_some()).map(|r| (home.result_file(env, &r.id), r.result_bytes)));
+    let mut known = index::Known::new();
+    known.insert(
+        dir.clone(),
+        [(manifest::FILE, &out[0]), (readme::FILE, &out[1])].map(|(n, p)| (n.to_string(), p.bytes.len() as u64)).into(),
+    );
+    let results = records.iter().filter(|r| r.result.is_some());
+    known.insert(home.results_dir(env), results.map(|r| (format!("{}.json", r.id), r.result_bytes)).collect());
     let new: Vec<PathBuf> = out.iter().map(|p| p.path.clone()).collect();
-    out.extend(index::build(&dir, env, all, &new, &sizes)?);
+    out.extend(index::build(&dir, env, all, &new, &known)?);
     Ok(out)
 }
 

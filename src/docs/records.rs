@@ -100,10 +100,32 @@ fn read_results(home: &Home, env: &str, ids: &[String]) -> Result<Vec<(PatchResu
 }
 
 fn read_result(path: &Path) -> Result<(PatchResult, u64)> {
-    let bytes = std::fs::read(path).with_context(|| format!("could not read result {}", path.display()))?;
+    let bytes = read_small(path).with_context(|| format!("could not read result {}", path.display()))?;
     let result =
         serde_json::from_slice(&bytes).with_context(|| format!("could not parse result {}", path.display()))?;
     Ok((result, bytes.len() as u64))
+}
+
+/// `fs::read` without its stat for a size hint: a result is a few kilobytes, and at 100,000 of
+/// them the saved system calls show.
+fn read_small(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut bytes = vec![0; 8192];
+    let mut len = 0;
+    loop {
+        if len == bytes.len() {
+            bytes.resize(len * 2, 0);
+        }
+        match file.read(&mut bytes[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    bytes.truncate(len);
+    Ok(bytes)
 }
 
 /// What a waiting patch's envelope says about itself. The envelope may be any format apply-patch
