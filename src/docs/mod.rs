@@ -37,33 +37,28 @@ pub enum Change {
     Foreign,
 }
 
-/// Every file gen-docs generates for `env`, with its content.
+/// Every file gen-docs generates for `env`, with its content. The directory walk for INDEX.md
+/// runs on its own thread while the records are read: both mostly wait on the disk.
 pub fn plan(home: &Home, env: &str, tree: &Path, all: bool) -> Result<Vec<Planned>> {
-    let records = records::load(home, env)?;
-    let stats = stats::compute(&records);
     let dir = home.env_dir(env);
-    let manifest = manifest::render(env, &records, &stats)?;
-    // summaries/INDEX.md is gen-docs' own index, not the summary of a patch.
-    let summaries: HashSet<String> =
-        ids_in(&home.summaries_dir(env), ".md", false)?.into_iter().filter(|id| id != "INDEX").collect();
-    let tree = tree.display().to_string();
-    let readme =
-        readme::render(&readme::Input { env, tree: &tree, records: &records, stats: &stats, summaries: &summaries });
-    let mut out = vec![
-        Planned { path: dir.join(manifest::FILE), bytes: manifest },
-        Planned { path: dir.join(readme::FILE), bytes: readme.into_bytes() },
-    ];
-    // Sizes index::build need not stat: the files about to be written and the results just read.
-    let mut known = index::Known::new();
-    known.insert(
-        dir.clone(),
-        [(manifest::FILE, &out[0]), (readme::FILE, &out[1])].map(|(n, p)| (n.to_string(), p.bytes.len() as u64)).into(),
-    );
-    let results = records.iter().filter(|r| r.result.is_some());
-    known.insert(home.results_dir(env), results.map(|r| (format!("{}.json", r.id), r.result_bytes)).collect());
-    let new: Vec<PathBuf> = out.iter().map(|p| p.path.clone()).collect();
-    out.extend(index::build(&dir, env, all, &new, &known)?);
-    Ok(out)
+    std::thread::scope(|scope| {
+        let scan = scope.spawn(|| index::scan(&dir, env, all));
+        let records = records::load(home, env)?;
+        let stats = stats::compute(&records);
+        let manifest = manifest::render(env, &records, &stats)?;
+        // summaries/INDEX.md is gen-docs' own index, not the summary of a patch.
+        let summaries: HashSet<String> =
+            ids_in(&home.summaries_dir(env), ".md", false)?.into_iter().filter(|id| id != "INDEX").collect();
+        let tree = tree.display().to_string();
+        let input = readme::Input { env, tree: &tree, records: &records, stats: &stats, summaries: &summaries };
+        let mut out = vec![
+            Planned { path: dir.join(manifest::FILE), bytes: manifest },
+            Planned { path: dir.join(readme::FILE), bytes: readme::render(&input).into_bytes() },
+        ];
+        let indexes = index::finish(scan.join().expect("index walk panicked")?, &out)?;
+        out.extend(indexes);
+        Ok(out)
+    })
 }
 
 /// Compare each planned file with the disk and, unless `check`, write the ones that differ.

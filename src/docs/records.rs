@@ -21,8 +21,6 @@ pub struct Record {
     pub state: State,
     /// What happened when it ran; `None` while it waits.
     pub result: Option<PatchResult>,
-    /// The size of `results/<id>.json` as read, so INDEX.md need not stat it again.
-    pub result_bytes: u64,
     /// For a patch that has not run: the description, author and arrival time its envelope gives.
     pub waiting: Option<Waiting>,
 }
@@ -68,21 +66,21 @@ pub fn load(home: &Home, env: &str) -> Result<Vec<Record>> {
     }
     let ids = ids_in(&home.results_dir(env), ".json", false)?;
     let mut records = Vec::with_capacity(ids.len().max(states.len()));
-    for (id, (result, bytes)) in ids.iter().zip(read_results(home, env, &ids)?) {
+    for (id, result) in ids.iter().zip(read_results(home, env, &ids)?) {
         let state = states.remove(id).unwrap_or(result.state);
-        records.push(Record { id: id.clone(), state, result: Some(result), result_bytes: bytes, waiting: None });
+        records.push(Record { id: id.clone(), state, result: Some(result), waiting: None });
     }
     for (id, state) in states {
         let waiting = read_envelope(&home.queue_dir(env, state).join(format!("{id}.json")));
-        records.push(Record { id, state, result: None, result_bytes: 0, waiting: Some(waiting) });
+        records.push(Record { id, state, result: None, waiting: Some(waiting) });
     }
     records.sort_by(|a, b| (a.received_at(), &a.id).cmp(&(b.received_at(), &b.id)));
     Ok(records)
 }
 
-/// Read and parse the results, with their sizes, on several threads: reading 100,000 small
-/// files waits on the disk more than on the CPU, so more requests in flight than cores pays.
-fn read_results(home: &Home, env: &str, ids: &[String]) -> Result<Vec<(PatchResult, u64)>> {
+/// Read and parse the results on several threads: reading 100,000 small files waits on the disk
+/// more than on the CPU, so more requests in flight than cores pays.
+fn read_results(home: &Home, env: &str, ids: &[String]) -> Result<Vec<PatchResult>> {
     const READERS: usize = 16;
     let chunk = ids.len().div_ceil(READERS).max(1);
     std::thread::scope(|scope| {
@@ -99,11 +97,9 @@ fn read_results(home: &Home, env: &str, ids: &[String]) -> Result<Vec<(PatchResu
     })
 }
 
-fn read_result(path: &Path) -> Result<(PatchResult, u64)> {
+fn read_result(path: &Path) -> Result<PatchResult> {
     let bytes = read_small(path).with_context(|| format!("could not read result {}", path.display()))?;
-    let result =
-        serde_json::from_slice(&bytes).with_context(|| format!("could not parse result {}", path.display()))?;
-    Ok((result, bytes.len() as u64))
+    serde_json::from_slice(&bytes).with_context(|| format!("could not parse result {}", path.display()))
 }
 
 /// `fs::read` without its stat for a size hint: a result is a few kilobytes, and at 100,000 of
