@@ -22,7 +22,7 @@ use crate::store::mode::Mode;
 /// schedule them. Without a runner.toml, embedded defaults serve: home ./.runner, one environment
 /// `main` whose tree is the current directory, listener 127.0.0.1:5555.
 #[derive(Debug, Parser)]
-#[command(name = "runner", version, about, long_about, after_long_help = crate::exit::TABLE)]
+#[command(name = "runner", version, about, long_about, after_long_help = crate::exit::help_table())]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,

@@ -13,13 +13,19 @@ pub const ERROR: u8 = 2;
 /// Another run holds the lock (EX_TEMPFAIL); `--wait` waits instead.
 pub const BUSY: u8 = 75;
 
-/// The table as the help text, man page and README print it.
-pub const TABLE: &str = "\
-EXIT STATUS:
-  0   done; the answer is yes (applied, healthy, nothing to change)
-  1   done; the answer is no (a patch refused or failed, a check unhealthy, --check found changes)
-  2   error: bad usage, bad config, I/O failure
-  75  another run holds the lock (EX_TEMPFAIL); --wait waits instead";
+/// The table, as the help text, the man pages and the README print it.
+pub const CODES: [(u8, &str); 4] = [
+    (YES, "done; the answer is yes (applied, healthy, nothing to change)"),
+    (NO, "done; the answer is no (a patch refused or failed, a check unhealthy, --check found changes)"),
+    (ERROR, "error: bad usage, bad config, I/O failure"),
+    (BUSY, "another run holds the lock (EX_TEMPFAIL); --wait waits instead"),
+];
+
+/// The table as `--help` shows it.
+pub fn help_table() -> String {
+    let rows: Vec<String> = CODES.iter().map(|(code, meaning)| format!("  {code:<3} {meaning}")).collect();
+    format!("Exit status:\n{}", rows.join("\n"))
+}
 
 /// What a command that finished has to say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

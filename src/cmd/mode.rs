@@ -22,13 +22,11 @@ pub fn run(ctx: &Context, args: ModeArgs) -> Result<Outcome> {
     };
     if new != current {
         mode::write(&home, new)?;
-        events::append(
-            &home,
-            &events::Event::new(events::cli_actor(), "mode.set")
-                .with("from", current.as_str())
-                .with("to", new.as_str()),
-        )?;
     }
+    // Every set is audited, a no-op one too: the log records what operators asked for.
+    let event =
+        events::Event::new(events::cli_actor(), "mode.set").with("from", current.as_str()).with("to", new.as_str());
+    events::append(&home, &event)?;
     if ctx.global.json {
         output::json(&json!({ "mode": new, "previous": current }))?;
     } else {

@@ -8,7 +8,7 @@ pub mod secret;
 pub mod units;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
 use serde::{Deserialize, Serialize};
@@ -301,9 +301,19 @@ impl Settings {
     }
 }
 
-/// Drop `.` components (`/a/./b` → `/a/b`) without touching the file system.
+/// Resolve `.` and `..` lexically (`/a/./b/../c` → `/a/c`), as paths in a config file read.
 pub fn normalize(path: &Path) -> PathBuf {
-    path.components().collect()
+    let mut out = PathBuf::new();
+    for comp in path.components() {
+        match comp {
+            Component::CurDir => {}
+            Component::ParentDir if out.file_name().is_some() => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 pub fn valid_env_name(name: &str) -> bool {

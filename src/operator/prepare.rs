@@ -4,6 +4,7 @@
 use crate::config::EnvConfig;
 use crate::patch::fence::Fence;
 use crate::patch::plan::Plan;
+use crate::patch::{Limits, parse, plan};
 
 /// A patch read and matched against the tree, ready to apply.
 #[derive(Debug)]
@@ -18,6 +19,21 @@ pub struct Prepared {
 
 /// `Err(reason)`: the patch is refused (unreadable, fenced off, a hunk that does not match), with
 /// the reason in words for the model that wrote it.
-pub fn prepare(_env: &EnvConfig, _fence: &Fence, _bytes: &[u8]) -> Result<Prepared, String> {
-    Err("the patch parser is not merged into this branch yet".to_string())
+pub fn prepare(env: &EnvConfig, fence: &Fence, bytes: &[u8]) -> Result<Prepared, String> {
+    let patch = match parse(bytes, None, None) {
+        Ok(p) => p,
+        Err(err) => return Err(format!("{err:#}")),
+    };
+    let limits = Limits { max_file_size: env.max_file_size.0 };
+    let plan = match plan(&patch, fence, &limits) {
+        Ok(plan) => plan,
+        Err(refusal) => return Err(refusal.to_string()),
+    };
+    Ok(Prepared {
+        format: patch.format.as_str().to_string(),
+        description: patch.meta.description,
+        author: patch.meta.author,
+        commands: patch.meta.validate,
+        plan,
+    })
 }

@@ -1,5 +1,5 @@
 //! `<env>/backups/<key>/`: the originals of every file a patch changes, kept so a crashed run can
-//! be rolled back and an applied patch reverted. `files/<n>` holds the n-th file's old bytes and
+//! be rolled back and an applied patch reverted. `<n>` holds the n-th file's old bytes and
 //! `manifest.json` says, per path, whether it existed, its mode and the sha256 of its content
 //! before and after the patch. The manifest is written last, so a backup with a manifest is whole.
 
@@ -21,7 +21,7 @@ pub struct Manifest {
     pub files: Vec<BackupFile>,
 }
 
-/// One path's two sides, as hashes; the old bytes themselves are in `files/<blob>`.
+/// One path's two sides, as hashes; the old bytes themselves are in the file named by `blob`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BackupFile {
     pub path: String,
@@ -35,7 +35,7 @@ pub struct BackupFile {
     pub sha256_after: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode_after: Option<u32>,
-    /// Name of the blob under `files/` holding the old bytes (when the file existed).
+    /// Name of the file beside the manifest holding the old bytes (when the file existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blob: Option<String>,
 }
@@ -65,6 +65,8 @@ impl BackupFile {
     }
 }
 
+pub const MANIFEST: &str = "manifest.json";
+
 pub fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -78,16 +80,14 @@ pub fn dir(home: &Home, env: &str, key: &str) -> PathBuf {
 pub fn write(home: &Home, env: &str, key: &str, plan: &Plan) -> Result<Manifest> {
     let dir = dir(home, env, key);
     remove(&dir)?;
-    let files_dir = dir.join("files");
-    ensure_dir(&files_dir)?;
-    atomic::sync_dir(&dir)?;
+    ensure_dir(&dir)?;
     atomic::sync_dir(&home.backups_dir(env))?;
     let mut files = Vec::new();
     for change in plan.files.iter().filter(|c| c.changes_anything()) {
         let blob = match &change.before {
             Some(before) => {
                 let name = files.len().to_string();
-                write_blob(&files_dir.join(&name), &before.bytes)?;
+                write_blob(&dir.join(&name), &before.bytes)?;
                 Some(name)
             }
             None => None,
@@ -102,15 +102,14 @@ pub fn write(home: &Home, env: &str, key: &str, plan: &Plan) -> Result<Manifest>
             blob,
         });
     }
-    // One directory sync covers every blob name; the manifest goes last.
-    atomic::sync_dir(&files_dir)?;
+    // The manifest goes last; syncing its directory makes the blob names durable with it.
     let manifest = Manifest { key: key.to_string(), files };
-    atomic::write_json(&dir.join("manifest.json"), &manifest)?;
+    atomic::write_json(&dir.join(MANIFEST), &manifest)?;
     Ok(manifest)
 }
 
 pub fn read(home: &Home, env: &str, key: &str) -> Result<Manifest> {
-    let path = dir(home, env, key).join("manifest.json");
+    let path = dir(home, env, key).join(MANIFEST);
     let bytes = fs::read(&path).with_context(|| format!("could not read backup manifest {}", path.display()))?;
     serde_json::from_slice(&bytes).with_context(|| format!("could not parse backup manifest {}", path.display()))
 }
@@ -119,7 +118,7 @@ pub fn read(home: &Home, env: &str, key: &str) -> Result<Manifest> {
 pub fn before(home: &Home, env: &str, key: &str, file: &BackupFile) -> Result<Option<Snapshot>> {
     match (&file.blob, file.mode) {
         (Some(blob), Some(mode)) => {
-            let path = dir(home, env, key).join("files").join(blob);
+            let path = dir(home, env, key).join(blob);
             let bytes = fs::read(&path)
                 .with_context(|| format!("could not read backup of {} ({})", file.path, path.display()))?;
             if sha256_hex(&bytes) != file.sha256_before.as_deref().unwrap_or_default() {

@@ -192,11 +192,7 @@ enum Reindent {
 impl Reindent {
     fn of(hunk: &Hunk, file: &[TextLine]) -> Reindent {
         let mut shift: Option<Reindent> = None;
-        let old = hunk.lines.iter().filter_map(|l| match l {
-            Line::Context(t) | Line::Remove(t) => Some(t),
-            Line::Add(_) => None,
-        });
-        for (patch, file) in old.zip(file) {
+        for (patch, file) in hunk.old_lines().into_iter().zip(file) {
             if patch.trim().is_empty() || file.text.trim().is_empty() {
                 continue;
             }

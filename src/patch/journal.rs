@@ -13,7 +13,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::patch::backup::{self, Side};
 use crate::patch::fence::Fence;
@@ -25,13 +25,6 @@ use crate::store::{Home, atomic};
 /// Journal files end with this; they sit beside the patch envelopes in `applying/` but are not
 /// patches (queue listing only takes `<id>.json`).
 pub const SUFFIX: &str = ".journal";
-
-#[derive(Debug, Serialize, Deserialize)]
-struct Record {
-    key: String,
-    env: String,
-    pid: u32,
-}
 
 /// A patch whose files are being written or were written and not yet settled.
 #[derive(Debug)]
@@ -49,8 +42,8 @@ fn path(home: &Home, env: &str, key: &str) -> PathBuf {
 pub fn apply(home: &Home, env: &str, key: &str, fence: &Fence, plan: &Plan) -> Result<Journal> {
     backup::write(home, env, key, plan).with_context(|| format!("could not back up the files of {key}"))?;
     let journal = Journal { key: key.to_string(), path: path(home, env, key) };
-    let record = Record { key: key.to_string(), env: env.to_string(), pid: std::process::id() };
-    atomic::write_json(&journal.path, &record).context("could not write the journal")?;
+    // The journal is an empty marker: the backup's manifest says everything recovery needs.
+    atomic::touch(&journal.path).context("could not write the journal")?;
     if let Err(err) = transaction::commit(fence, plan) {
         journal.finish()?;
         return Err(err);
@@ -74,9 +67,16 @@ impl Journal {
         Ok(())
     }
 
-    /// The outcome is recorded: the patch is settled.
+    /// The outcome is recorded: the patch is settled. The removal needs no directory sync: a
+    /// journal that reappears after a power cut belongs to a settled patch, which [`recover`]
+    /// recognises (its `settled` test) and just removes.
     pub fn finish(self) -> Result<()> {
-        atomic::remove(&self.path)
+        match std::fs::remove_file(&self.path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(e).with_context(|| format!("could not remove journal {}", self.path.display()))
+            }
+            _ => Ok(()),
+        }
     }
 }
 
@@ -126,8 +126,15 @@ pub fn recover(
 }
 
 fn roll_back(home: &Home, env: &str, fence: &Fence, key: &str) -> Result<Recovered> {
-    let manifest = backup::read(home, env, key)?;
     let mut done = Recovered { key: key.to_string(), restored: Vec::new(), conflicts: Vec::new() };
+    if !backup::dir(home, env, key).join(backup::MANIFEST).exists() {
+        // The manifest is durable before the journal is created, so a journal without one is a
+        // settled patch's whose backup was dropped (after a rollback) and whose lazy removal a
+        // power cut undid: nothing was written under it that is not settled.
+        Journal { key: key.to_string(), path: path(home, env, key) }.finish()?;
+        return Ok(done);
+    }
+    let manifest = backup::read(home, env, key)?;
     for file in manifest.files.iter().rev() {
         remove_stale_temps(fence, &file.path)?;
         let now = snapshot(fence, &file.path)?;
@@ -234,10 +241,21 @@ mod tests {
     fn a_damaged_backup_is_refused_not_restored() {
         let (_dir, home, fence, plan) = setup();
         apply(&home, "main", "p1", &fence, &plan).unwrap();
-        std::fs::write(backup::dir(&home, "main", "p1").join("files/0"), "garbage").unwrap();
+        std::fs::write(backup::dir(&home, "main", "p1").join("0"), "garbage").unwrap();
         let err = format!("{:#}", recover(&home, "main", &fence, &|_| Ok(false)).unwrap_err());
         assert!(err.contains("damaged"), "{err}");
         assert!(path(&home, "main", "p1").exists(), "the journal stays for a later attempt");
+    }
+
+    #[test]
+    fn a_journal_whose_backup_was_dropped_is_stale() {
+        let (_dir, home, fence, plan) = setup();
+        let journal = apply(&home, "main", "p1", &fence, &plan).unwrap();
+        journal.restore(&fence, &plan).unwrap();
+        backup::remove(&backup::dir(&home, "main", "p1")).unwrap();
+        let rec = recover(&home, "main", &fence, &|_| Ok(false)).unwrap();
+        assert!(rec[0].restored.is_empty() && rec[0].conflicts.is_empty());
+        assert!(!journal.path.exists());
     }
 
     #[test]

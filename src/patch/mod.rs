@@ -2,7 +2,8 @@
 //!
 //! `parse` reads any supported format into a [`Patch`]; `plan` matches it against a tree
 //! (through the [`fence::Fence`]) and returns the full [`plan::Plan`] or the first [`Refusal`],
-//! writing nothing; `transaction::commit` writes a plan all-or-nothing.
+//! writing nothing; `transaction::commit` writes a plan all-or-nothing, and `journal::apply` does
+//! so crash-safely with a backup (queue mode and revert).
 
 pub mod backup;
 mod detect;

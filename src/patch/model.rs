@@ -152,22 +152,22 @@ pub struct Hunk {
 impl Hunk {
     /// The lines the file must hold before: context and removed lines.
     pub fn old_lines(&self) -> Vec<&str> {
-        self.lines
-            .iter()
-            .filter_map(|l| match l {
-                Line::Context(t) | Line::Remove(t) => Some(t.as_str()),
-                Line::Add(_) => None,
-            })
-            .collect()
+        self.side(false)
     }
 
     /// The lines the file holds after: context and added lines.
     pub fn new_lines(&self) -> Vec<&str> {
+        self.side(true)
+    }
+
+    fn side(&self, new: bool) -> Vec<&str> {
         self.lines
             .iter()
             .filter_map(|l| match l {
-                Line::Context(t) | Line::Add(t) => Some(t.as_str()),
-                Line::Remove(_) => None,
+                Line::Context(t) => Some(t.as_str()),
+                Line::Add(t) if new => Some(t.as_str()),
+                Line::Remove(t) if !new => Some(t.as_str()),
+                _ => None,
             })
             .collect()
     }

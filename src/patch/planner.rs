@@ -469,3 +469,70 @@ fn check_size(limits: &Limits, name: &str, s: &Snapshot) -> Result<(), Refusal> 
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree(files: &[(&str, &str)]) -> (tempfile::TempDir, Fence) {
+        let dir = tempfile::tempdir().unwrap();
+        for (path, contents) in files {
+            let p = dir.path().join(path);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, contents).unwrap();
+        }
+        let fence = Fence::new(dir.path(), &[]).unwrap();
+        (dir, fence)
+    }
+
+    fn plan_json(fence: &Fence, json: &str, limits: Limits) -> Result<Plan, Refusal> {
+        plan(&crate::patch::parse(json.as_bytes(), None, None).unwrap(), fence, &limits)
+    }
+
+    #[test]
+    fn size_limit_applies_before_and_after() {
+        let (_d, fence) = tree(&[("big", "0123456789"), ("small", "x")]);
+        let small = Limits { max_file_size: 5 };
+        let r = plan_json(&fence, r#"{"operations": [{"op": "delete", "path": "big"}]}"#, small).unwrap_err();
+        assert!(r.reason.contains("over the limit of 5"), "{r}");
+        let r = plan_json(&fence, r#"{"operations": [{"op": "write", "path": "small", "contents": "123456"}]}"#, small)
+            .unwrap_err();
+        assert!(r.reason.contains("max_file_size"), "{r}");
+    }
+
+    #[test]
+    fn edits_build_on_each_other_and_results_say_what_happened() {
+        let (_d, fence) = tree(&[("a.txt", "one\ntwo\n"), ("m.sh", "echo\n")]);
+        let json = r#"{"operations": [
+            {"op": "replace", "path": "a.txt", "search": "one", "replace": "1"},
+            {"op": "move", "path": "a.txt", "to": "dir/b.txt"},
+            {"op": "replace", "path": "dir/b.txt", "search": "two", "replace": "2"},
+            {"op": "chmod", "path": "m.sh", "mode": "755"},
+            {"op": "write", "path": "tmp", "contents": "x"},
+            {"op": "delete", "path": "tmp"}]}"#;
+        let plan = plan_json(&fence, json, Limits::default()).unwrap();
+        let summary: Vec<(String, String, Option<String>)> =
+            plan.files.iter().map(|f| (f.path.clone(), f.result.action.clone(), f.result.from.clone())).collect();
+        assert_eq!(
+            summary,
+            vec![
+                ("a.txt".into(), "delete".into(), None),
+                ("dir/b.txt".into(), "move".into(), Some("a.txt".into())),
+                ("m.sh".into(), "chmod".into(), None),
+            ]
+        );
+        assert_eq!(plan.files[1].after.as_ref().unwrap().bytes, b"1\n2\n");
+        assert!(!plan.is_noop());
+    }
+
+    #[test]
+    fn a_directory_or_symlink_is_not_a_file_to_patch() {
+        let (d, fence) = tree(&[("dir/x", "x")]);
+        std::os::unix::fs::symlink(d.path().join("dir/x"), d.path().join("link")).unwrap();
+        for path in ["dir", "link"] {
+            let json = format!(r#"{{"operations": [{{"op": "write", "path": "{path}", "contents": "y"}}]}}"#);
+            let r = plan_json(&fence, &json, Limits::default()).unwrap_err();
+            assert!(r.reason.contains("not a regular file"), "{path}: {r}");
+        }
+    }
+}

@@ -31,11 +31,10 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
 /// for an existing one).
 pub fn write_with_mode(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<()> {
     let dir = parent(path);
-    ensure_dir(dir)?;
     let mode = mode.or_else(|| fs::metadata(path).ok().map(|m| m.permissions().mode() & 0o7777)).unwrap_or(0o644);
     let tmp = temp_path(path);
     let result = (|| {
-        let mut file = OpenOptions::new().write(true).create_new(true).mode(mode).open(&tmp)?;
+        let mut file = open_new(&tmp, mode)?;
         file.write_all(bytes)?;
         // The umask may have narrowed `mode`; set it exactly.
         file.set_permissions(fs::Permissions::from_mode(mode))?;
@@ -47,6 +46,19 @@ pub fn write_with_mode(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<(
         return Err(e).with_context(|| format!("could not write {}", path.display()));
     }
     sync_dir(dir)
+}
+
+/// Create a temp file, and its directory only when it is missing: the common case (the
+/// directory exists) costs one system call, not a walk up the path.
+fn open_new(tmp: &Path, mode: u32) -> std::io::Result<File> {
+    let open = || OpenOptions::new().write(true).create_new(true).mode(mode).open(tmp);
+    match open() {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            fs::create_dir_all(parent(tmp))?;
+            open()
+        }
+        other => other,
+    }
 }
 
 /// Create `path` with `bytes` only if nothing is there yet: the content is made durable in a
@@ -66,6 +78,18 @@ pub fn create_new(path: &Path, bytes: &[u8]) -> Result<()> {
     sync_dir(dir)
 }
 
+/// Create an empty marker file durably. It has no content to tear, so it needs no temp file:
+/// creating it and syncing its directory is enough.
+pub fn touch(path: &Path) -> Result<()> {
+    open_new(path, 0o644)
+        .or_else(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => OpenOptions::new().write(true).open(path),
+            _ => Err(e),
+        })
+        .with_context(|| format!("could not create {}", path.display()))?;
+    sync_dir(parent(path))
+}
+
 /// Write a value as pretty JSON with a final newline.
 pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
     let mut bytes = serde_json::to_vec_pretty(value)?;
@@ -83,8 +107,14 @@ pub fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<bool> {
 
 /// Rename within one file system and make both directories durable.
 pub fn rename(from: &Path, to: &Path) -> Result<()> {
-    ensure_dir(parent(to))?;
-    fs::rename(from, to).with_context(|| format!("could not move {} to {}", from.display(), to.display()))?;
+    let moved = match fs::rename(from, to) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && from.exists() => {
+            ensure_dir(parent(to))?;
+            fs::rename(from, to)
+        }
+        other => other,
+    };
+    moved.with_context(|| format!("could not move {} to {}", from.display(), to.display()))?;
     sync_dir(parent(to))?;
     if parent(from) != parent(to) {
         sync_dir(parent(from))?;

@@ -48,3 +48,40 @@ pub fn acquire(home: &Home, job: &str, env: Option<&str>, wait: bool) -> Result<
     }
     Ok(Guard { _file: file, path })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exit::{BUSY, code_for};
+
+    #[test]
+    fn second_holder_is_busy_until_the_first_lets_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::new(dir.path());
+        let first = acquire(&home, "apply-patch", Some("main"), false).unwrap();
+        let err = acquire(&home, "apply-patch", Some("main"), false).unwrap_err();
+        assert_eq!(code_for(&err), BUSY);
+        assert!(err.to_string().contains("apply-patch.main"), "{err}");
+        // Another job or environment is not blocked.
+        acquire(&home, "apply-patch", Some("other"), false).unwrap();
+        drop(first);
+        acquire(&home, "apply-patch", Some("main"), false).unwrap();
+    }
+
+    #[test]
+    fn wait_blocks_until_released() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::new(dir.path());
+        let held = acquire(&home, "gen-docs", None, false).unwrap();
+        let released = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = released.clone();
+        let waiter = std::thread::spawn(move || {
+            let _g = acquire(&Home::new(dir.path()), "gen-docs", None, true).unwrap();
+            flag.load(std::sync::atomic::Ordering::SeqCst)
+        });
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        released.store(true, std::sync::atomic::Ordering::SeqCst);
+        drop(held);
+        assert!(waiter.join().unwrap(), "the waiter got the lock only after it was released");
+    }
+}

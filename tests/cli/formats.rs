@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 
-use crate::apply_direct::snapshot;
+use crate::apply_direct::{apply, refuses, snapshot};
 use crate::support::Test;
 
 const GREET: &str =
@@ -147,4 +147,80 @@ fn format_can_be_forced() {
     t.run(["apply-patch", "--tree", "tree", "codex.patch", "--format", "codex", "--check"])
         .success()
         .stdout_contains("would apply cleanly (codex, 5 files)");
+}
+
+#[test]
+fn codex_and_search_replace_refuse_what_they_cannot_place() {
+    let twice: &[u8] = b"fn a() {\n    x();\n}\nfn b() {\n    x();\n}\n";
+    let files = [("f.rs", twice)];
+    refuses(
+        &files,
+        "*** Begin Patch\n*** Update File: f.rs\n@@\n-    x();\n+    y();\n*** End Patch\n",
+        "match in 2 places",
+    );
+    refuses(&files, "f.rs\n<<<<<<< SEARCH\n    x();\n=======\n    y();\n>>>>>>> REPLACE\n", "match in 2 places");
+    refuses(
+        &files,
+        "*** Begin Patch\n*** Update File: f.rs\n@@ fn c() {\n-    x();\n+    y();\n*** End Patch\n",
+        "anchor `@@ fn c() {`",
+    );
+    // The anchor picks the second function; `*** End of File` pins a chunk to the end.
+    let (t, run) = apply(
+        &files,
+        "*** Begin Patch\n*** Update File: f.rs\n@@ fn b() {\n-    x();\n+    y();\n*** End Patch\n",
+        &[],
+    );
+    run.success();
+    assert_eq!(t.read("tree/f.rs"), "fn a() {\n    x();\n}\nfn b() {\n    y();\n}\n");
+    let (t, run) = apply(
+        &files,
+        "*** Begin Patch\n*** Update File: f.rs\n@@\n-    x();\n-}\n+    z();\n+}\n*** End of File\n*** End Patch\n",
+        &[],
+    );
+    run.success();
+    assert_eq!(t.read("tree/f.rs"), "fn a() {\n    x();\n}\nfn b() {\n    z();\n}\n");
+}
+
+#[test]
+fn operations_refuse_what_they_cannot_do_exactly() {
+    let files: &[(&str, &[u8])] = &[("a.txt", b"x x\nword\n"), ("b.txt", b"b\n")];
+    let op = |json: &str| format!(r#"{{"operations": [{json}]}}"#);
+    refuses(
+        files,
+        &op(r#"{"op": "replace", "path": "a.txt", "search": "x", "replace": "y"}"#),
+        "occurs 2 times, not 1",
+    );
+    refuses(
+        files,
+        &op(r#"{"op": "regex", "path": "a.txt", "pattern": "x", "replacement": "y", "count": 3}"#),
+        "matches 2 times, not 3",
+    );
+    refuses(
+        files,
+        &op(r#"{"op": "regex", "path": "a.txt", "pattern": "\\bq?", "replacement": "y"}"#),
+        "empty string at line 1",
+    );
+    refuses(files, &op(r#"{"op": "regex", "path": "a.txt", "pattern": "zzz", "replacement": "y"}"#), "matches nothing");
+    refuses(files, &op(r#"{"op": "create", "path": "b.txt", "contents": "other\n"}"#), "already exists");
+    refuses(files, &op(r#"{"op": "move", "path": "a.txt", "to": "b.txt"}"#), "already exists");
+    refuses(files, &op(r#"{"op": "move", "path": "c.txt", "to": "d.txt"}"#), "does not exist");
+    refuses(files, &op(r#"{"op": "chmod", "path": "c.txt", "mode": "755"}"#), "does not exist");
+    refuses(files, &op(r#"{"op": "replace", "path": "c.txt", "search": "x", "replace": "y"}"#), "does not exist");
+    // `count` replaces every occurrence when there are exactly that many.
+    let (t, run) =
+        apply(files, &op(r#"{"op": "replace", "path": "a.txt", "search": "x", "replace": "y", "count": 2}"#), &[]);
+    run.success();
+    assert_eq!(t.read("tree/a.txt"), "y y\nword\n");
+}
+
+#[test]
+fn replace_in_a_crlf_file_keeps_crlf() {
+    let files: &[(&str, &[u8])] = &[("w.txt", b"one\r\ntwo\r\nthree\r\n")];
+    let (t, run) = apply(
+        files,
+        r#"{"operations": [{"op": "replace", "path": "w.txt", "search": "one\ntwo\n", "replace": "1\n2\n2b\n"}]}"#,
+        &[],
+    );
+    run.success();
+    assert_eq!(std::fs::read(t.join("tree/w.txt")).unwrap(), b"1\r\n2\r\n2b\r\nthree\r\n");
 }

@@ -9,6 +9,7 @@ mod crash;
 mod formats;
 mod foundation;
 mod gen_docs;
+mod generated;
 mod operator;
 mod property;
 mod queue_fixture;
