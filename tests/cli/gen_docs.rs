@@ -349,7 +349,6 @@ fn interrupted_runs_leave_no_half_written_file() {
 
 /// The manifest against the records `apply-patch` itself wrote: every field of every patch.
 #[test]
-#[ignore = "queue mode's operator::prepare does not call the parser yet on branch queue"]
 fn manifest_matches_a_queue_built_by_apply_patch() {
     let t = env_test("allowed_paths = [\"src/**\", \"a.txt\"]");
     t.write("tree/a.txt", "one\n");
