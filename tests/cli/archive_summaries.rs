@@ -178,3 +178,22 @@ fn prune_backups_keeps_the_newest_backup_of_every_file() {
     // With a shorter age, c is still the newest for y and stays.
     t.run(["archive-summaries", "--prune-backups", "0s"]).success().stdout_contains("backups: 0 removed, 7 kept");
 }
+
+/// With backups apply-patch made: the older patch's backup goes, and revert of the newer one
+/// still works from the backup that stays.
+#[test]
+fn pruned_backups_leave_revert_working() {
+    use crate::queue_fixture::{env_test, ops, queue as queue_patch, write_op};
+    let t = env_test("");
+    t.write("tree/a.txt", "one\n");
+    queue_patch(&t, "pending", &ops("x1", &[write_op("a.txt", "two\n")]), 2);
+    queue_patch(&t, "pending", &ops("x2", &[write_op("a.txt", "three\n")]), 1);
+    t.run(["apply-patch"]).success();
+    t.run(["archive-summaries", "--prune-backups", "0s"])
+        .success()
+        .stdout_contains("removed backup main/backups/x1")
+        .stdout_contains("backups: 1 removed, 1 kept");
+    assert!(!t.exists(".runner/main/backups/x1"));
+    t.run(["revert", "x2"]).success();
+    assert_eq!(t.read("tree/a.txt"), "two\n");
+}

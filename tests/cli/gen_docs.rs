@@ -408,4 +408,7 @@ fn manifest_matches_a_queue_built_by_apply_patch() {
     assert_eq!(m["stats"]["outcomes"], json!({"applied": 2, "refused": 1}));
     assert!(t.read(".runner/main/README.md").contains("applied, reverted"));
     t.run(["gen-docs", "--check"]).success();
+    // p-new was reverted, so p-old is again the newest applied patch of a.txt: its backup stays.
+    t.run(["archive-summaries", "--prune-backups", "0s"]).success().stdout_contains("backups: 0 removed");
+    assert!(t.exists(".runner/main/backups/p-old/manifest.json"));
 }
