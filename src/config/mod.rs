@@ -14,7 +14,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use serde::{Deserialize, Serialize};
 
 use crate::cli::Global;
-pub use crate::health::config::{CheckConfig, ComponentConfig};
+pub use crate::health::config::{CheckConfig, ComponentConfig, HealthConfig};
 use secret::SecretRef;
 use units::{Duration, Size};
 
@@ -34,6 +34,7 @@ pub struct Config {
     pub server: ServerConfig,
     pub slack: SlackConfig,
     pub docs: DocsConfig,
+    pub health: HealthConfig,
     pub check: Vec<CheckConfig>,
     pub component: Vec<ComponentConfig>,
 }
@@ -64,7 +65,11 @@ pub struct EnvConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
     pub listen: String,
+    /// Requests handled at once (connections are read by their own threads). Intake mostly waits
+    /// on fsync, so more than the core count pays.
     pub threads: usize,
+    /// Open connections at once; past this a new connection is answered 503 and closed.
+    pub max_connections: usize,
     pub token_env: Option<String>,
     pub token_file: Option<PathBuf>,
     pub hmac_secret_env: Option<String>,
@@ -111,6 +116,7 @@ impl Default for Config {
             server: ServerConfig::default(),
             slack: SlackConfig::default(),
             docs: DocsConfig::default(),
+            health: HealthConfig::default(),
             check: Vec::new(),
             component: Vec::new(),
         }
@@ -137,7 +143,8 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             listen: DEFAULT_LISTEN.to_string(),
-            threads: 4,
+            threads: 16,
+            max_connections: 512,
             token_env: None,
             token_file: None,
             hmac_secret_env: None,
@@ -272,6 +279,7 @@ impl Settings {
             &mut config.server.hmac_secret_file,
             &mut config.slack.signing_secret_file,
             &mut config.slack.alert_webhook_file,
+            &mut config.health.ping_url_file,
         ]
         .into_iter()
         .flatten()
