@@ -87,24 +87,36 @@ pub fn plan(home: &Home, env: &str, older_than: Duration, now: SystemTime) -> Re
 }
 
 /// Make the moves. Each is a rename (atomic on its own); the directories are synced once at the
-/// end rather than after every file, which keeps 100,000 moves to a second or so.
+/// end rather than after every file, which keeps 100,000 moves to seconds. A summary gone since
+/// the plan was made is skipped. On an error, the moves already made are still synced.
 pub fn apply(plan: &Plan) -> Result<()> {
     let mut dirs: HashSet<&Path> = HashSet::new();
-    for m in &plan.archived {
-        let to_dir = m.to.parent().expect("archive paths have a parent");
-        if dirs.insert(to_dir) {
-            ensure_dir(to_dir)?;
+    let moved = (|| {
+        for m in &plan.archived {
+            let (from_dir, to_dir) = (parent(&m.from), parent(&m.to));
+            if dirs.insert(to_dir) {
+                ensure_dir(to_dir)?;
+            }
+            dirs.insert(from_dir);
+            match std::fs::rename(&m.from, &m.to) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && !m.from.exists() => {}
+                Err(e) => {
+                    return Err(e)
+                        .with_context(|| format!("could not move {} to {}", m.from.display(), m.to.display()));
+                }
+            }
         }
-        std::fs::rename(&m.from, &m.to)
-            .with_context(|| format!("could not move {} to {}", m.from.display(), m.to.display()))?;
-    }
-    if let Some(first) = plan.archived.first() {
-        dirs.insert(first.from.parent().expect("summaries have a parent"));
-    }
+        Ok(())
+    })();
     for dir in dirs {
         atomic::sync_dir(dir)?;
     }
-    Ok(())
+    moved
+}
+
+fn parent(path: &Path) -> &Path {
+    path.parent().expect("summary paths have a parent")
 }
 
 /// The ids of patches that have not finished, whose summaries must stay where they are.
@@ -148,5 +160,28 @@ impl Taken {
             .expect("some suffix is free");
         names.insert(OsString::from(&name));
         Ok(name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_summary_gone_since_the_plan_is_skipped_and_the_rest_move() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::new(dir.path());
+        let old = SystemTime::now() - Duration::from_secs(10 * 86_400);
+        for id in ["a", "b"] {
+            let path = home.summary_file("main", id);
+            atomic::write(&path, b"# s\n").unwrap();
+            std::fs::File::options().write(true).open(&path).unwrap().set_modified(old).unwrap();
+        }
+        let plan = plan(&home, "main", Duration::from_secs(86_400), SystemTime::now()).unwrap();
+        assert_eq!(plan.archived.len(), 2);
+        std::fs::remove_file(home.summary_file("main", "a")).unwrap();
+        apply(&plan).unwrap();
+        assert!(!plan.archived[0].to.exists());
+        assert_eq!(std::fs::read(&plan.archived[1].to).unwrap(), b"# s\n");
     }
 }
