@@ -1,1 +1,119 @@
 //! `gen-docs` and `archive-summaries`: the self-organising record of every patch.
+//!
+//! gen-docs computes every file it would write in memory first ([`plan`]), from the store alone
+//! (no clock, sorted orders), then writes only those whose bytes differ ([`write`]), each
+//! atomically; `--check` stops after the comparison.
+
+pub mod archive;
+pub mod index;
+pub mod manifest;
+pub mod md;
+pub mod prune;
+pub mod readme;
+pub mod records;
+pub mod stats;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use crate::store::{Home, atomic, queue};
+
+/// A file gen-docs means to have on disk.
+#[derive(Debug)]
+pub struct Planned {
+    pub path: PathBuf,
+    pub bytes: Vec<u8>,
+}
+
+/// How a planned file compares with what is on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Unchanged,
+    /// Differs (or is missing): written, or with `--check` would be.
+    Changed,
+    /// A Markdown file gen-docs did not write is in the way; it is left alone.
+    Foreign,
+}
+
+/// Every file gen-docs generates for `env`, with its content. The directory walk for INDEX.md
+/// runs on its own thread while the records are read: both mostly wait on the disk.
+pub fn plan(home: &Home, env: &str, tree: &Path, all: bool) -> Result<Vec<Planned>> {
+    let dir = home.env_dir(env);
+    std::thread::scope(|scope| {
+        let scan = scope.spawn(|| index::scan(&dir, env, all));
+        let records = records::load(home, env)?;
+        let stats = stats::compute(&records);
+        let manifest = manifest::render(env, &records, &stats)?;
+        // summaries/INDEX.md is gen-docs' own index, not the summary of a patch.
+        let summaries: HashSet<String> =
+            ids_in(&home.summaries_dir(env), ".md", false)?.into_iter().filter(|id| id != "INDEX").collect();
+        let tree = tree.display().to_string();
+        let input = readme::Input { env, tree: &tree, records: &records, stats: &stats, summaries: &summaries };
+        let mut out = vec![
+            Planned { path: dir.join(manifest::FILE), bytes: manifest },
+            Planned { path: dir.join(readme::FILE), bytes: readme::render(&input).into_bytes() },
+        ];
+        let indexes = index::finish(scan.join().expect("index walk panicked")?, &out)?;
+        out.extend(indexes);
+        Ok(out)
+    })
+}
+
+/// Compare each planned file with the disk and, unless `check`, write the ones that differ.
+pub fn write(planned: &[Planned], check: bool) -> Result<Vec<Change>> {
+    planned
+        .iter()
+        .map(|p| {
+            let change = match std::fs::read(&p.path) {
+                Ok(old) if old == p.bytes => Change::Unchanged,
+                Ok(old) if p.path.extension().is_some_and(|e| e == "md") && !md::is_generated(&old) => Change::Foreign,
+                Ok(_) => Change::Changed,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Change::Changed,
+                Err(e) => return Err(e).with_context(|| format!("could not read {}", p.path.display())),
+            };
+            if change == Change::Changed && !check {
+                atomic::write(&p.path, &p.bytes)?;
+            }
+            Ok(change)
+        })
+        .collect()
+}
+
+/// Remove the temp files a killed gen-docs left beside the files it writes (a torn manifest's temp
+/// can be tens of megabytes). Callers hold the environment's gen-docs lock, so no live gen-docs
+/// writes them; `except` is a directory where another job may write a file of the same name
+/// (summaries/, where a patch could be called INDEX).
+pub fn remove_stale_temps(planned: &[Planned], except: &Path) -> Result<()> {
+    let mut done = HashSet::new();
+    for p in planned {
+        let (Some(dir), Some(name)) = (p.path.parent(), p.path.file_name()) else { continue };
+        if dir != except && done.insert((dir, name)) {
+            atomic::remove_stale_temps(dir, &format!(".{}", name.to_string_lossy()))?;
+        }
+    }
+    Ok(())
+}
+
+/// The sorted ids of the entries `<id><suffix>` in `dir` that are directories (`dirs`) or not;
+/// temp files and other strangers are not ids. A missing directory has none.
+pub fn ids_in(dir: &Path, suffix: &str, dirs: bool) -> Result<Vec<String>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("could not list {}", dir.display())),
+    };
+    let mut ids = Vec::new();
+    for entry in entries {
+        let entry = entry.with_context(|| format!("could not list {}", dir.display()))?;
+        if let Some(id) = entry.file_name().to_str().and_then(|n| n.strip_suffix(suffix))
+            && queue::valid_id(id)
+            && entry.file_type().is_ok_and(|t| t.is_dir() == dirs)
+        {
+            ids.push(id.to_string());
+        }
+    }
+    ids.sort_unstable();
+    Ok(ids)
+}

@@ -5,10 +5,12 @@ mod support;
 
 mod apply_direct;
 mod apply_queue;
+mod archive_summaries;
 mod crash;
 mod dashboard;
 mod formats;
 mod foundation;
+mod gen_docs;
 mod generated;
 mod health_check;
 mod operator;

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Benchmarks for gen-docs and archive-summaries (issue 6), on a release build:
+#   1. gen-docs over an environment with N patch records (first run, writes everything);
+#   2. gen-docs again with nothing changed (must write no file: checked via mtimes);
+#   3. gen-docs --check on the unchanged store;
+#   4. archive-summaries --dry-run over N summaries, then the real run that moves them all.
+# Usage: benches/docs.sh [N]   (default 100000). Prints /usr/bin/time's wall clock and peak RSS.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-100000}
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+
+cargo build --release --quiet
+cargo bench --quiet --bench docs_fixture -- "$WORK" "$N"
+RUNNER=$PWD/target/release/runner
+cd "$WORK"
+
+measure() {
+    local label=$1
+    shift
+    /usr/bin/time -f "$label: %e s wall, %U s user, %S s sys, %M KiB max RSS" "$RUNNER" --config runner.toml "$@" >/dev/null
+}
+
+sync
+measure "gen-docs, first run ($N records)" gen-docs
+before=$(find home/main -name INDEX.md -o -name README.md -o -name patch-manifest.json | xargs stat -c '%n %Y.%y' | sort)
+measure "gen-docs, second run, nothing changed" gen-docs
+after=$(find home/main -name INDEX.md -o -name README.md -o -name patch-manifest.json | xargs stat -c '%n %Y.%y' | sort)
+if [ "$before" != "$after" ]; then
+    echo "FAIL: the second gen-docs run rewrote a file" >&2
+    exit 1
+fi
+echo "second run wrote no file ($(echo "$after" | wc -l) generated files unchanged)"
+measure "gen-docs --check, nothing changed" gen-docs --check
+echo "manifest: $(stat -c %s home/main/patch-manifest.json) bytes"
+measure "archive-summaries --dry-run ($N summaries)" archive-summaries --dry-run
+measure "archive-summaries (moves $N summaries)" archive-summaries
+echo "archived: $(find home/main/summaries/.archive -name '*.md' | wc -l)"

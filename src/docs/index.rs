@@ -1,0 +1,220 @@
+//! `INDEX.md` in each directory of an environment's store: its files and subdirectories with
+//! sizes and links. Hidden directories (the summaries' `.archive/` among them) are left out
+//! unless `--all`; temp files always are. The snapshot directories under `backups/` are listed
+//! by name but never walked or written into: they hold copies of the tree's files, one of which
+//! could itself be called INDEX.md.
+//!
+//! The walk comes in two steps so that gen-docs can run it while it reads the records: [`scan`]
+//! indexes every directory below the root, [`finish`] the root itself, once the sizes of the
+//! manifest and README about to be written there are known.
+
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use crate::docs::{Planned, md};
+use crate::store::atomic::TEMP_PREFIX;
+
+pub const FILE: &str = "INDEX.md";
+
+/// Files and bytes below a directory.
+#[derive(Debug, Clone, Copy, Default)]
+struct Totals {
+    files: u64,
+    bytes: u64,
+}
+
+impl std::ops::AddAssign for Totals {
+    fn add_assign(&mut self, o: Totals) {
+        self.files += o.files;
+        self.bytes += o.bytes;
+    }
+}
+
+struct Entry {
+    name: String,
+    is_dir: bool,
+    is_symlink: bool,
+    path: PathBuf,
+}
+
+/// A subdirectory as its parent lists it: with totals, or `None` for a backup snapshot.
+type Dir = (String, Option<Totals>);
+
+/// The store below the root, indexed; the root's own listing waits for [`finish`].
+pub struct Scan {
+    root: PathBuf,
+    title: String,
+    dirs: Vec<Dir>,
+    files: Vec<Entry>,
+    out: Vec<Planned>,
+}
+
+/// Index every directory below `root` (titled `name`) and list the root.
+pub fn scan(root: &Path, name: &str, all: bool) -> Result<Scan> {
+    let mut walk = Walk { all, out: Vec::new() };
+    let (dirs, files) = walk.children(root, name, 0)?;
+    Ok(Scan { root: root.to_path_buf(), title: name.to_string(), dirs, files, out: walk.out })
+}
+
+/// Add the root's INDEX.md, listing `planned` (files about to be written in the root) with their
+/// new sizes, and return every INDEX.md.
+pub fn finish(mut scan: Scan, planned: &[Planned]) -> Result<Vec<Planned>> {
+    scan.files.retain(|e| !planned.iter().any(|p| p.path == e.path));
+    let mut files = Vec::new();
+    for p in planned.iter().filter(|p| p.path.parent() == Some(&scan.root)) {
+        let name = p.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        files.push((name, p.bytes.len() as u64, false));
+    }
+    files.extend(sized(&scan.files)?);
+    files.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    render(&mut scan.out, &scan.root, &scan.title, 0, &scan.dirs, &files);
+    Ok(scan.out)
+}
+
+struct Walk {
+    all: bool,
+    out: Vec<Planned>,
+}
+
+impl Walk {
+    /// The subdirectories of `dir` (each indexed first, for its totals) and its files.
+    fn children(&mut self, dir: &Path, title: &str, depth: usize) -> Result<(Vec<Dir>, Vec<Entry>)> {
+        let mut dirs = Vec::new();
+        let mut files = Vec::new();
+        for entry in self.entries(dir)? {
+            if entry.is_dir {
+                // `backups/<id>/` (depth 1 is `backups`): snapshots, listed by name only. Walking
+                // 100,000 of them for sizes would cost more than everything else gen-docs does.
+                let snapshot = depth == 1 && title.ends_with("/backups");
+                let totals = if snapshot {
+                    None
+                } else {
+                    Some(self.dir(&entry.path, &format!("{title}/{}", entry.name), depth + 1)?)
+                };
+                dirs.push((entry.name, totals));
+            } else {
+                files.push(entry);
+            }
+        }
+        Ok((dirs, files))
+    }
+
+    /// Index `dir` (after its subdirectories, whose INDEX.md sizes it lists) and return its totals.
+    fn dir(&mut self, dir: &Path, title: &str, depth: usize) -> Result<Totals> {
+        let (dirs, files) = self.children(dir, title, depth)?;
+        let files = sized(&files)?;
+        Ok(render(&mut self.out, dir, title, depth, &dirs, &files))
+    }
+
+    /// The entries of `dir` worth listing, sorted by name; a missing directory is empty.
+    fn entries(&self, dir: &Path) -> Result<Vec<Entry>> {
+        let read = match std::fs::read_dir(dir) {
+            Ok(r) => Some(r),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e).with_context(|| format!("could not list {}", dir.display())),
+        };
+        let mut out = Vec::new();
+        for entry in read.into_iter().flatten() {
+            let entry = entry.with_context(|| format!("could not list {}", dir.display()))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name == FILE || name.starts_with(TEMP_PREFIX) || (name.starts_with('.') && !self.all) {
+                continue;
+            }
+            let kind = entry.file_type().with_context(|| format!("could not stat {}", entry.path().display()))?;
+            out.push(Entry { name, is_dir: kind.is_dir(), is_symlink: kind.is_symlink(), path: entry.path() });
+        }
+        out.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+}
+
+/// Write `dir`'s INDEX.md into `out` and return the directory's totals, its INDEX.md included.
+fn render(
+    out: &mut Vec<Planned>,
+    dir: &Path,
+    title: &str,
+    depth: usize,
+    dirs: &[Dir],
+    files: &[(String, u64, bool)],
+) -> Totals {
+    let mut totals = Totals::default();
+    for (_, t) in dirs {
+        totals += t.unwrap_or_default();
+    }
+    for (_, size, _) in files {
+        totals += Totals { files: 1, bytes: *size };
+    }
+    let mut text = String::with_capacity(256 + 64 * (dirs.len() + files.len()));
+    let _ = writeln!(text, "{}\n\n# Index of {}\n", md::MARKER, md::cell(title, usize::MAX));
+    if depth > 0 {
+        let _ = writeln!(text, "Up: [../](../{FILE})\n");
+    }
+    let _ = writeln!(
+        text,
+        "{}, {}, {} in all.",
+        count(dirs.len() as u64, "directory", "directories"),
+        count(files.len() as u64, "file", "files"),
+        md::size(totals.bytes)
+    );
+    if !dirs.is_empty() || !files.is_empty() {
+        text.push_str("\n| name | size |\n|---|---:|\n");
+    }
+    for (name, t) in dirs {
+        let _ = match t {
+            Some(t) => writeln!(
+                text,
+                "| {} | {}, {} |",
+                md::link(&format!("{name}/"), &format!("{name}/{FILE}")),
+                count(t.files, "file", "files"),
+                md::size(t.bytes)
+            ),
+            None => writeln!(text, "| {} | backup |", md::link(&format!("{name}/"), &format!("{name}/"))),
+        };
+    }
+    for (name, size, symlink) in files {
+        let note = if *symlink { " (symlink)" } else { "" };
+        let _ = writeln!(text, "| {}{note} | {} |", md::link(name, name), md::size(*size));
+    }
+    totals += Totals { files: 1, bytes: text.len() as u64 };
+    out.push(Planned { path: dir.join(FILE), bytes: text.into_bytes() });
+    totals
+}
+
+fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// `(name, size, is_symlink)` for each file, stat-ing on a few threads: a directory of 100,000
+/// files is mostly waiting on the kernel.
+fn sized(files: &[Entry]) -> Result<Vec<(String, u64, bool)>> {
+    const STATTERS: usize = 8;
+    let chunk = files.len().div_ceil(STATTERS).max(256);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = files
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|e| Ok((e.name.clone(), stat_size(&e.path)?, e.is_symlink)))
+                        .collect::<Result<Vec<_>>>()
+                })
+            })
+            .collect();
+        let mut out = Vec::with_capacity(files.len());
+        for worker in workers {
+            out.extend(worker.join().expect("stat thread panicked")?);
+        }
+        Ok(out)
+    })
+}
+
+fn stat_size(path: &Path) -> Result<u64> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) => Ok(m.len()),
+        // Removed since the listing (a patch moved on): the next run will not list it.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+        Err(e) => Err(e).with_context(|| format!("could not stat {}", path.display())),
+    }
+}
