@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod cmd;
+pub mod command;
 pub mod config;
 pub mod docs;
 pub mod exit;

@@ -1,14 +1,12 @@
 //! Starting processes: components detached in their own session with output to a log file, and
-//! operator commands (the `command` probe, a component's `stop`) run to completion under a
-//! timeout that kills their whole process group.
+//! operator commands (the `command` probe, a component's `stop`) run to completion through
+//! [`crate::command::run`].
 
 use std::fs::OpenOptions;
-use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
@@ -45,56 +43,17 @@ pub fn start_detached(argv: &[String], cwd: &Path, log: &Path, env: &[(&str, &Pa
     Ok((child, id))
 }
 
-/// How an operator command ended.
-#[derive(Debug)]
-pub struct Finished {
-    /// `None` when it ran out of time (and was killed).
-    pub status: Option<ExitStatus>,
-    /// Combined stdout and stderr, the last `OUTPUT_LIMIT` bytes.
-    pub output: String,
-    pub elapsed: Duration,
-}
+pub use crate::command::Finished;
 
+/// Output kept from a probe's or stop's command.
 const OUTPUT_LIMIT: usize = 4096;
 
-/// Run `argv` in its own process group with combined output captured; after `timeout`, KILL
-/// the whole group.
+/// Run `argv` to completion in its own process group; after `timeout`, KILL the whole group.
 pub fn run_with_timeout(argv: &[String], cwd: &Path, timeout: Duration) -> Result<Finished> {
     let (program, args) = argv.split_first().context("command is empty")?;
-    let started = Instant::now();
-    let (mut reader, writer) = std::io::pipe().context("could not create a pipe")?;
     let mut cmd = Command::new(program);
-    cmd.args(args)
-        .current_dir(cwd)
-        .stdin(Stdio::null())
-        .stdout(writer.try_clone().context("could not create a pipe")?)
-        .stderr(writer)
-        .process_group(0);
-    let mut child = cmd.spawn().with_context(|| format!("could not run {}", argv.join(" ")))?;
-    // The command's copies of the write end must close, or the reader never sees the end.
-    drop(cmd);
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = reader.read_to_end(&mut buf);
-        let _ = tx.send(buf);
-    });
-    let status = loop {
-        if let Some(status) = child.try_wait().context("could not wait for command")? {
-            break Some(status);
-        }
-        if started.elapsed() >= timeout {
-            // SAFETY: kill has no memory effects; the group is the one this child leads.
-            unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    // A descendant that left the group may hold the pipe open: do not wait for it for long.
-    let bytes = rx.recv_timeout(Duration::from_millis(200)).unwrap_or_default();
-    let tail = &bytes[bytes.len().saturating_sub(OUTPUT_LIMIT)..];
-    Ok(Finished { status, output: String::from_utf8_lossy(tail).into_owned(), elapsed: started.elapsed() })
+    cmd.args(args).current_dir(cwd);
+    crate::command::run(cmd, timeout, OUTPUT_LIMIT)
 }
 
 #[cfg(test)]
