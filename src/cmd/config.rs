@@ -11,7 +11,13 @@ use crate::output;
 pub fn run(ctx: &Context) -> Result<Outcome> {
     let settings = ctx.settings()?;
     let c = &settings.config;
-    let secrets = [c.server.token(), c.server.hmac_secret(), c.slack.signing_secret(), c.slack.alert_webhook()];
+    let secrets = [
+        c.server.token(),
+        c.server.hmac_secret(),
+        c.slack.signing_secret(),
+        c.slack.alert_webhook(),
+        c.health.ping_url(),
+    ];
     let source = settings.source.as_ref().map(|p| p.display().to_string());
     if ctx.global.json {
         let secrets: serde_json::Map<_, _> = secrets.iter().map(|s| (s.key.to_string(), json!(s.status()))).collect();

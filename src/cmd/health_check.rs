@@ -1,11 +1,121 @@
-//! `runner health-check`: not built yet.
+//! `runner health-check`: probe the configured checks once, remember the verdicts in
+//! state/health.json, alert on changes with `--alert`, exit 1 when any check is unhealthy.
+
+use std::fmt::Write;
+use std::time::Instant;
 
 use anyhow::Result;
+use serde::Serialize;
 
 use super::Context;
 use crate::cli::HealthCheckArgs;
-use crate::exit::{NotImplemented, Outcome};
+use crate::config::Settings;
+use crate::exit::Outcome;
+use crate::health::check::{self, CheckReport, HealthFile};
+use crate::health::ping::Ping;
+use crate::health::probe::Env;
+use crate::health::state::{self, Time};
+use crate::output;
+use crate::slack::alert::{self, Delivery};
+use crate::store::events::{self, Event};
+use crate::store::{Home, atomic, heartbeat, lock};
 
-pub fn run(_ctx: &Context, _args: HealthCheckArgs) -> Result<Outcome> {
-    Err(NotImplemented("health-check").into())
+#[derive(Debug, Serialize)]
+struct Report {
+    healthy: bool,
+    checks: Vec<CheckReport>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    alerts: Vec<AlertReport>,
+}
+
+#[derive(Debug, Serialize)]
+struct AlertReport {
+    check: String,
+    #[serde(flatten)]
+    delivery: Delivery,
+}
+
+pub fn run(ctx: &Context, args: HealthCheckArgs) -> Result<Outcome> {
+    let started = Instant::now();
+    let (settings, home) = ctx.settings_and_home()?;
+    let _guard = lock::acquire(&home, "health-check", None, ctx.global.wait)?;
+    let ping = Ping::new(&settings)?;
+    ping.send("start");
+    let result = cycle(&settings, &home, &args);
+    let report = match result {
+        Ok(report) => report,
+        Err(e) => {
+            ping.send(&crate::exit::code_for(&e).to_string());
+            return Err(e);
+        }
+    };
+    heartbeat::beat(&home, "health-check", started)?;
+    let outcome = Outcome::from_bool(report.healthy);
+    ping.send(if report.healthy { "0" } else { "1" });
+    if ctx.global.json {
+        output::json(&report)?;
+    } else if !ctx.global.quiet {
+        output::print(&render(&report))?;
+    }
+    Ok(outcome)
+}
+
+fn cycle(settings: &Settings, home: &Home, args: &HealthCheckArgs) -> Result<Report> {
+    let checks = crate::health::select(&settings.config.check, &args.names, |c| c.name.as_str(), "check")?;
+    for c in &checks {
+        if let Some(env) = &c.queue {
+            settings.env(Some(env)).map_err(|e| e.context(format!("check {:?}: queue = {env:?}", c.name)))?;
+        }
+    }
+    let verdicts = check::probe_all(&checks, Env { settings, home });
+    let mut file: HealthFile = state::load(&home.health_file())?;
+    let now = Time::now();
+    let reports: Vec<CheckReport> =
+        checks.iter().zip(verdicts).map(|(c, v)| check::record(&mut file, c, v, now)).collect();
+    check::prune(&mut file, &settings.config.check);
+    atomic::write_json(&home.health_file(), &file)?;
+    let mut alerts = Vec::new();
+    for r in reports.iter().filter(|r| r.changed.is_some()) {
+        let action = if r.healthy { "check.up" } else { "check.down" };
+        events::append(
+            home,
+            &Event::new("health-check", action).with("check", r.name.as_str()).with("message", r.message.as_str()),
+        )?;
+        if args.alert {
+            let delivery = alert::send(settings, home, "health-check", &check::alert_text(r))?;
+            alerts.push(AlertReport { check: r.name.clone(), delivery });
+        }
+    }
+    Ok(Report { healthy: reports.iter().all(|r| r.healthy), checks: reports, alerts })
+}
+
+fn render(report: &Report) -> String {
+    if report.checks.is_empty() {
+        return "no checks configured: add [[check]] tables to runner.toml\n".into();
+    }
+    let width = report.checks.iter().map(|c| c.name.len()).max().unwrap_or(0).max(5);
+    let mut out = format!("{:<width$}  {:<9}  {:<9}  {:>6}  MESSAGE\n", "CHECK", "KIND", "STATE", "TIME");
+    for c in &report.checks {
+        let state = match (c.healthy, c.probe_ok) {
+            (true, true) => "healthy".to_string(),
+            (true, false) => format!("failing {}", c.consecutive_failures),
+            (false, _) => "UNHEALTHY".to_string(),
+        };
+        let _ = writeln!(
+            out,
+            "{:<width$}  {:<9}  {:<9}  {:>6}  {}",
+            c.name,
+            c.kind,
+            state,
+            format!("{}ms", c.duration_ms),
+            c.message
+        );
+    }
+    for a in &report.alerts {
+        let _ = match &a.delivery {
+            Delivery::Posted => writeln!(out, "alert for {} posted to Slack", a.check),
+            Delivery::Logged(why) => writeln!(out, "alert for {} written to alerts.log ({why})", a.check),
+        };
+    }
+    out
 }

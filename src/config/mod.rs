@@ -14,7 +14,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use serde::{Deserialize, Serialize};
 
 use crate::cli::Global;
-pub use crate::health::config::{CheckConfig, ComponentConfig};
+pub use crate::health::config::{CheckConfig, ComponentConfig, HealthConfig};
 use secret::SecretRef;
 use units::{Duration, Size};
 
@@ -34,6 +34,7 @@ pub struct Config {
     pub server: ServerConfig,
     pub slack: SlackConfig,
     pub docs: DocsConfig,
+    pub health: HealthConfig,
     pub check: Vec<CheckConfig>,
     pub component: Vec<ComponentConfig>,
 }
@@ -111,6 +112,7 @@ impl Default for Config {
             server: ServerConfig::default(),
             slack: SlackConfig::default(),
             docs: DocsConfig::default(),
+            health: HealthConfig::default(),
             check: Vec::new(),
             component: Vec::new(),
         }
@@ -272,6 +274,7 @@ impl Settings {
             &mut config.server.hmac_secret_file,
             &mut config.slack.signing_secret_file,
             &mut config.slack.alert_webhook_file,
+            &mut config.health.ping_url_file,
         ]
         .into_iter()
         .flatten()

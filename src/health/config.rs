@@ -6,7 +6,33 @@ use anyhow::{Result, bail};
 use serde::{Deserialize, Serialize};
 
 use crate::config::at_key;
+use crate::config::secret::SecretRef;
 use crate::config::units::{Duration, Size};
+
+/// `[health]`: settings for health-check as a whole.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HealthConfig {
+    /// Dead-man switch (healthchecks.io style): health-check GETs `<url>/start` when it begins
+    /// and `<url>/<exit code>` when it ends. The URL is a secret, read from this variable…
+    pub ping_url_env: Option<String>,
+    /// …or from this file.
+    pub ping_url_file: Option<PathBuf>,
+    /// How long each ping may take.
+    pub ping_timeout: Duration,
+}
+
+impl Default for HealthConfig {
+    fn default() -> Self {
+        HealthConfig { ping_url_env: None, ping_url_file: None, ping_timeout: Duration::secs(5) }
+    }
+}
+
+impl HealthConfig {
+    pub fn ping_url(&self) -> SecretRef<'_> {
+        SecretRef { key: "health.ping_url", env: self.ping_url_env.as_deref(), file: self.ping_url_file.as_deref() }
+    }
+}
 
 /// One probe. Exactly one of the kind keys (`http`, `tcp`, `process`, `heartbeat`, `disk`,
 /// `queue`, `command`) is set; the rest tune it.
@@ -48,23 +74,62 @@ pub struct CheckConfig {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ComponentConfig {
+    /// Letters, digits, `-` and `_`: it names the restart-request file and the default log.
     pub name: String,
     /// The `[[check]]` whose health decides a restart.
     pub check: String,
+    /// Program and arguments, run from the config file's directory.
     pub start: Vec<String>,
+    /// Run before the TERM/KILL sequence, if set.
     pub stop: Option<Vec<String>>,
-    /// Relative to home.
+    /// Relative to home (default `state/<name>.pid`); the watchdog writes it when it starts
+    /// the component.
     pub pidfile: Option<PathBuf>,
-    /// Output of the started process (relative to home).
+    /// Output of the started process (relative to home; default `logs/<name>.log`).
     pub log: Option<PathBuf>,
+    /// Restarts allowed within `window` before the circuit opens (default 5).
     pub max_restarts: Option<u32>,
+    /// default 5m.
     pub window: Option<Duration>,
+    /// Wait after the first restart in the window, doubled after each further one (default 10s).
     pub backoff: Option<Duration>,
+    /// How long an open circuit waits before one trial restart (default 5m).
     pub cooldown: Option<Duration>,
+    /// How long a started component has to pass its check (default 30s).
     pub start_timeout: Option<Duration>,
+    /// Between TERM and KILL (default 10s).
     pub stop_grace: Option<Duration>,
+    /// Resident memory over this makes the component unhealthy.
     pub memory_limit: Option<Size>,
+    /// CPU percent (of one core) over this makes the component unhealthy.
     pub cpu_limit: Option<f64>,
+}
+
+impl ComponentConfig {
+    pub fn max_restarts(&self) -> u32 {
+        self.max_restarts.unwrap_or(5)
+    }
+    pub fn window(&self) -> std::time::Duration {
+        self.window.map_or(std::time::Duration::from_secs(300), Duration::std)
+    }
+    pub fn backoff(&self) -> std::time::Duration {
+        self.backoff.map_or(std::time::Duration::from_secs(10), Duration::std)
+    }
+    pub fn cooldown(&self) -> std::time::Duration {
+        self.cooldown.map_or(std::time::Duration::from_secs(300), Duration::std)
+    }
+    pub fn start_timeout(&self) -> std::time::Duration {
+        self.start_timeout.map_or(std::time::Duration::from_secs(30), Duration::std)
+    }
+    pub fn stop_grace(&self) -> std::time::Duration {
+        self.stop_grace.map_or(std::time::Duration::from_secs(10), Duration::std)
+    }
+    pub fn pidfile(&self) -> PathBuf {
+        self.pidfile.clone().unwrap_or_else(|| PathBuf::from(format!("state/{}.pid", self.name)))
+    }
+    pub fn log(&self) -> PathBuf {
+        self.log.clone().unwrap_or_else(|| PathBuf::from(format!("logs/{}.log", self.name)))
+    }
 }
 
 impl CheckConfig {
@@ -109,6 +174,11 @@ pub fn validate(checks: &mut [CheckConfig], components: &mut [ComponentConfig], 
         if let Some(disk) = &mut check.disk {
             *disk = base.join(&*disk);
         }
+        if let Some(beat) = &mut check.heartbeat
+            && !crate::health::probe::is_job_name(beat)
+        {
+            *beat = base.join(&*beat).display().to_string();
+        }
     }
     let mut seen = std::collections::BTreeSet::new();
     for check in checks.iter() {
@@ -116,7 +186,18 @@ pub fn validate(checks: &mut [CheckConfig], components: &mut [ComponentConfig], 
             bail!("{}: two checks are named {:?}", at_key(text, &format!("name = \"{}\"", check.name)), check.name);
         }
     }
+    let mut names = std::collections::BTreeSet::new();
     for component in components.iter() {
+        if !crate::config::valid_env_name(&component.name) {
+            bail!(
+                "{}: component name {:?} must be 1-64 letters, digits, `-` or `_` (it names files)",
+                at_key(text, "[[component]]"),
+                component.name
+            );
+        }
+        if !names.insert(component.name.as_str()) {
+            bail!("{}: two components are named {:?}", at_key(text, "[[component]]"), component.name);
+        }
         if component.start.is_empty() {
             bail!(
                 "{}: component {:?} needs start = [\"program\", \"arg\", …]",

@@ -63,16 +63,33 @@ pub fn apply(file: &str, text: &Text, hunks: &[Hunk]) -> Result<Applied, Refusal
             cursor,
             at_eof: hunk.at_eof,
             claimed: &claimed,
+            newline_differs: match (hunk.old_no_newline, hunk.new_no_newline) {
+                (_, true) => text.final_newline(),
+                (true, false) => !text.final_newline(),
+                _ => false,
+            },
         };
         for anchor in &hunk.anchors {
             let Some(line) = find_anchor(&mut hay, anchor, at.cursor) else {
                 return Err(refuse(format!("its anchor `@@ {anchor}` is not in the file after line {}", at.cursor)));
             };
-            at.cursor = line + 1;
-            at.hint = Some(line + 1);
+            // Models often repeat the anchor as the chunk's first context line.
+            let repeated = old.first().is_some_and(|first| first.trim() == anchor.trim());
+            let next = if repeated { line } else { line + 1 };
+            at.cursor = next;
+            at.hint = Some(next);
         }
         let found = if old.is_empty() {
-            insertion(&mut hay, &new, &at)
+            if at.hint.is_none() && !at.at_eof && !hay.is_empty() {
+                return Err(refuse(
+                    "it has no context lines and no line number, so nothing says where its lines go".to_string(),
+                ));
+            }
+            let found = insertion(&mut hay, &new, &at);
+            if let Some(n) = claimed.iter().position(|&(s, e)| s < found.start && found.start < e) {
+                return Err(refuse(format!("its line number falls inside hunk {}", n + 1)));
+            }
+            found
         } else if new.is_empty() && hay.is_empty() {
             // A hunk that empties the file, on an empty file.
             Found { start: 0, len: 0, level: Level::Exact, already: true }
@@ -86,7 +103,15 @@ pub fn apply(file: &str, text: &Text, hunks: &[Hunk]) -> Result<Applied, Refusal
                     let mut r = refuse(format!(
                         "{what} are not in the file as the patch says (the file changed under the hunk, or the patch is for another file)"
                     ));
-                    r.closest = hay.closest(&old, at.hint);
+                    if let Some(closest) = hay.closest(&old, at.hint) {
+                        if let Some((i, line, text)) = &closest.differs {
+                            r.reason.push_str(&format!(
+                                "; nearest match: line {line} reads {text:?} where the hunk has {:?}",
+                                old[*i]
+                            ));
+                        }
+                        r.closest = closest.lines;
+                    }
                     r
                 }
                 Miss::Ambiguous(starts) => {
@@ -146,7 +171,8 @@ fn find_anchor(hay: &mut Haystack, anchor: &str, from: usize) -> Option<usize> {
 }
 
 fn rebuild(text: &Text, placed: &mut [Placed]) -> Text {
-    placed.sort_by_key(|p| p.found.start);
+    // An insertion where another hunk starts goes before it, as its line number says.
+    placed.sort_by_key(|p| (p.found.start, p.found.len > 0));
     let mut lines: Vec<TextLine> = Vec::with_capacity(text.lines.len() + 16);
     let mut final_newline = text.final_newline();
     let mut pos = 0;

@@ -100,12 +100,12 @@ impl<'a> Haystack<'a> {
         })
     }
 
-    /// The window of `pattern.len()` lines that shares the most lines with it (loosely), as
-    /// `NUMBER | text`, nearest the hint on a tie; empty when nothing is shared.
-    pub fn closest(&mut self, pattern: &[&str], hint: Option<usize>) -> Vec<String> {
+    /// The window of `pattern.len()` lines that shares the most lines with it (loosely), nearest
+    /// the hint on a tie; `None` when no window shares a line.
+    pub fn closest(&mut self, pattern: &[&str], hint: Option<usize>) -> Option<Closest> {
         const SHOWN: usize = 20;
         if pattern.is_empty() || self.is_empty() || pattern.len().saturating_mul(self.len()) > 50_000_000 {
-            return Vec::new();
+            return None;
         }
         let level = Level::Punctuation;
         let pat: Vec<Cow<str>> = pattern.iter().map(|p| level.normalize(p)).collect();
@@ -122,9 +122,23 @@ impl<'a> Haystack<'a> {
                 best = Some((score, start));
             }
         }
-        let Some((_, start)) = best else { return Vec::new() };
-        (start..start + width.min(SHOWN)).map(|i| format!("{:>4} | {}", i + 1, self.lines[i])).collect()
+        let (_, start) = best?;
+        let differs = (0..width).find(|&i| pat[i].as_ref() != hay[start + i].as_ref());
+        Some(Closest {
+            lines: (start..start + width.min(SHOWN)).map(|i| format!("{:>4} | {}", i + 1, self.lines[i])).collect(),
+            differs: differs.map(|i| (i, start + i + 1, self.lines[start + i].to_string())),
+        })
     }
+}
+
+/// The best-matching window of a file for lines that were not found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Closest {
+    /// The window, each line as `NUMBER | text`.
+    pub lines: Vec<String>,
+    /// The first line that differs: its index in the pattern, its line number in the file and
+    /// what the file holds there.
+    pub differs: Option<(usize, usize, String)>,
 }
 
 /// What is known of where a hunk should go.
@@ -138,6 +152,9 @@ pub struct Where<'c> {
     pub at_eof: bool,
     /// Line ranges earlier hunks already claimed.
     pub claimed: &'c [(usize, usize)],
+    /// The file's final newline is not what the hunk leaves, so its new side at the end of the
+    /// file is not the hunk already applied.
+    pub newline_differs: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,61 +174,78 @@ pub enum Miss {
     Ambiguous(Vec<usize>),
 }
 
-/// Locate a hunk given its old and new lines. A hunk that only adds (`removes` false) may be
-/// found already applied: its new side in the file. When both sides are found, the one nearer
-/// the hint wins, and an old match the new one explains (context only above or below the added
-/// lines lies inside them once applied) does not count.
+/// Locate a hunk given its old and new lines; `removes`: the hunk takes lines out (else it only
+/// adds, and is looked for as already applied alongside). The hunk's line number is tried
+/// first, old side before new, at each level; then the whole file. A hunk whose change a level
+/// cannot see (whitespace only, at the whitespace levels) is not looked for at that level: there
+/// applied and not applied look the same. An old match the new side explains (context above or
+/// below added lines lies inside them once applied) does not count.
 pub fn locate(hay: &mut Haystack, old: &[&str], new: &[&str], removes: bool, at: &Where) -> Result<Found, Miss> {
     let new = if new == old { &[][..] } else { new };
-    // Where the old lines sit inside the new ones, an old match there is the applied hunk.
     let inner: Vec<usize> = if new.is_empty() {
         Vec::new()
     } else {
         (0..=new.len().saturating_sub(old.len())).filter(|&k| new[k..].starts_with(old)).collect()
     };
-    // The common case, a fresh diff: byte for byte at its line number. Checked directly, it
-    // spares a search of the whole file per hunk.
+    let visible = |level: Level| {
+        old.len() != new.len() || old.iter().zip(new).any(|(o, n)| level.normalize(o) != level.normalize(n))
+    };
+    let len = hay.len();
+    let new_ok = |q: usize| !(at.newline_differs && q + new.len() == len);
+    let explained = |hay: &mut Haystack, p: usize, level: Level| {
+        inner.iter().any(|&k| p >= k && matches(hay, new, p - k, level, at))
+    };
+    let found = |start: usize, level: Level, already: bool| Found {
+        start,
+        len: if already { new.len() } else { old.len() },
+        level,
+        already,
+    };
     if let Some(h) = at.hint {
-        let fits = |hay: &mut Haystack, lines: &[&str], p: usize| {
-            fits(hay.len(), lines.len(), p, at) && hay.matches_at(lines, p, Level::Exact)
-        };
-        if !old.is_empty() && fits(hay, old, h) && !inner.iter().any(|&k| h >= k && fits(hay, new, h - k)) {
-            return Ok(Found { start: h, len: old.len(), level: Level::Exact, already: false });
+        for level in Level::ALL {
+            if visible(level) && matches(hay, old, h, level, at) && !explained(hay, h, level) {
+                return Ok(found(h, level, false));
+            }
+        }
+        for level in Level::ALL {
+            if new_ok(h) && matches(hay, new, h, level, at) {
+                return Ok(found(h, level, true));
+            }
         }
     }
+    let tag = |v: &[usize], already: bool| v.iter().map(|&p| (p, already)).collect::<Vec<_>>();
+    if removes {
+        // Removed lines still in the file say the hunk is to apply, wherever they are found.
+        for level in Level::ALL.into_iter().filter(|&l| visible(l)) {
+            if let Some(choice) = choose(&tag(&candidates(hay, old, level, at), false), at) {
+                return choice.map(|(p, _)| found(p, level, false));
+            }
+        }
+        for level in Level::ALL {
+            let news: Vec<usize> = candidates(hay, new, level, at).into_iter().filter(|&q| new_ok(q)).collect();
+            if let Some(choice) = choose(&tag(&news, true), at) {
+                return choice.map(|(p, _)| found(p, level, true));
+            }
+        }
+        return Err(Miss::NotFound);
+    }
+    // Only additions: where both sides are found, both are candidates.
     for level in Level::ALL {
-        let mut olds = candidates(hay, old, level, at);
-        let news = candidates(hay, new, level, at);
-        if !news.is_empty() {
-            olds.retain(|&p| !news.iter().any(|&q| inner.iter().any(|&k| q + k == p)));
-        }
-        let found = |start: usize, already: bool| Found {
-            start,
-            len: if already { new.len() } else { old.len() },
-            level,
-            already,
-        };
-        // Exactly where the line numbers say: no other candidate is as likely.
-        if let Some(hint) = at.hint {
-            if olds.contains(&hint) {
-                return Ok(found(hint, false));
-            }
-            if news.contains(&hint) {
-                return Ok(found(hint, true));
-            }
-        }
-        let tag = |v: &[usize], already: bool| v.iter().map(|&p| (p, already)).collect::<Vec<_>>();
-        let pool = if removes || news.is_empty() || olds.is_empty() {
-            // The old side where it is found; else the hunk may be applied already.
-            if olds.is_empty() { tag(&news, true) } else { tag(&olds, false) }
-        } else {
-            [tag(&olds, false), tag(&news, true)].concat()
-        };
-        if let Some(choice) = choose(&pool, at) {
-            return choice.map(|(start, already)| found(start, already));
+        let news: Vec<usize> = candidates(hay, new, level, at).into_iter().filter(|&q| new_ok(q)).collect();
+        let olds: Vec<usize> = candidates(hay, old, level, at)
+            .into_iter()
+            .filter(|&p| !news.iter().any(|&q| inner.iter().any(|&k| q + k == p)))
+            .collect();
+        if let Some(choice) = choose(&[tag(&olds, false), tag(&news, true)].concat(), at) {
+            return choice.map(|(p, already)| found(p, level, already));
         }
     }
     Err(Miss::NotFound)
+}
+
+/// Whether `lines` match at `p` at `level` (or stricter), within the constraints of `at`.
+fn matches(hay: &mut Haystack, lines: &[&str], p: usize, level: Level, at: &Where) -> bool {
+    !lines.is_empty() && fits(hay.len(), lines.len(), p, at) && hay.matches_at(lines, p, level)
 }
 
 /// Every start where `lines` match at `level`, within the constraints of `at`.
@@ -294,7 +328,9 @@ mod tests {
     #[test]
     fn closest_shows_best_window() {
         let mut h = hay("one\ntwo\nthree\nfour\n");
-        assert_eq!(h.closest(&["two", "THREE"], None), vec!["   2 | two", "   3 | three"]);
-        assert!(h.closest(&["zzz"], None).is_empty());
+        let c = h.closest(&["two", "THREE"], None).unwrap();
+        assert_eq!(c.lines, vec!["   2 | two", "   3 | three"]);
+        assert_eq!(c.differs, Some((1, 3, "three".to_string())));
+        assert!(h.closest(&["zzz"], None).is_none());
     }
 }

@@ -119,15 +119,7 @@ fn stage(fence: &Fence, changes: &[&FileChange]) -> Result<Vec<Option<PathBuf>>>
             file.set_permissions(fs::Permissions::from_mode(after.mode))?;
             files.push(file);
         }
-        let chunk = files.len().div_ceil(8).max(1);
-        std::thread::scope(|s| {
-            let handles: Vec<_> =
-                files.chunks(chunk).map(|group| s.spawn(move || group.iter().try_for_each(File::sync_all))).collect();
-            handles
-                .into_iter()
-                .try_for_each(|h| h.join().unwrap_or_else(|_| Err(std::io::Error::other("sync panicked"))))
-        })
-        .context("could not sync the patched files")
+        sync_together(&files).context("could not sync the patched files")
     })();
     if let Err(err) = result {
         for temp in temps.iter().flatten() {
@@ -145,7 +137,22 @@ fn sync_dirs(fence: &Fence, changes: &[&FileChange]) -> Result<()> {
         changes.iter().filter_map(|c| fence.join(&c.path).parent().map(Path::to_path_buf)).collect();
     dirs.sort();
     dirs.dedup();
-    dirs.iter().filter(|d| d.is_dir()).try_for_each(|d| atomic::sync_dir(d))
+    let handles = dirs
+        .iter()
+        .filter(|d| d.is_dir())
+        .map(|d| File::open(d).with_context(|| format!("could not open directory {}", d.display())))
+        .collect::<Result<Vec<File>>>()?;
+    sync_together(&handles).context("could not sync the patched directories")
+}
+
+/// fsync files from a few threads at once, so the file system can flush them in one go.
+fn sync_together(files: &[File]) -> std::io::Result<()> {
+    let chunk = files.len().div_ceil(8).max(1);
+    std::thread::scope(|s| {
+        let handles: Vec<_> =
+            files.chunks(chunk).map(|group| s.spawn(move || group.iter().try_for_each(File::sync_all))).collect();
+        handles.into_iter().try_for_each(|h| h.join().unwrap_or_else(|_| Err(std::io::Error::other("sync panicked"))))
+    })
 }
 
 #[cfg(test)]

@@ -1,1 +1,3 @@
 //! Slack: slash commands, replies, outgoing alerts.
+
+pub mod alert;

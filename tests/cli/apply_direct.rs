@@ -104,6 +104,23 @@ fn whitespace_indentation_and_unicode_punctuation() {
 }
 
 #[test]
+fn whitespace_only_changes_apply_once() {
+    let patch = "--- a/f.txt\n+++ b/f.txt\n@@ -1,2 +1,2 @@\n a\n-    b\n+  b\n";
+    let (t, run) = apply(&[("f.txt", b"a\n    b\n")], patch, &[]);
+    run.success();
+    assert_eq!(t.read("tree/f.txt"), "a\n  b\n");
+    // Applied, the old side still matches with whitespace ignored; it must not apply again.
+    t.run(["apply-patch", "--tree", "tree", "p.patch"]).success().stdout_contains("already applied");
+    assert_eq!(t.read("tree/f.txt"), "a\n  b\n");
+}
+
+#[test]
+fn a_sloppy_removed_line_beside_identical_context_is_still_removed() {
+    let patch = "--- a/f.txt\n+++ b/f.txt\n@@ -2,3 +2,2 @@\n r\n r\n-r  \n";
+    applies(b"x\nr\nr\nr\n", patch, b"x\nr\nr\n");
+}
+
+#[test]
 fn crlf_bom_final_newline_and_mode_are_kept() {
     let t = Test::new()
         .file("tree/f.txt", b"\xEF\xBB\xBFa\r\nb\r\nc")
@@ -152,6 +169,11 @@ fn removed_line_not_in_file_is_refused_with_closest_lines() {
         "f.txt: hunk 1: the lines it removes are not in the file",
     );
     assert!(run.stderr.contains("   2 | two\n") && run.stderr.contains("   4 | four"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(r#"nearest match: line 3 reads "three" where the hunk has "THREE!""#),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -167,6 +189,21 @@ fn ambiguous_context_refused_without_line_numbers_nearest_wins_with_them() {
         "--- a/f.txt\n+++ b/f.txt\n@@ -5,2 +5,2 @@\n start\n-x = 1\n+x = 2\n",
         b"start\nx = 1\nend\nstart\nx = 2\nend\n",
     );
+}
+
+#[test]
+fn lines_with_no_context_and_no_line_number_are_refused() {
+    refuses(&[("f.txt", ABC)], "--- a/f.txt\n+++ b/f.txt\n@@ @@\n+new\n", "no context lines and no line number");
+    // With a line number, it is an insertion there.
+    applies(ABC, "--- a/f.txt\n+++ b/f.txt\n@@ -1,0 +2 @@\n+new\n", b"one\nnew\ntwo\nthree\nfour\nfive\n");
+}
+
+#[test]
+fn insertions_never_land_inside_another_hunk() {
+    let change = "--- a/f.txt\n+++ b/f.txt\n@@ -2,3 +2,3 @@\n two\n-three\n+THREE\n four\n";
+    refuses(&[("f.txt", ABC)], &format!("{change}@@ -2,0 +3 @@\n+inserted\n"), "falls inside hunk 1");
+    // Where the other hunk starts, it goes before it.
+    applies(ABC, &format!("{change}@@ -1,0 +2 @@\n+inserted\n"), b"one\ninserted\ntwo\nTHREE\nfour\nfive\n");
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! Integration tests: one binary, a module per subcommand, all driving the built `runner`.
 
+mod loopback;
 mod support;
 
 mod apply_direct;
@@ -8,6 +9,8 @@ mod crash;
 mod formats;
 mod foundation;
 mod generated;
+mod health_check;
 mod operator;
 mod property;
 mod queue_fixture;
+mod watchdog;

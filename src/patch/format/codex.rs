@@ -13,7 +13,7 @@
 
 use anyhow::{Result, bail};
 
-use super::{body_line, lines, trim_trailing_blank_context};
+use super::{Body, lines};
 use crate::patch::model::{Edit, FileDiff, Hunk, Line};
 
 pub const BEGIN: &str = "*** Begin Patch";
@@ -86,31 +86,29 @@ pub fn parse(text: &str) -> Result<Vec<Edit>> {
 
 /// Read an Update's chunks up to the next `*** ` header; returns the index after them.
 fn chunks(lines: &[&str], mut i: usize, hunks: &mut Vec<Hunk>) -> Result<usize> {
-    let mut cur = Hunk::default();
+    let mut cur = Body::default();
     while i < lines.len() {
         let line = lines[i];
         if line.trim_end() == "*** End of File" {
-            cur.at_eof = true;
+            cur.hunk.at_eof = true;
         } else if line.starts_with("*** ") {
             break;
         } else if let Some(anchor) = line.strip_prefix("@@") {
-            if !cur.lines.is_empty() {
-                trim_trailing_blank_context(&mut cur);
-                hunks.push(std::mem::take(&mut cur));
+            if !cur.hunk.lines.is_empty() {
+                hunks.push(std::mem::take(&mut cur).finish(true));
             }
             let anchor = anchor.trim();
             if !anchor.is_empty() {
-                cur.anchors.push(anchor.to_string());
+                cur.hunk.anchors.push(anchor.to_string());
             }
         } else {
-            match body_line(line) {
-                Some(l) => cur.lines.push(l),
-                None => bail!("line {}: a changed line must start with ` `, `-` or `+`, found {line:?}", i + 1),
+            if cur.push(line).is_none() {
+                bail!("line {}: a changed line must start with ` `, `-` or `+`, found {line:?}", i + 1);
             }
         }
         i += 1;
     }
-    trim_trailing_blank_context(&mut cur);
+    let cur = cur.finish(true);
     if !cur.lines.is_empty() {
         hunks.push(cur);
     }

@@ -18,23 +18,38 @@ pub fn lines(text: &str) -> Vec<&str> {
     lines
 }
 
-/// A hunk body line: ` ctx`, `-old`, `+new`, or an empty line (a blank context line whose
-/// leading space was lost). `None` for anything else.
-pub fn body_line(line: &str) -> Option<Line> {
-    let mut chars = line.chars();
-    match chars.next() {
-        None => Some(Line::Context(String::new())),
-        Some(' ') => Some(Line::Context(chars.as_str().to_string())),
-        Some('-') => Some(Line::Remove(chars.as_str().to_string())),
-        Some('+') => Some(Line::Add(chars.as_str().to_string())),
-        _ => None,
-    }
+/// A hunk being read, line by line. Bare empty lines are blank context lines whose leading space
+/// was lost; at the end of a hunk they are separators instead, and are dropped.
+#[derive(Debug, Default)]
+pub struct Body {
+    pub hunk: Hunk,
+    bare_tail: usize,
 }
 
-/// Drop empty context lines at the end of a hunk: there they separate hunks, not context.
-pub fn trim_trailing_blank_context(hunk: &mut Hunk) {
-    while matches!(hunk.lines.last(), Some(Line::Context(t)) if t.is_empty()) {
-        hunk.lines.pop();
+impl Body {
+    /// Add a body line (` ctx`, `-old`, `+new`, or an empty line) and return it; `None` (and
+    /// nothing added) for anything else.
+    pub fn push(&mut self, line: &str) -> Option<&Line> {
+        let mut chars = line.chars();
+        let parsed = match chars.next() {
+            None => Line::Context(String::new()),
+            Some(' ') => Line::Context(chars.as_str().to_string()),
+            Some('-') => Line::Remove(chars.as_str().to_string()),
+            Some('+') => Line::Add(chars.as_str().to_string()),
+            _ => return None,
+        };
+        self.bare_tail = if line.is_empty() { self.bare_tail + 1 } else { 0 };
+        self.hunk.lines.push(parsed);
+        self.hunk.lines.last()
+    }
+
+    /// The hunk, without its trailing bare empty lines when `trim`.
+    pub fn finish(mut self, trim: bool) -> Hunk {
+        if trim {
+            let keep = self.hunk.lines.len() - self.bare_tail;
+            self.hunk.lines.truncate(keep);
+        }
+        self.hunk
     }
 }
 

@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 use anyhow::{Context, Result, bail};
 use regex::Regex;
 
-use super::{body_line, lines, trim_trailing_blank_context};
+use super::{Body, lines};
 use crate::patch::model::{Edit, FileDiff, Hunk, Line};
 
 static HUNK_HEADER: LazyLock<Regex> =
@@ -95,6 +95,8 @@ fn git_header(s: &mut Section, line: &str, n: usize) -> Result<bool> {
         s.rename.get_or_insert_default().1 = unquote(v);
     } else if line.starts_with("copy from ") || line.starts_with("copy to ") {
         bail!("line {n}: git copies are not supported; send the new file as an added file");
+    } else if line.starts_with("Binary files ") && s.deleted {
+        // Deleting a binary file needs no content.
     } else if line.starts_with("Binary files ") || line == "GIT binary patch" {
         bail!("line {n}: binary diffs are not supported; send the file with a `write` operation");
     } else if !["old mode ", "index ", "similarity index ", "dissimilarity index "].iter().any(|p| line.starts_with(p))
@@ -115,7 +117,8 @@ fn hunk(lines: &[&str], start: usize) -> Result<(Hunk, usize)> {
         }
     };
     let counts = if caps.is_some() { Some((num(2, 1)?, num(4, 1)?)) } else { None };
-    let mut hunk = Hunk { old_start: caps.as_ref().map(|_| num(1, 0)).transpose()?, ..Hunk::default() };
+    let mut body = Body::default();
+    body.hunk.old_start = caps.as_ref().map(|_| num(1, 0)).transpose()?;
     let (mut old_left, mut new_left) = counts.unwrap_or((usize::MAX, usize::MAX));
     let mut i = start + 1;
     while i < lines.len() {
@@ -127,6 +130,7 @@ fn hunk(lines: &[&str], start: usize) -> Result<(Hunk, usize)> {
         }
         if line.starts_with('\\') {
             // `\ No newline at end of file` belongs to the line before it.
+            let hunk = &mut body.hunk;
             match hunk.lines.last() {
                 Some(Line::Remove(_)) => hunk.old_no_newline = true,
                 Some(Line::Add(_)) => hunk.new_no_newline = true,
@@ -138,19 +142,15 @@ fn hunk(lines: &[&str], start: usize) -> Result<(Hunk, usize)> {
         if done && (line.is_empty() || line == "-- ") {
             break; // a separator, or the signature format-patch appends
         }
-        let Some(body) = body_line(line) else { break };
-        match body {
-            Line::Context(_) => (old_left, new_left) = (old_left.saturating_sub(1), new_left.saturating_sub(1)),
-            Line::Remove(_) => old_left = old_left.saturating_sub(1),
-            Line::Add(_) => new_left = new_left.saturating_sub(1),
+        match body.push(line) {
+            None => break,
+            Some(Line::Context(_)) => (old_left, new_left) = (old_left.saturating_sub(1), new_left.saturating_sub(1)),
+            Some(Line::Remove(_)) => old_left = old_left.saturating_sub(1),
+            Some(Line::Add(_)) => new_left = new_left.saturating_sub(1),
         }
-        hunk.lines.push(body);
         i += 1;
     }
-    if counts.is_none() {
-        trim_trailing_blank_context(&mut hunk);
-    }
-    Ok((hunk, i))
+    Ok((body.finish(counts.is_none()), i))
 }
 
 fn finish(section: Option<Section>, strip: Option<usize>, edits: &mut Vec<Edit>) -> Result<()> {
@@ -291,6 +291,9 @@ mod tests {
         assert_eq!(h.old_start, None);
         assert_eq!(h.old_lines(), vec!["a", "", "b"]);
         assert_eq!(h.new_lines(), vec!["a", "", "c"]);
+        // A blank context line written with its space is context, even last.
+        let edits = parse("--- a/f\n+++ b/f\n@@ @@\n+x\n \n\n", None).unwrap();
+        assert_eq!(diff(&edits).hunks[0].old_lines(), vec![""]);
         // Counts too small: the rest of the hunk is still read.
         let edits = parse("--- f\n+++ f\n@@ -1,1 +1,1 @@\n-a\n+b\n+c\n", None).unwrap();
         assert_eq!(diff(&edits).hunks[0].new_lines(), vec!["b", "c"]);
@@ -310,6 +313,17 @@ mod tests {
         assert!(parse("hello\n", None).unwrap_err().to_string().contains("no files"));
         assert!(parse("@@ -1 +1 @@\n-a\n", None).unwrap_err().to_string().contains("line 1"));
         assert!(parse("--- a/f\n+++ b/f\n", None).unwrap_err().to_string().contains("no hunks"));
+    }
+
+    #[test]
+    fn binary_files_can_only_be_deleted() {
+        let edits = parse("diff --git a/x.png b/x.png\ndeleted file mode 100644\nindex 1234567..0000000\nBinary files a/x.png and /dev/null differ\n", None).unwrap();
+        assert_eq!((diff(&edits).old_path.as_deref(), diff(&edits).new_path.as_deref()), (Some("x.png"), None));
+        let err = parse(
+            "diff --git a/x.png b/x.png\nindex 1234567..89abcde 100644\nBinary files a/x.png and b/x.png differ\n",
+            None,
+        );
+        assert!(err.unwrap_err().to_string().contains("binary diffs are not supported"));
     }
 
     #[test]

@@ -4,14 +4,15 @@
 
 use std::collections::HashMap;
 
-use regex::Regex;
+mod textops;
 
+use crate::config::EnvConfig;
 use crate::patch::fence::Fence;
 use crate::patch::hunks;
-use crate::patch::model::{Edit, FileDiff, Hunk, Line, Patch};
+use crate::patch::model::{Edit, FileDiff, Hunk, Patch};
 use crate::patch::plan::{FileChange, Plan, Snapshot};
 use crate::patch::refusal::Refusal;
-use crate::patch::text::{Eol, Text, is_binary};
+use crate::patch::text::{Text, is_binary};
 use crate::patch::transaction::snapshot;
 use crate::store::results::FileResult;
 
@@ -20,6 +21,13 @@ use crate::store::results::FileResult;
 pub struct Limits {
     /// Largest file a patch may read or produce.
     pub max_file_size: u64,
+}
+
+impl Limits {
+    /// The limits an environment's config sets.
+    pub fn of(env: &EnvConfig) -> Limits {
+        Limits { max_file_size: env.max_file_size.0 }
+    }
 }
 
 impl Default for Limits {
@@ -99,11 +107,12 @@ impl Work<'_> {
         if let Some(&i) = self.index.get(&path) {
             return Ok(i);
         }
+        // The size first, so a huge file is refused without being read.
+        if let Ok(meta) = std::fs::metadata(self.fence.join(&path)) {
+            check_size(&self.limits, name, meta.len())?;
+        }
         let before =
             snapshot(self.fence, &path).map_err(|e| Refusal::new(name, format!("could not read it: {e:#}")))?;
-        if let Some(s) = &before {
-            check_size(&self.limits, name, s)?;
-        }
         self.entries.push(Entry {
             name: name.to_string(),
             path: path.clone(),
@@ -264,20 +273,22 @@ impl Work<'_> {
     /// Apply hunks (and a mode change) to an existing file; a missing file whose hunks only add
     /// (SEARCH/REPLACE with an empty SEARCH, `diff -N`) is created.
     fn modify(&mut self, i: usize, d: &FileDiff) -> Result<(), Refusal> {
-        let name = self.entries[i].name.clone();
-        let creates = self.entries[i].now.is_none() && d.hunks.iter().all(|h| h.old_lines().is_empty());
-        let (text, mode) = if creates { (Text::empty(), NEW_FILE_MODE) } else { self.text(i)? };
-        let (out, matched, (added, removed)) = if d.hunks.is_empty() {
-            (None, String::new(), (0, 0))
-        } else {
-            let applied = hunks::apply(&name, &text, &d.hunks)?;
-            (Some(applied.text.encode()), applied.matched(d.hunks.len()), (applied.added, applied.removed))
+        let e = &self.entries[i];
+        let (bytes, mode, matched, (added, removed)) = match &e.now {
+            // A rename or mode change alone: the content as it is, binary or not.
+            Some(s) if d.hunks.is_empty() => (s.bytes.clone(), s.mode, String::new(), (0, 0)),
+            None if d.hunks.is_empty() => return Err(Refusal::new(&e.name, "it does not exist in the tree")),
+            now => {
+                let creates = now.is_none() && d.hunks.iter().all(|h| h.old_lines().is_empty());
+                let (text, mode) = if creates { (Text::empty(), NEW_FILE_MODE) } else { self.text(i)? };
+                let applied = hunks::apply(&e.name, &text, &d.hunks)?;
+                let matched = applied.matched(d.hunks.len());
+                (applied.text.encode(), mode, matched, (applied.added, applied.removed))
+            }
         };
         let e = &mut self.entries[i];
-        let bytes = out.unwrap_or_else(|| e.now.as_ref().map(|s| s.bytes.clone()).unwrap_or_default());
-        let mode = d.new_mode.unwrap_or(mode);
         (e.added, e.removed) = (e.added + added, e.removed + removed);
-        e.set(Some(Snapshot { bytes, mode }), matched);
+        e.set(Some(Snapshot { bytes, mode: d.new_mode.unwrap_or(mode) }), matched);
         Ok(())
     }
 
@@ -317,86 +328,11 @@ impl Work<'_> {
 }
 
 impl Work<'_> {
-    fn replace(&mut self, path: &str, search: &str, replace: &str, count: Option<usize>) -> Result<(), Refusal> {
-        let i = self.existing(path)?;
-        let (text, mode) = self.text(i)?;
-        let body = String::from_utf8(text.encode()).unwrap_or_default();
-        let replace = in_file_eol(replace, text.eol);
-        let expected = count.unwrap_or(1);
-        let found = body.matches(search).count();
-        let (bytes, matched) = if found == expected {
-            (body.replace(search, &replace).into_bytes(), "literal".to_string())
-        } else if found > 0 {
-            return Err(Refusal::new(
-                path,
-                format!(
-                    "the search text occurs {found} times, not {expected}; add surrounding text to make it unique, or set `count`"
-                ),
-            ));
-        } else if looks_applied(&body, &replace, Some(expected)) {
-            self.entries[i].note("already-applied");
-            return Ok(());
-        } else {
-            // Not there byte for byte: as whole lines, the matcher forgives line endings and
-            // whitespace (and says where the closest lines are).
-            let mut hunk = Hunk::default();
-            hunk.lines.extend(super::format::lines(search).into_iter().map(|l| Line::Remove(l.to_string())));
-            hunk.lines.extend(
-                super::format::lines(&in_file_eol(replace.as_str(), Eol::Lf))
-                    .into_iter()
-                    .map(|l| Line::Add(l.to_string())),
-            );
-            let applied = hunks::apply(path, &text, &[hunk]).map_err(|mut r| {
-                r.reason = format!("the search text is not in the file ({})", r.reason);
-                r.hunk = None;
-                r
-            })?;
-            (applied.text.encode(), applied.matched(1))
-        };
-        self.set_text(i, bytes, mode, matched);
-        Ok(())
-    }
-
-    fn regex(&mut self, path: &str, pattern: &str, replacement: &str, count: Option<usize>) -> Result<(), Refusal> {
-        let i = self.existing(path)?;
-        let (text, mode) = self.text(i)?;
-        let re = Regex::new(pattern).map_err(|e| Refusal::new(path, format!("invalid regular expression: {e}")))?;
-        let body = String::from_utf8(text.encode()).unwrap_or_default();
-        let mut found = 0;
-        for m in re.find_iter(&body) {
-            if m.is_empty() {
-                let line = body[..m.start()].matches('\n').count() + 1;
-                return Err(Refusal::new(path, format!("the pattern matches the empty string at line {line}")));
-            }
-            found += 1;
-        }
-        if found == 0 {
-            if !replacement.contains('$') && looks_applied(&body, replacement, count) {
-                self.entries[i].note("already-applied");
-                return Ok(());
-            }
-            return Err(Refusal::new(path, format!("the pattern {pattern:?} matches nothing in the file")));
-        }
-        if let Some(expected) = count.filter(|&c| c != found) {
-            return Err(Refusal::new(path, format!("the pattern matches {found} times, not {expected}")));
-        }
-        let bytes = re.replace_all(&body, replacement).into_owned().into_bytes();
-        self.set_text(i, bytes, mode, "regex".to_string());
-        Ok(())
-    }
-
-    fn set_text(&mut self, i: usize, bytes: Vec<u8>, mode: u32, matched: String) {
-        let e = &mut self.entries[i];
-        let (a, r) = line_delta(e.now.as_ref().map_or(&[][..], |s| &s.bytes), &bytes);
-        (e.added, e.removed) = (e.added + a, e.removed + r);
-        e.set(Some(Snapshot { bytes, mode }), matched);
-    }
-
     fn finish(self) -> Result<Plan, Refusal> {
         let mut plan = Plan::default();
         for e in self.entries.into_iter().filter(|e| e.touched) {
             if let Some(s) = &e.now {
-                check_size(&self.limits, &e.name, s)?;
+                check_size(&self.limits, &e.name, s.bytes.len() as u64)?;
             }
             let action = match (&e.before, &e.now) {
                 (None, None) => continue,
@@ -426,22 +362,6 @@ impl Work<'_> {
     }
 }
 
-/// A replacement whose search text is gone was already made when its text is there as many
-/// times as it would be put (`None`: at least once). Short texts occur by chance, so they never
-/// count as proof.
-fn looks_applied(body: &str, replacement: &str, times: Option<usize>) -> bool {
-    let found = body.matches(replacement).count();
-    replacement.trim().len() >= 16 && times.map_or(found > 0, |t| found == t)
-}
-
-/// Line endings in replacement text as the file has them.
-fn in_file_eol(s: &str, eol: Eol) -> String {
-    match eol {
-        Eol::Crlf => s.replace("\r\n", "\n").replace('\n', "\r\n"),
-        _ => s.replace("\r\n", "\n"),
-    }
-}
-
 /// Lines added and removed between two contents, counted as multisets (whole-file writes have
 /// no hunks to count).
 fn line_delta(before: &[u8], after: &[u8]) -> (u64, u64) {
@@ -460,11 +380,11 @@ fn line_delta(before: &[u8], after: &[u8]) -> (u64, u64) {
     (added, removed)
 }
 
-fn check_size(limits: &Limits, name: &str, s: &Snapshot) -> Result<(), Refusal> {
-    if s.bytes.len() as u64 > limits.max_file_size {
+fn check_size(limits: &Limits, name: &str, size: u64) -> Result<(), Refusal> {
+    if size > limits.max_file_size {
         return Err(Refusal::new(
             name,
-            format!("it is {} bytes, over the limit of {} (max_file_size)", s.bytes.len(), limits.max_file_size),
+            format!("it is {size} bytes, over the limit of {} (max_file_size)", limits.max_file_size),
         ));
     }
     Ok(())
@@ -485,18 +405,28 @@ mod tests {
         (dir, fence)
     }
 
-    fn plan_json(fence: &Fence, json: &str, limits: Limits) -> Result<Plan, Refusal> {
-        plan(&crate::patch::parse(json.as_bytes(), None, None).unwrap(), fence, &limits)
+    fn plan_limited(fence: &Fence, text: &str, limits: Limits) -> Result<Plan, Refusal> {
+        plan(&crate::patch::parse(text.as_bytes(), None, None).unwrap(), fence, &limits)
+    }
+
+    fn plan_str(fence: &Fence, text: &str) -> Result<Plan, Refusal> {
+        plan_limited(fence, text, Limits::default())
+    }
+
+    #[test]
+    fn limits_come_from_the_environment() {
+        assert_eq!(Limits::of(&EnvConfig::default()), Limits::default());
     }
 
     #[test]
     fn size_limit_applies_before_and_after() {
         let (_d, fence) = tree(&[("big", "0123456789"), ("small", "x")]);
         let small = Limits { max_file_size: 5 };
-        let r = plan_json(&fence, r#"{"operations": [{"op": "delete", "path": "big"}]}"#, small).unwrap_err();
+        let r = plan_limited(&fence, r#"{"operations": [{"op": "delete", "path": "big"}]}"#, small).unwrap_err();
         assert!(r.reason.contains("over the limit of 5"), "{r}");
-        let r = plan_json(&fence, r#"{"operations": [{"op": "write", "path": "small", "contents": "123456"}]}"#, small)
-            .unwrap_err();
+        let r =
+            plan_limited(&fence, r#"{"operations": [{"op": "write", "path": "small", "contents": "123456"}]}"#, small)
+                .unwrap_err();
         assert!(r.reason.contains("max_file_size"), "{r}");
     }
 
@@ -510,7 +440,7 @@ mod tests {
             {"op": "chmod", "path": "m.sh", "mode": "755"},
             {"op": "write", "path": "tmp", "contents": "x"},
             {"op": "delete", "path": "tmp"}]}"#;
-        let plan = plan_json(&fence, json, Limits::default()).unwrap();
+        let plan = plan_limited(&fence, json, Limits::default()).unwrap();
         let summary: Vec<(String, String, Option<String>)> =
             plan.files.iter().map(|f| (f.path.clone(), f.result.action.clone(), f.result.from.clone())).collect();
         assert_eq!(
@@ -526,12 +456,26 @@ mod tests {
     }
 
     #[test]
+    fn mode_changes_and_renames_leave_content_alone_binary_or_not() {
+        let (d, fence) = tree(&[]);
+        std::fs::write(d.path().join("tool"), b"\x7fELF\0\x01").unwrap();
+        let diff = "diff --git a/tool b/tool\nold mode 100644\nnew mode 100755\n\
+                    diff --git a/tool b/bin/tool\nrename from tool\nrename to bin/tool\n";
+        let plan = plan_str(&fence, diff).unwrap();
+        let moved = plan.files.iter().find(|f| f.path == "bin/tool").unwrap();
+        assert_eq!(moved.after, Some(Snapshot { bytes: b"\x7fELF\0\x01".to_vec(), mode: 0o755 }));
+        let missing = "diff --git a/nope b/nope\nold mode 100644\nnew mode 100755\n";
+        let r = plan_str(&fence, missing).unwrap_err();
+        assert!(r.reason.contains("does not exist"), "{r}");
+    }
+
+    #[test]
     fn a_directory_or_symlink_is_not_a_file_to_patch() {
         let (d, fence) = tree(&[("dir/x", "x")]);
         std::os::unix::fs::symlink(d.path().join("dir/x"), d.path().join("link")).unwrap();
         for path in ["dir", "link"] {
             let json = format!(r#"{{"operations": [{{"op": "write", "path": "{path}", "contents": "y"}}]}}"#);
-            let r = plan_json(&fence, &json, Limits::default()).unwrap_err();
+            let r = plan_limited(&fence, &json, Limits::default()).unwrap_err();
             assert!(r.reason.contains("not a regular file"), "{path}: {r}");
         }
     }

@@ -1,0 +1,128 @@
+//! Starting processes: components detached in their own session with output to a log file, and
+//! operator commands (the `command` probe, a component's `stop`) run to completion under a
+//! timeout that kills their whole process group.
+
+use std::fs::OpenOptions;
+use std::io::Read;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use super::process::{Identity, identify};
+use crate::store::paths::ensure_dir;
+
+/// Start `argv` in a new session (so its process group is its own and it outlives us), stdin
+/// from /dev/null, stdout and stderr appended to `log`. Returns the child, to notice an early
+/// exit, and its identity.
+pub fn start_detached(argv: &[String], cwd: &Path, log: &Path, env: &[(&str, &Path)]) -> Result<(Child, Identity)> {
+    let (program, args) = argv.split_first().context("start command is empty")?;
+    if let Some(dir) = log.parent() {
+        ensure_dir(dir)?;
+    }
+    let out = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .with_context(|| format!("could not open log {}", log.display()))?;
+    let err = out.try_clone().with_context(|| format!("could not open log {}", log.display()))?;
+    let mut cmd = Command::new(program);
+    cmd.args(args).current_dir(cwd).stdin(Stdio::null()).stdout(out).stderr(err);
+    for (key, value) in env {
+        cmd.env(key, value);
+    }
+    // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        cmd.pre_exec(|| if libc::setsid() < 0 { Err(std::io::Error::last_os_error()) } else { Ok(()) });
+    }
+    let child = cmd.spawn().with_context(|| format!("could not start {}", argv.join(" ")))?;
+    let Some(id) = identify(child.id()) else {
+        bail!("{} exited as soon as it started; see {}", argv.join(" "), log.display());
+    };
+    Ok((child, id))
+}
+
+/// How an operator command ended.
+#[derive(Debug)]
+pub struct Finished {
+    /// `None` when it ran out of time (and was killed).
+    pub status: Option<ExitStatus>,
+    /// Combined stdout and stderr, the last `OUTPUT_LIMIT` bytes.
+    pub output: String,
+    pub elapsed: Duration,
+}
+
+const OUTPUT_LIMIT: usize = 4096;
+
+/// Run `argv` in its own process group with combined output captured; after `timeout`, KILL
+/// the whole group.
+pub fn run_with_timeout(argv: &[String], cwd: &Path, timeout: Duration) -> Result<Finished> {
+    let (program, args) = argv.split_first().context("command is empty")?;
+    let started = Instant::now();
+    let (mut reader, writer) = std::io::pipe().context("could not create a pipe")?;
+    let mut cmd = Command::new(program);
+    cmd.args(args)
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .stdout(writer.try_clone().context("could not create a pipe")?)
+        .stderr(writer)
+        .process_group(0);
+    let mut child = cmd.spawn().with_context(|| format!("could not run {}", argv.join(" ")))?;
+    // The command's copies of the write end must close, or the reader never sees the end.
+    drop(cmd);
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = reader.read_to_end(&mut buf);
+        let _ = tx.send(buf);
+    });
+    let status = loop {
+        if let Some(status) = child.try_wait().context("could not wait for command")? {
+            break Some(status);
+        }
+        if started.elapsed() >= timeout {
+            // SAFETY: kill has no memory effects; the group is the one this child leads.
+            unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    // A descendant that left the group may hold the pipe open: do not wait for it for long.
+    let bytes = rx.recv_timeout(Duration::from_millis(200)).unwrap_or_default();
+    let tail = &bytes[bytes.len().saturating_sub(OUTPUT_LIMIT)..];
+    Ok(Finished { status, output: String::from_utf8_lossy(tail).into_owned(), elapsed: started.elapsed() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(script: &str) -> Vec<String> {
+        vec!["sh".into(), "-c".into(), script.into()]
+    }
+
+    #[test]
+    fn captures_output_and_status() {
+        let f =
+            run_with_timeout(&sh("echo out; echo err >&2; exit 3"), Path::new("/"), Duration::from_secs(5)).unwrap();
+        assert_eq!(f.status.unwrap().code(), Some(3));
+        assert!(f.output.contains("out") && f.output.contains("err"), "{:?}", f.output);
+    }
+
+    #[test]
+    fn kills_the_group_on_timeout() {
+        let f = run_with_timeout(&sh("sleep 30 & sleep 30"), Path::new("/"), Duration::from_millis(200)).unwrap();
+        assert!(f.status.is_none());
+        assert!(f.elapsed < Duration::from_secs(5), "{:?}", f.elapsed);
+    }
+
+    #[test]
+    fn a_missing_program_is_an_error() {
+        let err = run_with_timeout(&["/nonexistent/prog".into()], Path::new("/"), Duration::from_secs(1)).unwrap_err();
+        assert!(format!("{err:#}").contains("could not run /nonexistent/prog"));
+    }
+}
