@@ -132,7 +132,7 @@ fn check_bytes(env: &Env, id: &str, bytes: &[u8]) -> Result<PatchReport> {
         Err(reason) => (Outcome::Refused, Some(reason), Vec::new()),
         Ok(p) => {
             let files = p.plan.files.iter().map(|f| f.path.clone()).collect();
-            match refuse_commands(env, &p) {
+            match refuse(env, &p) {
                 Some(reason) => (Outcome::Refused, Some(reason), files),
                 None if p.plan.is_noop() => (Outcome::AlreadyApplied, None, files),
                 None => (Outcome::Applied, None, files),
@@ -221,7 +221,7 @@ fn process_one(env: &Env, entry: &Entry, actor: &str) -> Result<PatchReport> {
     result.description = prepared.description.clone();
     result.author = prepared.author.clone();
     result.files = prepared.plan.files.iter().map(|f| f.result.clone()).collect();
-    if let Some(reason) = refuse_commands(env, &prepared) {
+    if let Some(reason) = refuse(env, &prepared) {
         result.outcome = Outcome::Refused;
         result.reason = Some(reason);
         return record::settle(env, entry, result, t0, actor);
@@ -273,9 +273,14 @@ fn verdict(c: &crate::store::results::CheckRun) -> String {
     }
 }
 
-/// Commands inside a patch run only where the environment allows them; elsewhere the patch is
-/// refused rather than applied without the checks its author asked for.
-fn refuse_commands(env: &Env, p: &Prepared) -> Option<String> {
+/// What the queue refuses beyond the engine: a patch addressed to another environment (its
+/// `env`, or the legacy `role`, compared without case), and commands inside a patch where the
+/// environment does not allow them (refused rather than applied without the checks its author
+/// asked for).
+fn refuse(env: &Env, p: &Prepared) -> Option<String> {
+    if let Some(target) = p.env.as_deref().filter(|t| !t.eq_ignore_ascii_case(env.name)) {
+        return Some(format!("the patch is addressed to environment {target:?}, not {:?}", env.name));
+    }
     (!p.commands.is_empty() && !env.cfg.allow_patch_commands).then(|| {
         format!(
             "the patch carries validate commands ({}) but env.{}.allow_patch_commands is false: \

@@ -233,3 +233,19 @@ fn a_second_run_is_busy_while_the_first_holds_the_lock() {
     t.run(["apply-patch"]).code(75).stderr_contains("--wait");
     assert!(first.wait().unwrap().success());
 }
+
+#[test]
+fn a_patch_addressed_to_another_environment_is_refused() {
+    let t = env_test("");
+    let mut patch = ops("p1", &[write_op("a.txt", "a\n")]);
+    patch["env"] = json!("CYOPS");
+    queue(&t, "pending", &patch, 1);
+    let mut same = ops("p2", &[write_op("b.txt", "b\n")]);
+    same["env"] = json!("MAIN");
+    queue(&t, "pending", &same, 0);
+    t.run(["apply-patch"])
+        .code(1)
+        .stdout_contains("refused p1: the patch is addressed to environment \"CYOPS\", not \"main\"")
+        .stdout_contains("applied p2");
+    assert!(!t.exists("tree/a.txt"));
+}
