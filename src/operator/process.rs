@@ -191,8 +191,18 @@ fn run(env: &Env, only: Option<&str>, actor: &str) -> Result<QueueReport> {
     let mut report = empty_report(env, mode, false, note);
     report.recovered = recovered;
     for entry in waiting(env, &states)?.into_iter().filter(|e| only.is_none_or(|id| e.id == id)) {
-        // A patch approved or removed since the listing is not ours to take.
-        let Ok(claimed) = queue::transition(env.home, env.name, &entry, State::Applying) else { continue };
+        // An operator who changes the mode mid-run (say, to paused) stops the run here.
+        let now = mode::read(env.home)?;
+        if now != mode {
+            report.note = Some(format!("mode changed to {now} during the run: stopped; the rest waits"));
+            break;
+        }
+        let claimed = match queue::transition(env.home, env.name, &entry, State::Applying) {
+            Ok(claimed) => claimed,
+            // Approved or removed since the listing: not ours to take (approved ones come next run).
+            Err(_) if !entry.path.exists() => continue,
+            Err(err) => return Err(err),
+        };
         report
             .patches
             .push(process_one(env, &claimed, actor).with_context(|| format!("could not process patch {}", entry.id))?);

@@ -249,3 +249,17 @@ fn a_patch_addressed_to_another_environment_is_refused() {
         .stdout_contains("applied p2");
     assert!(!t.exists("tree/a.txt"));
 }
+
+#[test]
+fn a_mode_change_during_a_run_stops_it() {
+    // p1's check pauses runner, as an operator would from another terminal.
+    let pause = format!("{} --config ../runner.toml mode paused", crate::support::BIN);
+    let t = env_test(&format!("validate = [{pause:?}]"));
+    queue(&t, "pending", &ops("p1", &[write_op("a.txt", "a\n")]), 2);
+    queue(&t, "pending", &ops("p2", &[write_op("b.txt", "b\n")]), 1);
+    t.run(["apply-patch"])
+        .success()
+        .stdout_contains("applied p1")
+        .stdout_contains("mode changed to paused during the run: stopped; the rest waits");
+    assert_eq!((state_of(&t, "p1"), state_of(&t, "p2")), (Some("applied"), Some("pending")));
+}
