@@ -177,7 +177,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let pidfile = dir.path().join("child.pid");
         let cmd = format!("sleep 30 & echo $! > {}; echo started; wait", pidfile.display());
-        let run = runner(dir.path(), 300, 1000).run(&cmd).unwrap();
+        let run = runner(dir.path(), 1500, 1000).run(&cmd).unwrap();
         assert!(run.timed_out && !passed(&run));
         assert!(run.duration_ms < 10_000, "{}", run.duration_ms);
         assert!(run.output.starts_with("started\n"), "{:?}", run.output);
