@@ -9,11 +9,13 @@
 # Prints patches/minute. Needs a release build (made here).
 #
 # Figures (2 cores shared with five other builds, ext4; per patch: 15 fsyncs + 1 fdatasync in
-# 13 serial flush rounds):
-#   10000 patches in 86.06 s: 6972 patches/minute    load ~2.5, a 4 KiB fsync ~0.55 ms
-#   10000 patches in 284.48 s: 2109 patches/minute   load ~7-13, fsync 1.4-4.3 ms
-#   10000 patches in 17.04 s: 35211 patches/minute   TMPDIR=/dev/shm (tmpfs: no flush cost; CPU bound)
-# Throughput is the flush latency times 13; 10 000 a minute needs fsync under ~0.4 ms.
+# 12 serial flush rounds, the rest overlapped):
+#   10000 patches in 59.73 s: 10045 patches/minute   load ~2.4, a small fsync ~0.5 ms
+#   10000 patches in 86.06 s: 6972 patches/minute    same load, before overlapping the backup's
+#                                                    directory flush (13 rounds)
+#   10000 patches in 284.48 s: 2109 patches/minute   load 7-13 from other builds, fsync 1.4-4.3 ms
+#   10000 patches in 17.04 s: 35211 patches/minute   TMPDIR=/dev/shm (tmpfs: flushes cost nothing)
+# Throughput is about the flush latency times 12: the disk's fsync latency decides it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-10000}

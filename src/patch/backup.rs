@@ -79,7 +79,6 @@ pub fn write(home: &Home, env: &str, key: &str, plan: &Plan) -> Result<Manifest>
     let dir = dir(home, env, key);
     remove(&dir)?;
     ensure_dir(&dir)?;
-    atomic::sync_dir(&home.backups_dir(env))?;
     let mut files = Vec::new();
     let mut blobs: Vec<(std::path::PathBuf, &[u8])> = Vec::new();
     for change in plan.files.iter().filter(|c| c.changes_anything()) {
@@ -106,7 +105,16 @@ pub fn write(home: &Home, env: &str, key: &str, plan: &Plan) -> Result<Manifest>
     let manifest_path = dir.join(MANIFEST);
     let mut all: Vec<(&Path, &[u8])> = blobs.iter().map(|(p, b)| (p.as_path(), *b)).collect();
     all.push((&manifest_path, &json));
-    atomic::write_many(&all).with_context(|| format!("could not write backup {}", dir.display()))?;
+    // The new directory's name must be durable too before a journal points at it; flush it
+    // while the files are flushed.
+    let backups = home.backups_dir(env);
+    std::thread::scope(|s| {
+        let entry = s.spawn(|| atomic::sync_dir(&backups));
+        let files = atomic::write_many(&all);
+        entry.join().unwrap_or_else(|_| Err(anyhow::anyhow!("a sync thread panicked")))?;
+        files
+    })
+    .with_context(|| format!("could not write backup {}", dir.display()))?;
     Ok(manifest)
 }
 
