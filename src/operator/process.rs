@@ -18,7 +18,7 @@ use crate::store::events::{self, Event};
 use crate::store::mode::{self, Mode};
 use crate::store::queue::{self, Entry, State};
 use crate::store::results::{Outcome, PatchResult};
-use crate::store::{Home, heartbeat, lock};
+use crate::store::{Home, atomic, heartbeat, lock};
 
 /// One patch's fate, as a queue run reports it.
 #[derive(Debug, Clone, Serialize)]
@@ -197,15 +197,16 @@ fn run(env: &Env, only: Option<&str>, actor: &str) -> Result<QueueReport> {
             report.note = Some(format!("mode changed to {now} during the run: stopped; the rest waits"));
             break;
         }
-        let claimed = match queue::transition(env.home, env.name, &entry, State::Applying) {
+        let claimed = match queue::claim(env.home, env.name, &entry) {
             Ok(claimed) => claimed,
             // Approved or removed since the listing: not ours to take (approved ones come next run).
             Err(_) if !entry.path.exists() => continue,
             Err(err) => return Err(err),
         };
-        report
-            .patches
-            .push(process_one(env, &claimed, actor).with_context(|| format!("could not process patch {}", entry.id))?);
+        report.patches.push(
+            process_one(env, &claimed, &entry, actor)
+                .with_context(|| format!("could not process patch {}", entry.id))?,
+        );
     }
     report.waiting = left_waiting(env, &states)?;
     if let Some(id) = only.filter(|id| report.waiting.iter().any(|w| w == id)) {
@@ -215,8 +216,16 @@ fn run(env: &Env, only: Option<&str>, actor: &str) -> Result<QueueReport> {
     Ok(report)
 }
 
-fn process_one(env: &Env, entry: &Entry, actor: &str) -> Result<PatchReport> {
+/// `entry`: the patch claimed into applying/; `waited`: where it was, whose directory the claim
+/// left unsynced.
+fn process_one(env: &Env, entry: &Entry, waited: &Entry, actor: &str) -> Result<PatchReport> {
     let t0 = Instant::now();
+    let left = waited.path.parent().context("a queued patch has a directory")?;
+    // Outcomes that write nothing to the tree finish the claim's flush first.
+    let settle = |result| {
+        atomic::sync_dir(left)?;
+        record::settle(env, entry, result, t0, actor)
+    };
     let mut result = record::draft(env, entry);
     let bytes = std::fs::read(&entry.path).with_context(|| format!("could not read {}", entry.path.display()))?;
     let prepared = match prepare(env.cfg, &env.fence, &bytes) {
@@ -224,7 +233,7 @@ fn process_one(env: &Env, entry: &Entry, actor: &str) -> Result<PatchReport> {
         Err(reason) => {
             result.outcome = Outcome::Refused;
             result.reason = Some(reason);
-            return record::settle(env, entry, result, t0, actor);
+            return settle(result);
         }
     };
     result.format = prepared.format.clone();
@@ -234,18 +243,18 @@ fn process_one(env: &Env, entry: &Entry, actor: &str) -> Result<PatchReport> {
     if let Some(reason) = refuse(env, &prepared) {
         result.outcome = Outcome::Refused;
         result.reason = Some(reason);
-        return record::settle(env, entry, result, t0, actor);
+        return settle(result);
     }
     if prepared.plan.is_noop() {
         result.outcome = Outcome::AlreadyApplied;
-        return record::settle(env, entry, result, t0, actor);
+        return settle(result);
     }
-    let journal = match journal::apply(env.home, env.name, &entry.id, &env.fence, &prepared.plan) {
+    let journal = match journal::apply(env.home, env.name, &entry.id, &env.fence, &prepared.plan, &[left]) {
         Ok(j) => j,
         Err(err) => {
             result.reason = Some(format!("{err:#}"));
             backup::remove(&backup::dir(env.home, env.name, &entry.id))?;
-            return record::settle(env, entry, result, t0, actor);
+            return settle(result);
         }
     };
     // The operator's commands first, then the patch's own (refused above unless allowed).

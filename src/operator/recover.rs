@@ -56,10 +56,16 @@ pub(super) fn recover(env: &Env, actor: &str) -> Result<Vec<PatchReport>> {
     for dir in [env.home.results_dir(env.name), env.home.summaries_dir(env.name)] {
         atomic::remove_stale_temps(&dir, "")?;
     }
-    // Claimed but never journaled: nothing was written to the tree. Back to pending; the mode
-    // decides again whether it applies.
+    // Claimed but never journaled: nothing was written to the tree. Back to pending (the mode
+    // decides again whether it applies), unless a power cut kept the waiting copy too, which
+    // then stays as it was.
     for entry in queue::list(env.home, env.name, State::Applying)? {
-        queue::transition(env.home, env.name, &entry, State::Pending)?;
+        match queue::find(env.home, env.name, &entry.id)? {
+            Some(waiting) if matches!(waiting.state, State::Pending | State::Approved) => atomic::remove(&entry.path)?,
+            _ => {
+                queue::transition(env.home, env.name, &entry, State::Pending)?;
+            }
+        }
         events::append(env.home, &Event::new(actor, "patch.requeued").env(env.name).id(&entry.id))?;
     }
     Ok(reports)
@@ -98,7 +104,7 @@ mod tests {
             after: backup::before(home, "main", "p1", file).unwrap(),
             result: results::read(home, "main", "p1").unwrap().unwrap().files[0].clone(),
         };
-        journal::apply(home, "main", "p1~revert", &env.fence, &Plan { files: vec![change] }).unwrap()
+        journal::apply(home, "main", "p1~revert", &env.fence, &Plan { files: vec![change] }, &[]).unwrap()
     }
 
     #[test]
@@ -115,6 +121,18 @@ mod tests {
         // The patch can still be reverted, for real this time.
         assert!(revert(&settings, &home, "main", "p1", false, "test").unwrap().reverted);
         assert_eq!(std::fs::read_to_string(dir.path().join("tree/a.txt")).unwrap(), "a1\n");
+    }
+
+    #[test]
+    fn an_unsynced_claim_that_left_two_copies_keeps_the_waiting_one() {
+        let (_dir, settings, home) = setup();
+        let patch = br#"{"id": "p2", "operations": [{"op": "write", "path": "b.txt", "contents": "b\n"}]}"#;
+        queue::enqueue(&home, "main", "p2", State::Approved, patch).unwrap();
+        queue::enqueue(&home, "main", "p2", State::Applying, patch).unwrap();
+        let env = Env::open(&settings, &home, "main").unwrap();
+        recover(&env, "test").unwrap();
+        assert_eq!(queue::find(&home, "main", "p2").unwrap().unwrap().state, State::Approved);
+        assert!(queue::list(&home, "main", State::Applying).unwrap().is_empty());
     }
 
     #[test]

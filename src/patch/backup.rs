@@ -74,8 +74,9 @@ pub fn dir(home: &Home, env: &str, key: &str) -> PathBuf {
 }
 
 /// Back up the `before` side of every change in the plan, durably, replacing any leftover
-/// backup under the same key (from a run that died before its journal existed).
-pub fn write(home: &Home, env: &str, key: &str, plan: &Plan) -> Result<Manifest> {
+/// backup under the same key (from a run that died before its journal existed). `flush_also`:
+/// directories the caller needs flushed before the journal, flushed alongside.
+pub fn write(home: &Home, env: &str, key: &str, plan: &Plan, flush_also: &[&Path]) -> Result<Manifest> {
     let dir = dir(home, env, key);
     remove(&dir)?;
     ensure_dir(&dir)?;
@@ -109,9 +110,11 @@ pub fn write(home: &Home, env: &str, key: &str, plan: &Plan) -> Result<Manifest>
     // while the files are flushed.
     let backups = home.backups_dir(env);
     std::thread::scope(|s| {
-        let entry = s.spawn(|| atomic::sync_dir(&backups));
+        let dirs = s.spawn(|| {
+            std::iter::once(backups.as_path()).chain(flush_also.iter().copied()).try_for_each(atomic::sync_dir)
+        });
         let files = atomic::write_many(&all);
-        entry.join().unwrap_or_else(|_| Err(anyhow::anyhow!("a sync thread panicked")))?;
+        dirs.join().unwrap_or_else(|_| Err(anyhow::anyhow!("a sync thread panicked")))?;
         files
     })
     .with_context(|| format!("could not write backup {}", dir.display()))?;

@@ -154,6 +154,17 @@ pub fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<bool> {
 
 /// Rename within one file system and make both directories durable.
 pub fn rename(from: &Path, to: &Path) -> Result<()> {
+    rename_unsynced(from, to)?;
+    sync_dir(parent(to))?;
+    if parent(from) != parent(to) {
+        sync_dir(parent(from))?;
+    }
+    Ok(())
+}
+
+/// Rename within one file system, creating the target's directory if missing, and leave the
+/// syncing to the caller (who must do it before anything depends on the move).
+pub fn rename_unsynced(from: &Path, to: &Path) -> Result<()> {
     let moved = match fs::rename(from, to) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && from.exists() => {
             ensure_dir(parent(to))?;
@@ -161,12 +172,7 @@ pub fn rename(from: &Path, to: &Path) -> Result<()> {
         }
         other => other,
     };
-    moved.with_context(|| format!("could not move {} to {}", from.display(), to.display()))?;
-    sync_dir(parent(to))?;
-    if parent(from) != parent(to) {
-        sync_dir(parent(from))?;
-    }
-    Ok(())
+    moved.with_context(|| format!("could not move {} to {}", from.display(), to.display()))
 }
 
 /// Remove a file durably; a file already gone is not an error.
