@@ -20,13 +20,7 @@ pub fn run(ctx: &Context, args: ModeArgs) -> Result<Outcome> {
         }
         return Ok(Outcome::Yes);
     };
-    if new != current {
-        mode::write(&home, new)?;
-    }
-    // Every set is audited, a no-op one too: the log records what operators asked for.
-    let event =
-        events::Event::new(events::cli_actor(), "mode.set").with("from", current.as_str()).with("to", new.as_str());
-    events::append(&home, &event)?;
+    mode::set(&home, new, &events::cli_actor())?;
     if ctx.global.json {
         output::json(&json!({ "mode": new, "previous": current }))?;
     } else {

@@ -65,7 +65,11 @@ pub struct EnvConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
     pub listen: String,
+    /// Requests handled at once (connections are read by their own threads). Intake mostly waits
+    /// on fsync, so more than the core count pays.
     pub threads: usize,
+    /// Open connections at once; past this a new connection is answered 503 and closed.
+    pub max_connections: usize,
     pub token_env: Option<String>,
     pub token_file: Option<PathBuf>,
     pub hmac_secret_env: Option<String>,
@@ -139,7 +143,8 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             listen: DEFAULT_LISTEN.to_string(),
-            threads: 4,
+            threads: 16,
+            max_connections: 512,
             token_env: None,
             token_file: None,
             hmac_secret_env: None,

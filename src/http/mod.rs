@@ -1,1 +1,14 @@
-//! The HTTP listener (`serve-webhook`): server, routes, auth, dashboard, metrics.
+//! The HTTP listener (`serve-webhook`): a small HTTP/1.1 server on std sockets (see `wire` for
+//! why not tiny_http), the route table, auth, rate limit, intake, status pages and metrics.
+
+pub mod app;
+pub mod audit;
+pub mod auth;
+pub mod dashboard;
+pub mod intake;
+pub mod limit;
+pub mod metrics;
+pub mod openapi;
+pub mod server;
+pub mod signal;
+pub mod wire;

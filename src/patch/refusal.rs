@@ -8,7 +8,7 @@ use serde::Serialize;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Refusal {
     pub file: String,
-    /// 1-based, across the file's hunks (or the patch's operations).
+    /// 1-based, across the file's hunks. Operations say which one in the reason instead.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hunk: Option<usize>,
     pub reason: String,
@@ -24,6 +24,12 @@ impl Refusal {
 
     pub fn hunk(mut self, n: usize) -> Refusal {
         self.hunk = Some(n);
+        self
+    }
+
+    /// The refusal of the `n`th (1-based) operation of a JSON patch.
+    pub fn operation(mut self, n: usize) -> Refusal {
+        self.reason = format!("operation {n}: {}", self.reason);
         self
     }
 }

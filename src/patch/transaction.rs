@@ -137,6 +137,7 @@ fn sync_dirs(fence: &Fence, changes: &[&FileChange]) -> Result<()> {
         changes.iter().filter_map(|c| fence.join(&c.path).parent().map(Path::to_path_buf)).collect();
     dirs.sort();
     dirs.dedup();
+    // A deletion may have pruned its emptied directory.
     let handles = dirs
         .iter()
         .filter(|d| d.is_dir())

@@ -53,17 +53,25 @@ pub fn cli_actor() -> String {
 
 /// Append one event durably.
 pub fn append(home: &Home, event: &Event) -> Result<()> {
+    append_all(home, std::slice::from_ref(event))
+}
+
+/// Append several events with one write and one sync (a busy writer's batch).
+pub fn append_all(home: &Home, events: &[Event]) -> Result<()> {
     let path = home.events_file();
     ensure_dir(home.root())?;
-    let mut line = serde_json::to_vec(event)?;
-    line.push(b'\n');
+    let mut lines = Vec::new();
+    for event in events {
+        serde_json::to_writer(&mut lines, event)?;
+        lines.push(b'\n');
+    }
     let mut file = OpenOptions::new()
         .create(true)
         .append(true)
         .open(&path)
         .with_context(|| format!("could not open audit log {}", path.display()))?;
     file.lock().with_context(|| format!("could not lock audit log {}", path.display()))?;
-    file.write_all(&line)
+    file.write_all(&lines)
         .and_then(|()| file.sync_data())
         .with_context(|| format!("could not append to audit log {}", path.display()))
 }

@@ -66,3 +66,16 @@ pub fn read(home: &Home) -> Result<Mode> {
 pub fn write(home: &Home, mode: Mode) -> Result<()> {
     atomic::write(&home.mode_file(), format!("{mode}\n").as_bytes())
 }
+
+/// Set the mode and audit the request (a no-op set too: the log records what operators asked
+/// for); returns the previous mode.
+pub fn set(home: &Home, new: Mode, actor: &str) -> Result<Mode> {
+    let current = read(home)?;
+    if new != current {
+        write(home, new)?;
+    }
+    let event =
+        crate::store::events::Event::new(actor, "mode.set").with("from", current.as_str()).with("to", new.as_str());
+    crate::store::events::append(home, &event)?;
+    Ok(current)
+}

@@ -82,6 +82,13 @@ fn file_changed_elsewhere_and_hunks_in_order() {
 }
 
 #[test]
+fn a_hunk_without_line_numbers_is_looked_for_after_the_previous_one() {
+    // `k v` is in two places; after hunk 1 only one remains.
+    let patch = "--- a/f.txt\n+++ b/f.txt\n@@ @@\n m\n-s\n+S\n@@ @@\n k\n-v\n+V\n";
+    applies(b"k\nv\nm\ns\nk\nv\n", patch, b"k\nv\nm\nS\nk\nV\n");
+}
+
+#[test]
 fn blank_context_without_its_space() {
     let file = b"a\n\nb\nc\n";
     applies(file, "--- a/f.txt\n+++ b/f.txt\n@@ -1,4 +1,4 @@\n a\n\n-b\n+B\n c\n", b"a\n\nB\nc\n");

@@ -206,6 +206,16 @@ fn operations_refuse_what_they_cannot_do_exactly() {
     refuses(files, &op(r#"{"op": "move", "path": "c.txt", "to": "d.txt"}"#), "does not exist");
     refuses(files, &op(r#"{"op": "chmod", "path": "c.txt", "mode": "755"}"#), "does not exist");
     refuses(files, &op(r#"{"op": "replace", "path": "c.txt", "search": "x", "replace": "y"}"#), "does not exist");
+    let run = refuses(
+        files,
+        &op(r#"{"op": "replace", "path": "a.txt", "search": "x x\nwrod\n", "replace": "y"}"#),
+        "operation 1: the search text is not in the file",
+    );
+    assert!(
+        run.stderr.contains(r#"nearest match: line 2 reads "word" where the search text has "wrod""#),
+        "{}",
+        run.stderr
+    );
     // `count` replaces every occurrence when there are exactly that many.
     let (t, run) =
         apply(files, &op(r#"{"op": "replace", "path": "a.txt", "search": "x", "replace": "y", "count": 2}"#), &[]);

@@ -54,7 +54,7 @@ pub fn plan(patch: &Patch, fence: &Fence, limits: &Limits) -> Result<Plan, Refus
     let mut work = Work { fence, limits: *limits, entries: Vec::new(), index: HashMap::new(), moves, at: 0 };
     for (i, edit) in patch.edits.iter().enumerate() {
         work.at = i + 1;
-        work.edit(edit, i + 1)?;
+        work.edit(edit).map_err(|r| if matches!(edit, Edit::Diff(_)) { r } else { r.operation(i + 1) })?;
     }
     work.finish()
 }
@@ -160,7 +160,7 @@ impl Work<'_> {
         Ok((text, s.mode))
     }
 
-    fn edit(&mut self, edit: &Edit, n: usize) -> Result<(), Refusal> {
+    fn edit(&mut self, edit: &Edit) -> Result<(), Refusal> {
         match edit {
             Edit::Diff(d) => self.diff(d),
             Edit::Write { path, contents, mode, create } => {
@@ -169,7 +169,7 @@ impl Work<'_> {
                 match &e.now {
                     Some(s) if *create && s.bytes == *contents => e.note("already-applied"),
                     Some(_) if *create => {
-                        return Err(Refusal::new(path, "it already exists; use `write` to replace it").hunk(n));
+                        return Err(Refusal::new(path, "it already exists; use `write` to replace it"));
                     }
                     now => {
                         let mode = mode.or(now.as_ref().map(|s| s.mode)).unwrap_or(NEW_FILE_MODE);
@@ -180,12 +180,8 @@ impl Work<'_> {
                 }
                 Ok(())
             }
-            Edit::Replace { path, search, replace, count } => {
-                self.replace(path, search, replace, *count).map_err(|r| r.hunk(n))
-            }
-            Edit::Regex { path, pattern, replacement, count } => {
-                self.regex(path, pattern, replacement, *count).map_err(|r| r.hunk(n))
-            }
+            Edit::Replace { path, search, replace, count } => self.replace(path, search, replace, *count),
+            Edit::Regex { path, pattern, replacement, count } => self.regex(path, pattern, replacement, *count),
             Edit::Delete { path } => {
                 let i = self.entry(path)?;
                 let e = &mut self.entries[i];
@@ -196,12 +192,12 @@ impl Work<'_> {
                 }
                 Ok(())
             }
-            Edit::Move { path, to } => self.rename(path, to).map(|_| ()).map_err(|r| r.hunk(n)),
+            Edit::Move { path, to } => self.rename(path, to).map(|_| ()),
             Edit::Chmod { path, mode } => {
                 let i = self.existing(path)?;
                 let e = &mut self.entries[i];
                 let Some(s) = e.now.as_mut() else {
-                    return Err(Refusal::new(path, "it does not exist in the tree").hunk(n));
+                    return Err(Refusal::new(path, "it does not exist in the tree"));
                 };
                 let already = s.mode == *mode;
                 s.mode = *mode;

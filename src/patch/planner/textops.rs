@@ -48,7 +48,16 @@ impl Work<'_> {
                     .map(|l| Line::Add(l.to_string())),
             );
             let applied = hunks::apply(path, &text, &[hunk]).map_err(|mut r| {
-                r.reason = format!("the search text is not in the file ({})", r.reason);
+                // Said of the search text, not of a hunk; keep what the matcher found nearest.
+                let nearest = r.reason.find("; nearest match").map_or("", |i| &r.reason[i..]);
+                r.reason = if r.reason.contains("places") {
+                    r.reason.replacen("its lines", "the search text's lines", 1)
+                } else {
+                    format!(
+                        "the search text is not in the file{}",
+                        nearest.replace("the hunk has", "the search text has")
+                    )
+                };
                 r.hunk = None;
                 r
             })?;

@@ -1,0 +1,122 @@
+//! The listener's state and its one route table. Handlers return `Reply`: an error answer is an
+//! `Err(Response)` so `?` stops at the first refusal.
+
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use anyhow::Result;
+use serde_json::json;
+
+use crate::config::Settings;
+use crate::http::audit::Audit;
+use crate::http::auth::{self, Auth};
+use crate::http::limit::RateLimiter;
+use crate::http::metrics::Metrics;
+use crate::http::wire::{Request, Response};
+use crate::http::{dashboard, intake, openapi};
+use crate::store::Home;
+
+pub type Reply = Result<Response, Response>;
+
+/// Patches with the same id are checked and written one at a time; ids hash onto these.
+const ID_STRIPES: usize = 64;
+
+pub struct App {
+    pub settings: Settings,
+    pub home: Home,
+    pub auth: Auth,
+    pub audit: Audit,
+    pub slack_secret: Option<String>,
+    pub limiter: RateLimiter,
+    pub metrics: Metrics,
+    /// Where clients reach us, for links: `server.public_url`, else `http://<listen address>`.
+    pub base_url: String,
+    id_stripes: Vec<Mutex<()>>,
+}
+
+impl App {
+    pub fn new(settings: Settings, local: SocketAddr) -> Result<App> {
+        let server = &settings.config.server;
+        let base_url = match &server.public_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => format!("http://{local}"),
+        };
+        Ok(App {
+            home: Home::new(&settings.home),
+            auth: Auth::from_config(server)?,
+            audit: Audit::start(Home::new(&settings.home)),
+            slack_secret: settings.config.slack.signing_secret().resolve()?,
+            limiter: RateLimiter::new(server.rate_limit),
+            metrics: Metrics::default(),
+            base_url,
+            id_stripes: (0..ID_STRIPES).map(|_| Mutex::new(())).collect(),
+            settings,
+        })
+    }
+
+    /// Answer one request and count it.
+    pub fn handle(&self, req: &Request) -> Response {
+        let route = route_of(&req.path);
+        let res = self.dispatch(route, req).unwrap_or_else(|e| e);
+        self.metrics.observe(route, res.status);
+        res
+    }
+
+    fn dispatch(&self, route: &'static str, req: &Request) -> Reply {
+        if let Err(wait) = self.limiter.allow(req.remote, Instant::now()) {
+            return Err(Response::error(429, "too many requests from this address: slow down", None)
+                .with_header("Retry-After", wait.to_string()));
+        }
+        let method = req.method.as_str();
+        match (route, method) {
+            ("/health", "GET") => Ok(Response::json(200, &json!({ "ok": true }))),
+            ("/openapi.json", "GET") => Ok(Response::json(200, &openapi::document(&self.base_url))),
+            ("/webhook", "POST") => intake::post(self, req),
+            ("/patches/{id}", "GET") => intake::get(self, req),
+            ("/slack/commands", "POST") => crate::slack::handle(self, req),
+            ("/status", "GET") => self.guarded(req, || dashboard::status_json(self)),
+            ("/dashboard", "GET") => self.guarded(req, || dashboard::page(self)),
+            ("/metrics", "GET") => self.guarded(req, || dashboard::metrics(self)),
+            ("other", _) => Err(Response::error(404, format!("no route {}", req.path), None)),
+            _ => Err(Response::error(405, format!("{method} is not allowed on {route}"), None)),
+        }
+    }
+
+    /// Status pages need the webhook's credentials unless `server.public_status` is set.
+    fn guarded(&self, req: &Request, view: impl FnOnce() -> Reply) -> Reply {
+        if !self.settings.config.server.public_status {
+            self.auth.check(req, auth::now_unix())?;
+        }
+        view()
+    }
+
+    /// The lock that serialises intake of one patch id.
+    pub fn id_stripe(&self, env: &str, id: &str) -> &Mutex<()> {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (env, id).hash(&mut h);
+        &self.id_stripes[h.finish() as usize % ID_STRIPES]
+    }
+}
+
+/// The route pattern a path falls under: the label for metrics and the key for dispatch.
+fn route_of(path: &str) -> &'static str {
+    match path {
+        "/health" => "/health",
+        "/openapi.json" => "/openapi.json",
+        "/webhook" => "/webhook",
+        "/slack/commands" => "/slack/commands",
+        "/status" => "/status",
+        "/dashboard" => "/dashboard",
+        "/metrics" => "/metrics",
+        p if p.strip_prefix("/patches/").is_some_and(|id| !id.is_empty() && !id.contains('/')) => "/patches/{id}",
+        _ => "other",
+    }
+}
+
+/// An unexpected failure (I/O, a corrupt file): 500 with the error chain, which names files
+/// but never secrets or bodies.
+pub fn internal(err: anyhow::Error) -> Response {
+    Response::error(500, format!("{err:#}"), None)
+}

@@ -1,0 +1,159 @@
+//! `POST /webhook` (queue a patch) and `GET /patches/{id}` (what became of it).
+//!
+//! A patch is checked whole before anything is written: credentials, content type, mode, JSON
+//! shape, environment, id, then the patch itself (format and every path inside the fence). It
+//! is answered 202 only after `queue::enqueue` has made it durable. The same id with the same
+//! bytes answers 200 with its state; with other bytes, 409.
+
+use anyhow::Context as _;
+use serde_json::{Value, json};
+
+use crate::config::EnvConfig;
+use crate::patch::{self, Patch, fence::Fence};
+
+use crate::http::app::{App, Reply, internal};
+use crate::http::auth::{self, Proof};
+use crate::http::wire::{Request, Response};
+use crate::store::events::Event;
+use crate::store::queue::{self, State};
+use crate::store::{mode, results};
+
+pub fn post(app: &App, req: &Request) -> Reply {
+    let proof = app.auth.check(req, auth::now_unix())?;
+    if let Proof::Delivery(delivery) = &proof
+        && app.auth.seen_delivery(delivery)
+    {
+        return Ok(Response::json(200, &json!({ "status": "duplicate delivery", "delivery": delivery })));
+    }
+    let res = accept(app, req).inspect_err(|_| app.metrics.patch_rejected())?;
+    if let Proof::Delivery(delivery) = &proof {
+        app.auth.remember_delivery(delivery);
+    }
+    Ok(res)
+}
+
+fn accept(app: &App, req: &Request) -> Reply {
+    let media = req.header("content-type").unwrap_or_default();
+    if !media.split(';').next().unwrap_or_default().trim().eq_ignore_ascii_case("application/json") {
+        return Err(Response::error(415, "send the patch envelope as Content-Type: application/json", None));
+    }
+    if mode::read(&app.home).map_err(internal)? == mode::Mode::Lockdown {
+        return Err(Response::error(503, "runner is in lockdown and refuses new patches", None)
+            .with_header("Retry-After", "300"));
+    }
+    let mut envelope: Value = serde_json::from_slice(&req.body)
+        .map_err(|e| Response::error(400, format!("the body is not valid JSON: {e}"), None))?;
+    let Some(fields) = envelope.as_object() else {
+        return Err(unprocessable("the body must be a JSON object: the patch envelope", None));
+    };
+    let env = match fields.get("env") {
+        None | Some(Value::Null) => app.settings.default_env.clone(),
+        Some(Value::String(name)) if app.settings.config.env.contains_key(name) => name.clone(),
+        Some(other) => {
+            let known: Vec<_> = app.settings.config.env.keys().map(String::as_str).collect();
+            let msg = format!("unknown environment {other}: this runner has {}", known.join(", "));
+            return Err(unprocessable(&msg, Some("env")));
+        }
+    };
+    let bad_id = || {
+        let msg = "id must be 1-128 letters, digits, `.`, `_` or `-`, not starting with `.` or `-`";
+        unprocessable(msg, Some("id"))
+    };
+    // Ids sometimes arrive as numbers; the file name is their text.
+    let given_id = match fields.get("id") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(id)) if queue::valid_id(id) => Some(id.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        Some(_) => return Err(bad_id()),
+    };
+    let field = if fields.contains_key("operations") { "operations" } else { "patch" };
+    let (_, env_cfg) = app.settings.env(Some(&env)).map_err(internal)?;
+    let patch = check_patch(env_cfg, &req.body, field)?;
+    // Legacy shapes carry their id elsewhere (`blockId`). A patch with no id gets one, written
+    // into the stored copy so every reader agrees on it.
+    let (id, bytes) = match given_id.or(patch.meta.id.filter(|id| queue::valid_id(id))) {
+        Some(id) => (id, req.body.clone()),
+        None => {
+            let id = new_id();
+            envelope["id"] = Value::String(id.clone());
+            (id, serde_json::to_vec(&envelope).map_err(|e| internal(e.into()))?)
+        }
+    };
+
+    // A panic elsewhere cannot leave a half-done intake behind, so a poisoned stripe is usable.
+    let _one_at_a_time = app.id_stripe(&env, &id).lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(entry) = queue::find(&app.home, &env, &id).map_err(internal)? {
+        let stored = std::fs::read(&entry.path).map_err(|e| internal(e.into()))?;
+        if stored != bytes {
+            let msg = format!("patch {id} was already received with a different body: use a new id");
+            return Err(Response::error(409, msg, Some("id")));
+        }
+        return Ok(Response::json(200, &receipt(app, &env, &id, entry.state)));
+    }
+    queue::enqueue(&app.home, &env, &id, State::Pending, &bytes).map_err(internal)?;
+    app.metrics.patch_accepted();
+    // The patch is durable either way; a failed audit append is reported by the writer and must
+    // not make the sender retry a patch that is already queued.
+    app.audit.record(Event::new("webhook", "patch.received").env(&env).id(&id));
+    Ok(Response::json(202, &receipt(app, &env, &id, State::Pending)))
+}
+
+/// `GET /patches/{id}[?env=E]`: its state, its result record and its summary, if they exist yet.
+pub fn get(app: &App, req: &Request) -> Reply {
+    app.auth.check(req, auth::now_unix())?;
+    let id = req.path.trim_start_matches("/patches/");
+    if !queue::valid_id(id) {
+        return Err(Response::error(404, "no such patch: ids are 1-128 letters, digits, `.`, `_` or `-`", None));
+    }
+    let envs: Vec<&str> = match req.query_param("env") {
+        Some(env) => vec![env],
+        // The default environment first, then the others.
+        None => std::iter::once(app.settings.default_env.as_str())
+            .chain(app.settings.config.env.keys().map(String::as_str).filter(|e| *e != app.settings.default_env))
+            .collect(),
+    };
+    for env in envs {
+        if !app.settings.config.env.contains_key(env) {
+            return Err(unprocessable(&format!("unknown environment {env:?}"), Some("env")));
+        }
+        let Some(entry) = queue::find(&app.home, env, id).map_err(internal)? else { continue };
+        let result = results::read(&app.home, env, id).map_err(internal)?;
+        let summary = std::fs::read_to_string(app.home.summary_file(env, id)).ok();
+        let mut body = receipt(app, env, id, entry.state);
+        body["result"] = serde_json::to_value(result).map_err(|e| internal(e.into()))?;
+        body["summary"] = summary.into();
+        return Ok(Response::json(200, &body));
+    }
+    Err(Response::error(404, format!("no patch {id} has been received"), None))
+}
+
+/// The patch itself: it parses, and every path it names is inside the environment's fence.
+/// Whether its hunks match is apply-patch's question: the tree may change before it runs.
+fn check_patch(env: &EnvConfig, bytes: &[u8], field: &str) -> Result<Patch, Response> {
+    let refuse = |e: anyhow::Error| unprocessable(&format!("{e:#}"), Some(field));
+    let patch = patch::parse(bytes, None, None).map_err(refuse)?;
+    let fence = Fence::new(&env.tree, &env.allowed_paths).map_err(internal)?;
+    for path in patch.paths() {
+        fence.check(&path).with_context(|| format!("path {path:?} is refused")).map_err(refuse)?;
+    }
+    Ok(patch)
+}
+
+fn receipt(app: &App, env: &str, id: &str, state: State) -> Value {
+    json!({ "id": id, "env": env, "state": state, "url": format!("{}/patches/{id}", app.base_url) })
+}
+
+pub fn unprocessable(message: &str, field: Option<&str>) -> Response {
+    Response::error(422, message, field)
+}
+
+/// `20261124T013000-1a2b3c4d`: sortable by arrival, unique enough across restarts.
+fn new_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    h.write_u32(std::process::id());
+    format!("{}-{:08x}", chrono::Utc::now().format("%Y%m%dT%H%M%S"), h.finish() as u32)
+}
