@@ -74,7 +74,8 @@ pub fn run(ctx: &Context, args: ApplyPatchArgs) -> Result<Outcome> {
     Ok(Outcome::Yes)
 }
 
-fn read_input(file: &Path) -> Result<Vec<u8>> {
+/// The patch file's bytes; `-` reads stdin. Queue mode reads its FILE the same way.
+pub(super) fn read_input(file: &Path) -> Result<Vec<u8>> {
     if file == Path::new("-") {
         let mut buf = Vec::new();
         std::io::stdin().read_to_end(&mut buf).context("could not read the patch from stdin")?;

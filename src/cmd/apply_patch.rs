@@ -1,10 +1,7 @@
 //! `runner apply-patch`: with `--tree`, apply one file directly (see apply_direct.rs); otherwise
 //! process an environment's queue, or queue one file and process it (src/operator/process.rs).
 
-use std::io::Read;
-use std::path::Path;
-
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Result, bail};
 
 use super::{Context, apply_direct};
 use crate::cli::ApplyPatchArgs;
@@ -25,7 +22,7 @@ pub fn run(ctx: &Context, args: ApplyPatchArgs) -> Result<Outcome> {
     let (settings, home) = ctx.settings_and_home()?;
     let (env, _) = settings.env(args.env.env.as_deref())?;
     let actor = events::cli_actor();
-    let file = args.file.as_deref().map(read_patch).transpose()?;
+    let file = args.file.as_deref().map(apply_direct::read_input).transpose()?;
     let report = match (&file, args.check) {
         (None, false) => operator::process_queue(&settings, &home, env, ctx.global.wait, &actor)?,
         (None, true) => operator::check_queue(&settings, &home, env)?,
@@ -39,16 +36,6 @@ pub fn run(ctx: &Context, args: ApplyPatchArgs) -> Result<Outcome> {
     }
     // One file given: it must have been processed (not left waiting) and applied.
     Ok(Outcome::from_bool(report.ok() && (file.is_none() || !report.patches.is_empty())))
-}
-
-/// The patch file's bytes; `-` reads stdin.
-fn read_patch(path: &Path) -> Result<Vec<u8>> {
-    if path == Path::new("-") {
-        let mut bytes = Vec::new();
-        std::io::stdin().read_to_end(&mut bytes).context("could not read the patch from stdin")?;
-        return Ok(bytes);
-    }
-    std::fs::read(path).with_context(|| format!("could not read patch {}", path.display()))
 }
 
 fn say_report(ctx: &Context, report: &QueueReport) -> Result<()> {

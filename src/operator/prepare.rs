@@ -12,6 +12,8 @@ pub struct Prepared {
     pub format: String,
     pub description: Option<String>,
     pub author: Option<String>,
+    /// The environment the patch says it is for, if it says.
+    pub env: Option<String>,
     /// Commands the patch carries (`validate`), run only where the environment allows.
     pub commands: Vec<String>,
     pub plan: Plan,
@@ -33,6 +35,7 @@ pub fn prepare(env: &EnvConfig, fence: &Fence, bytes: &[u8]) -> Result<Prepared,
         format: patch.format.as_str().to_string(),
         description: patch.meta.description,
         author: patch.meta.author,
+        env: patch.meta.env,
         commands: patch.meta.validate,
         plan,
     })

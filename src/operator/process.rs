@@ -18,7 +18,7 @@ use crate::store::events::{self, Event};
 use crate::store::mode::{self, Mode};
 use crate::store::queue::{self, Entry, State};
 use crate::store::results::{Outcome, PatchResult};
-use crate::store::{Home, heartbeat, lock};
+use crate::store::{Home, atomic, heartbeat, lock};
 
 /// One patch's fate, as a queue run reports it.
 #[derive(Debug, Clone, Serialize)]
@@ -132,7 +132,7 @@ fn check_bytes(env: &Env, id: &str, bytes: &[u8]) -> Result<PatchReport> {
         Err(reason) => (Outcome::Refused, Some(reason), Vec::new()),
         Ok(p) => {
             let files = p.plan.files.iter().map(|f| f.path.clone()).collect();
-            match refuse_commands(env, &p) {
+            match refuse(env, &p) {
                 Some(reason) => (Outcome::Refused, Some(reason), files),
                 None if p.plan.is_noop() => (Outcome::AlreadyApplied, None, files),
                 None => (Outcome::Applied, None, files),
@@ -191,11 +191,22 @@ fn run(env: &Env, only: Option<&str>, actor: &str) -> Result<QueueReport> {
     let mut report = empty_report(env, mode, false, note);
     report.recovered = recovered;
     for entry in waiting(env, &states)?.into_iter().filter(|e| only.is_none_or(|id| e.id == id)) {
-        // A patch approved or removed since the listing is not ours to take.
-        let Ok(claimed) = queue::transition(env.home, env.name, &entry, State::Applying) else { continue };
-        report
-            .patches
-            .push(process_one(env, &claimed, actor).with_context(|| format!("could not process patch {}", entry.id))?);
+        // An operator who changes the mode mid-run (say, to paused) stops the run here.
+        let now = mode::read(env.home)?;
+        if now != mode {
+            report.note = Some(format!("mode changed to {now} during the run: stopped; the rest waits"));
+            break;
+        }
+        let claimed = match queue::claim(env.home, env.name, &entry) {
+            Ok(claimed) => claimed,
+            // Approved or removed since the listing: not ours to take (approved ones come next run).
+            Err(_) if !entry.path.exists() => continue,
+            Err(err) => return Err(err),
+        };
+        report.patches.push(
+            process_one(env, &claimed, &entry, actor)
+                .with_context(|| format!("could not process patch {}", entry.id))?,
+        );
     }
     report.waiting = left_waiting(env, &states)?;
     if let Some(id) = only.filter(|id| report.waiting.iter().any(|w| w == id)) {
@@ -205,8 +216,16 @@ fn run(env: &Env, only: Option<&str>, actor: &str) -> Result<QueueReport> {
     Ok(report)
 }
 
-fn process_one(env: &Env, entry: &Entry, actor: &str) -> Result<PatchReport> {
+/// `entry`: the patch claimed into applying/; `waited`: where it was, whose directory the claim
+/// left unsynced.
+fn process_one(env: &Env, entry: &Entry, waited: &Entry, actor: &str) -> Result<PatchReport> {
     let t0 = Instant::now();
+    let left = waited.path.parent().context("a queued patch has a directory")?;
+    // Outcomes that write nothing to the tree finish the claim's flush first.
+    let settle = |result| {
+        atomic::sync_dir(left)?;
+        record::settle(env, entry, result, t0, actor)
+    };
     let mut result = record::draft(env, entry);
     let bytes = std::fs::read(&entry.path).with_context(|| format!("could not read {}", entry.path.display()))?;
     let prepared = match prepare(env.cfg, &env.fence, &bytes) {
@@ -214,28 +233,28 @@ fn process_one(env: &Env, entry: &Entry, actor: &str) -> Result<PatchReport> {
         Err(reason) => {
             result.outcome = Outcome::Refused;
             result.reason = Some(reason);
-            return record::settle(env, entry, result, t0, actor);
+            return settle(result);
         }
     };
     result.format = prepared.format.clone();
     result.description = prepared.description.clone();
     result.author = prepared.author.clone();
     result.files = prepared.plan.files.iter().map(|f| f.result.clone()).collect();
-    if let Some(reason) = refuse_commands(env, &prepared) {
+    if let Some(reason) = refuse(env, &prepared) {
         result.outcome = Outcome::Refused;
         result.reason = Some(reason);
-        return record::settle(env, entry, result, t0, actor);
+        return settle(result);
     }
     if prepared.plan.is_noop() {
         result.outcome = Outcome::AlreadyApplied;
-        return record::settle(env, entry, result, t0, actor);
+        return settle(result);
     }
-    let journal = match journal::apply(env.home, env.name, &entry.id, &env.fence, &prepared.plan) {
+    let journal = match journal::apply(env.home, env.name, &entry.id, &env.fence, &prepared.plan, &[left]) {
         Ok(j) => j,
         Err(err) => {
             result.reason = Some(format!("{err:#}"));
             backup::remove(&backup::dir(env.home, env.name, &entry.id))?;
-            return record::settle(env, entry, result, t0, actor);
+            return settle(result);
         }
     };
     // The operator's commands first, then the patch's own (refused above unless allowed).
@@ -273,9 +292,14 @@ fn verdict(c: &crate::store::results::CheckRun) -> String {
     }
 }
 
-/// Commands inside a patch run only where the environment allows them; elsewhere the patch is
-/// refused rather than applied without the checks its author asked for.
-fn refuse_commands(env: &Env, p: &Prepared) -> Option<String> {
+/// What the queue refuses beyond the engine: a patch addressed to another environment (its
+/// `env`, or the legacy `role`, compared without case), and commands inside a patch where the
+/// environment does not allow them (refused rather than applied without the checks its author
+/// asked for).
+fn refuse(env: &Env, p: &Prepared) -> Option<String> {
+    if let Some(target) = p.env.as_deref().filter(|t| !t.eq_ignore_ascii_case(env.name)) {
+        return Some(format!("the patch is addressed to environment {target:?}, not {:?}", env.name));
+    }
     (!p.commands.is_empty() && !env.cfg.allow_patch_commands).then(|| {
         format!(
             "the patch carries validate commands ({}) but env.{}.allow_patch_commands is false: \

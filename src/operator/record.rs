@@ -10,7 +10,7 @@ use super::Env;
 use super::process::PatchReport;
 use crate::patch::summary;
 use crate::store::queue::{self, Entry, State};
-use crate::store::results::{self, Outcome, PatchResult, SCHEMA};
+use crate::store::results::{Outcome, PatchResult, SCHEMA};
 use crate::store::{atomic, events};
 
 /// A result for a patch just claimed: an error until something better is known.
@@ -74,8 +74,12 @@ pub(super) fn settle(
     Ok(PatchReport::from(&result))
 }
 
-/// The result file and the summary rendered from it.
+/// The result file and the summary rendered from it, flushed together.
 pub(super) fn write(env: &Env, result: &PatchResult) -> Result<()> {
-    results::write(env.home, result)?;
-    atomic::write(&env.home.summary_file(env.name, &result.id), summary::render(result).as_bytes())
+    let mut json = serde_json::to_vec_pretty(result)?;
+    json.push(b'\n');
+    let summary = summary::render(result);
+    let (result_file, summary_file) =
+        (env.home.result_file(env.name, &result.id), env.home.summary_file(env.name, &result.id));
+    atomic::write_many(&[(&result_file, &json), (&summary_file, summary.as_bytes())])
 }

@@ -56,11 +56,93 @@ pub(super) fn recover(env: &Env, actor: &str) -> Result<Vec<PatchReport>> {
     for dir in [env.home.results_dir(env.name), env.home.summaries_dir(env.name)] {
         atomic::remove_stale_temps(&dir, "")?;
     }
-    // Claimed but never journaled: nothing was written to the tree. Back to pending; the mode
-    // decides again whether it applies.
+    // Claimed but never journaled: nothing was written to the tree. Back to pending (the mode
+    // decides again whether it applies), unless a power cut kept the waiting copy too, which
+    // then stays as it was.
     for entry in queue::list(env.home, env.name, State::Applying)? {
-        queue::transition(env.home, env.name, &entry, State::Pending)?;
+        match queue::find(env.home, env.name, &entry.id)? {
+            Some(waiting) if matches!(waiting.state, State::Pending | State::Approved) => atomic::remove(&entry.path)?,
+            _ => {
+                queue::transition(env.home, env.name, &entry, State::Pending)?;
+            }
+        }
         events::append(env.home, &Event::new(actor, "patch.requeued").env(env.name).id(&entry.id))?;
     }
     Ok(reports)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Settings;
+    use crate::operator::{process_queue, revert};
+    use crate::patch::plan::{FileChange, Plan};
+    use crate::patch::transaction::snapshot;
+    use crate::store::Home;
+
+    fn setup() -> (tempfile::TempDir, Settings, Home) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("tree")).unwrap();
+        std::fs::write(dir.path().join("tree/a.txt"), "a1\n").unwrap();
+        let settings =
+            Settings::from_toml("[env.main]\ntree = \"tree\"\n", Some(&dir.path().join("runner.toml"))).unwrap();
+        let home = Home::new(&settings.home);
+        let patch = br#"{"id": "p1", "operations": [{"op": "write", "path": "a.txt", "contents": "a2\n"}]}"#;
+        queue::enqueue(&home, "main", "p1", State::Pending, patch).unwrap();
+        assert!(process_queue(&settings, &home, "main", false, "test").unwrap().ok());
+        (dir, settings, home)
+    }
+
+    /// What a revert writes before it records itself: the files back to the backup.
+    fn start_revert(settings: &Settings, home: &Home) -> journal::Journal {
+        let env = Env::open(settings, home, "main").unwrap();
+        let manifest = backup::read(home, "main", "p1").unwrap();
+        let file = &manifest.files[0];
+        let change = FileChange {
+            path: file.path.clone(),
+            before: snapshot(&env.fence, &file.path).unwrap(),
+            after: backup::before(home, "main", "p1", file).unwrap(),
+            result: results::read(home, "main", "p1").unwrap().unwrap().files[0].clone(),
+        };
+        journal::apply(home, "main", "p1~revert", &env.fence, &Plan { files: vec![change] }, &[]).unwrap()
+    }
+
+    #[test]
+    fn a_revert_killed_before_it_was_recorded_is_undone() {
+        let (dir, settings, home) = setup();
+        let _journal = start_revert(&settings, &home); // and the process dies
+        assert_eq!(std::fs::read_to_string(dir.path().join("tree/a.txt")).unwrap(), "a1\n");
+        let report = process_queue(&settings, &home, "main", false, "test").unwrap();
+        assert!(report.recovered.is_empty(), "a revert is not a patch to record");
+        assert_eq!(std::fs::read_to_string(dir.path().join("tree/a.txt")).unwrap(), "a2\n");
+        let events = events::read_all(&home).unwrap();
+        assert!(events.iter().any(|e| e.action == "patch.revert-recovered" && e.id.as_deref() == Some("p1")));
+        assert!(results::read(&home, "main", "p1").unwrap().unwrap().reverted_at.is_none());
+        // The patch can still be reverted, for real this time.
+        assert!(revert(&settings, &home, "main", "p1", false, "test").unwrap().reverted);
+        assert_eq!(std::fs::read_to_string(dir.path().join("tree/a.txt")).unwrap(), "a1\n");
+    }
+
+    #[test]
+    fn an_unsynced_claim_that_left_two_copies_keeps_the_waiting_one() {
+        let (_dir, settings, home) = setup();
+        let patch = br#"{"id": "p2", "operations": [{"op": "write", "path": "b.txt", "contents": "b\n"}]}"#;
+        queue::enqueue(&home, "main", "p2", State::Approved, patch).unwrap();
+        queue::enqueue(&home, "main", "p2", State::Applying, patch).unwrap();
+        let env = Env::open(&settings, &home, "main").unwrap();
+        recover(&env, "test").unwrap();
+        assert_eq!(queue::find(&home, "main", "p2").unwrap().unwrap().state, State::Approved);
+        assert!(queue::list(&home, "main", State::Applying).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_recorded_revert_whose_journal_came_back_is_left_alone() {
+        let (dir, settings, home) = setup();
+        assert!(revert(&settings, &home, "main", "last", false, "test").unwrap().reverted);
+        // A power cut undid the journal's (unsynced) removal.
+        std::fs::write(home.queue_dir("main", State::Applying).join("p1~revert.journal"), "").unwrap();
+        process_queue(&settings, &home, "main", false, "test").unwrap();
+        assert_eq!(std::fs::read_to_string(dir.path().join("tree/a.txt")).unwrap(), "a1\n");
+        assert!(!home.queue_dir("main", State::Applying).join("p1~revert.journal").exists());
+    }
 }

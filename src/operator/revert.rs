@@ -112,8 +112,8 @@ pub fn revert(
         return Ok(report);
     }
     let key = format!("{id}{SUFFIX}");
-    let journal =
-        journal::apply(home, env.name, &key, &env.fence, &plan).with_context(|| format!("could not revert {id}"))?;
+    let journal = journal::apply(home, env.name, &key, &env.fence, &plan, &[])
+        .with_context(|| format!("could not revert {id}"))?;
     result.reverted_at = Some(Utc::now());
     result.reverted_by = Some(actor.to_string());
     record::write(&env, &result)?;

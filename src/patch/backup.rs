@@ -3,9 +3,7 @@
 //! `manifest.json` says, per path, whether it existed, its mode and the sha256 of its content
 //! before and after the patch. The manifest is written last, so a backup with a manifest is whole.
 
-use std::fs::{self, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -76,22 +74,20 @@ pub fn dir(home: &Home, env: &str, key: &str) -> PathBuf {
 }
 
 /// Back up the `before` side of every change in the plan, durably, replacing any leftover
-/// backup under the same key (from a run that died before its journal existed).
-pub fn write(home: &Home, env: &str, key: &str, plan: &Plan) -> Result<Manifest> {
+/// backup under the same key (from a run that died before its journal existed). `flush_also`:
+/// directories the caller needs flushed before the journal, flushed alongside.
+pub fn write(home: &Home, env: &str, key: &str, plan: &Plan, flush_also: &[&Path]) -> Result<Manifest> {
     let dir = dir(home, env, key);
     remove(&dir)?;
     ensure_dir(&dir)?;
-    atomic::sync_dir(&home.backups_dir(env))?;
     let mut files = Vec::new();
+    let mut blobs: Vec<(std::path::PathBuf, &[u8])> = Vec::new();
     for change in plan.files.iter().filter(|c| c.changes_anything()) {
-        let blob = match &change.before {
-            Some(before) => {
-                let name = files.len().to_string();
-                write_blob(&dir.join(&name), &before.bytes)?;
-                Some(name)
-            }
-            None => None,
-        };
+        let blob = change.before.as_ref().map(|before| {
+            let name = files.len().to_string();
+            blobs.push((dir.join(&name), &before.bytes));
+            name
+        });
         files.push(BackupFile {
             path: change.path.clone(),
             existed: change.before.is_some(),
@@ -102,9 +98,26 @@ pub fn write(home: &Home, env: &str, key: &str, plan: &Plan) -> Result<Manifest>
             blob,
         });
     }
-    // The manifest goes last; syncing its directory makes the blob names durable with it.
     let manifest = Manifest { key: key.to_string(), files };
-    atomic::write_json(&dir.join(MANIFEST), &manifest)?;
+    let mut json = serde_json::to_vec_pretty(&manifest)?;
+    json.push(b'\n');
+    // Blobs and manifest are flushed together, and only then do their names appear: a
+    // manifest is never visible before the bytes it describes are durable.
+    let manifest_path = dir.join(MANIFEST);
+    let mut all: Vec<(&Path, &[u8])> = blobs.iter().map(|(p, b)| (p.as_path(), *b)).collect();
+    all.push((&manifest_path, &json));
+    // The new directory's name must be durable too before a journal points at it; flush it
+    // while the files are flushed.
+    let backups = home.backups_dir(env);
+    std::thread::scope(|s| {
+        let dirs = s.spawn(|| {
+            std::iter::once(backups.as_path()).chain(flush_also.iter().copied()).try_for_each(atomic::sync_dir)
+        });
+        let files = atomic::write_many(&all);
+        dirs.join().unwrap_or_else(|_| Err(anyhow::anyhow!("a sync thread panicked")))?;
+        files
+    })
+    .with_context(|| format!("could not write backup {}", dir.display()))?;
     Ok(manifest)
 }
 
@@ -141,16 +154,4 @@ pub fn remove(dir: &Path) -> Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e).with_context(|| format!("could not remove backup {}", dir.display())),
     }
-}
-
-fn write_blob(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("could not create backup file {}", path.display()))?;
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .with_context(|| format!("could not write backup file {}", path.display()))
 }

@@ -10,7 +10,7 @@
 //! is on the after side back to its backup, and leaves (and names) any file someone else has
 //! changed since. Nothing is written to the tree before the journal exists.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
@@ -39,8 +39,9 @@ fn path(home: &Home, env: &str, key: &str) -> PathBuf {
 
 /// Back up, journal, and write every change in the plan. On an error the files already written
 /// are restored (by `transaction::commit`) and the journal is removed: nothing changed.
-pub fn apply(home: &Home, env: &str, key: &str, fence: &Fence, plan: &Plan) -> Result<Journal> {
-    backup::write(home, env, key, plan).with_context(|| format!("could not back up the files of {key}"))?;
+/// `flush_also`: directories to make durable before the journal (with the backup's flush).
+pub fn apply(home: &Home, env: &str, key: &str, fence: &Fence, plan: &Plan, flush_also: &[&Path]) -> Result<Journal> {
+    backup::write(home, env, key, plan, flush_also).with_context(|| format!("could not back up the files of {key}"))?;
     let journal = Journal { key: key.to_string(), path: path(home, env, key) };
     // The journal is an empty marker: the backup's manifest says everything recovery needs.
     atomic::touch(&journal.path).context("could not write the journal")?;
@@ -202,7 +203,7 @@ mod tests {
     #[test]
     fn recover_rolls_back_an_unfinished_apply_and_names_conflicts() {
         let (_dir, home, fence, plan) = setup();
-        let journal = apply(&home, "main", "p1", &fence, &plan).unwrap();
+        let journal = apply(&home, "main", "p1", &fence, &plan, &[]).unwrap();
         assert_eq!(read(&fence, "a.txt").as_deref(), Some("a2\n"));
         assert!(journal.path.exists());
         let stale = fence.join(&format!("{}123.0.a.txt", atomic::TEMP_PREFIX));
@@ -224,13 +225,13 @@ mod tests {
     #[test]
     fn restore_and_a_changed_file_abort_leave_the_before_side() {
         let (_dir, home, fence, plan) = setup();
-        apply(&home, "main", "p1", &fence, &plan).unwrap().restore(&fence, &plan).unwrap();
+        apply(&home, "main", "p1", &fence, &plan, &[]).unwrap().restore(&fence, &plan).unwrap();
         assert_eq!(read(&fence, "a.txt").as_deref(), Some("a1\n"));
         assert_eq!(read(&fence, "new/b.txt"), None);
         assert_eq!(read(&fence, "gone.txt").as_deref(), Some("bye\n"));
 
         std::fs::write(fence.join("gone.txt"), "edited\n").unwrap();
-        let err = apply(&home, "main", "p2", &fence, &plan).unwrap_err().to_string();
+        let err = apply(&home, "main", "p2", &fence, &plan, &[]).unwrap_err().to_string();
         assert!(err.contains("gone.txt changed on disk"), "{err}");
         assert_eq!(read(&fence, "a.txt").as_deref(), Some("a1\n"));
         assert_eq!(read(&fence, "new/b.txt"), None);
@@ -240,7 +241,7 @@ mod tests {
     #[test]
     fn a_damaged_backup_is_refused_not_restored() {
         let (_dir, home, fence, plan) = setup();
-        apply(&home, "main", "p1", &fence, &plan).unwrap();
+        apply(&home, "main", "p1", &fence, &plan, &[]).unwrap();
         std::fs::write(backup::dir(&home, "main", "p1").join("0"), "garbage").unwrap();
         let err = format!("{:#}", recover(&home, "main", &fence, &|_| Ok(false)).unwrap_err());
         assert!(err.contains("damaged"), "{err}");
@@ -250,7 +251,7 @@ mod tests {
     #[test]
     fn a_journal_whose_backup_was_dropped_is_stale() {
         let (_dir, home, fence, plan) = setup();
-        let journal = apply(&home, "main", "p1", &fence, &plan).unwrap();
+        let journal = apply(&home, "main", "p1", &fence, &plan, &[]).unwrap();
         journal.restore(&fence, &plan).unwrap();
         backup::remove(&backup::dir(&home, "main", "p1")).unwrap();
         let rec = recover(&home, "main", &fence, &|_| Ok(false)).unwrap();
@@ -261,7 +262,7 @@ mod tests {
     #[test]
     fn a_settled_journal_is_removed_without_rolling_back() {
         let (_dir, home, fence, plan) = setup();
-        apply(&home, "main", "p1", &fence, &plan).unwrap();
+        apply(&home, "main", "p1", &fence, &plan, &[]).unwrap();
         assert!(recover(&home, "main", &fence, &|key| Ok(key == "p1")).unwrap().is_empty());
         assert_eq!(read(&fence, "a.txt").as_deref(), Some("a2\n"));
         assert!(!path(&home, "main", "p1").exists());

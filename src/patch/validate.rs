@@ -88,7 +88,7 @@ mod tests {
     #[test]
     fn a_timeout_is_reported_and_fails_the_check() {
         let dir = tempfile::tempdir().unwrap();
-        let run = runner(dir.path(), 300, 1000).run("echo started; sleep 30").unwrap();
+        let run = runner(dir.path(), 1500, 1000).run("echo started; sleep 30").unwrap();
         assert!(run.timed_out && !passed(&run) && run.exit_code.is_none());
         assert!(run.output.starts_with("started\n") && run.output.contains("[killed after"), "{:?}", run.output);
     }

@@ -78,6 +78,53 @@ pub fn create_new(path: &Path, bytes: &[u8]) -> Result<()> {
     sync_dir(dir)
 }
 
+/// Replace several files, each atomically and durably as [`write`] does, with their flushes
+/// overlapped: the temp files are fsynced concurrently (the file system commits them together),
+/// then renamed, then their directories synced concurrently. Not all-or-nothing across files:
+/// after a crash each file is old or new on its own.
+pub fn write_many(files: &[(&Path, &[u8])]) -> Result<()> {
+    let mut staged: Vec<(PathBuf, File)> = Vec::with_capacity(files.len());
+    let result =
+        (|| -> Result<()> {
+            for (path, bytes) in files {
+                let mode = fs::metadata(path).map(|m| m.permissions().mode() & 0o7777).unwrap_or(0o644);
+                let tmp = temp_path(path);
+                let file = open_new(&tmp, mode).with_context(|| format!("could not write {}", path.display()))?;
+                staged.push((tmp, file));
+                let file = &mut staged.last_mut().expect("just pushed").1;
+                file.write_all(bytes).with_context(|| format!("could not write {}", path.display()))?;
+                file.set_permissions(fs::Permissions::from_mode(mode))?;
+            }
+            concurrently(staged.iter().map(|(tmp, file)| {
+                move || file.sync_all().with_context(|| format!("could not sync {}", tmp.display()))
+            }))?;
+            for ((tmp, _), (path, _)) in staged.iter().zip(files) {
+                fs::rename(tmp, path).with_context(|| format!("could not write {}", path.display()))?;
+            }
+            Ok(())
+        })();
+    if let Err(err) = result {
+        for (tmp, _) in &staged {
+            let _ = fs::remove_file(tmp);
+        }
+        return Err(err);
+    }
+    let mut dirs: Vec<&Path> = files.iter().map(|(p, _)| parent(p)).collect();
+    dirs.sort();
+    dirs.dedup();
+    concurrently(dirs.into_iter().map(|d| move || sync_dir(d)))
+}
+
+/// Run the jobs on threads of their own and return the first error.
+fn concurrently<F: FnOnce() -> Result<()> + Send>(jobs: impl Iterator<Item = F>) -> Result<()> {
+    std::thread::scope(|s| {
+        let handles: Vec<_> = jobs.map(|job| s.spawn(job)).collect();
+        handles
+            .into_iter()
+            .try_for_each(|h| h.join().unwrap_or_else(|_| Err(anyhow::anyhow!("a sync thread panicked"))))
+    })
+}
+
 /// Create an empty marker file durably. It has no content to tear, so it needs no temp file:
 /// creating it and syncing its directory is enough.
 pub fn touch(path: &Path) -> Result<()> {
@@ -107,6 +154,17 @@ pub fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<bool> {
 
 /// Rename within one file system and make both directories durable.
 pub fn rename(from: &Path, to: &Path) -> Result<()> {
+    rename_unsynced(from, to)?;
+    sync_dir(parent(to))?;
+    if parent(from) != parent(to) {
+        sync_dir(parent(from))?;
+    }
+    Ok(())
+}
+
+/// Rename within one file system, creating the target's directory if missing, and leave the
+/// syncing to the caller (who must do it before anything depends on the move).
+pub fn rename_unsynced(from: &Path, to: &Path) -> Result<()> {
     let moved = match fs::rename(from, to) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && from.exists() => {
             ensure_dir(parent(to))?;
@@ -114,12 +172,7 @@ pub fn rename(from: &Path, to: &Path) -> Result<()> {
         }
         other => other,
     };
-    moved.with_context(|| format!("could not move {} to {}", from.display(), to.display()))?;
-    sync_dir(parent(to))?;
-    if parent(from) != parent(to) {
-        sync_dir(parent(from))?;
-    }
-    Ok(())
+    moved.with_context(|| format!("could not move {} to {}", from.display(), to.display()))
 }
 
 /// Remove a file durably; a file already gone is not an error.
@@ -179,6 +232,23 @@ mod tests {
             .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with(TEMP_PREFIX))
             .collect();
         assert!(leftovers.is_empty());
+    }
+
+    #[test]
+    fn write_many_replaces_each_file_and_cleans_up_on_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("sub/b"));
+        write(&a, b"old").unwrap();
+        fs::set_permissions(&a, fs::Permissions::from_mode(0o600)).unwrap();
+        write_many(&[(&a, b"A"), (&b, b"B")]).unwrap();
+        assert_eq!((fs::read(&a).unwrap(), fs::read(&b).unwrap()), (b"A".to_vec(), b"B".to_vec()));
+        assert_eq!(fs::metadata(&a).unwrap().permissions().mode() & 0o777, 0o600);
+        // A directory in the way of the second rename: the call fails and leaves no temp files.
+        let blocked = dir.path().join("d");
+        fs::create_dir_all(blocked.join("inner")).unwrap();
+        assert!(write_many(&[(&a, b"A2"), (&blocked, b"x")]).is_err());
+        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert!(names.iter().all(|n| !n.to_string_lossy().starts_with(TEMP_PREFIX)), "{names:?}");
     }
 
     #[test]

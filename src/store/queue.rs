@@ -130,6 +130,19 @@ pub fn enqueue(home: &Home, env: &str, id: &str, state: State, bytes: &[u8]) -> 
     Ok(Entry { id: id.to_string(), state, path, modified: SystemTime::now() })
 }
 
+/// Claim a waiting patch: move it to applying/ and make the new name durable, leaving the sync
+/// of the directory it left to the caller, who overlaps it with other flushes and must finish
+/// it before writing anything that depends on the claim. Until then a power cut may show the
+/// patch in both directories, which recovery folds back into one (an orphan in applying/ is
+/// renamed back over its waiting copy).
+pub fn claim(home: &Home, env: &str, entry: &Entry) -> Result<Entry> {
+    let dest = file_path(home, env, State::Applying, &entry.id);
+    atomic::rename_unsynced(&entry.path, &dest)
+        .with_context(|| format!("could not move patch {} from {} to applying", entry.id, entry.state))?;
+    atomic::sync_dir(&home.queue_dir(env, State::Applying))?;
+    Ok(Entry { id: entry.id.clone(), state: State::Applying, path: dest, modified: entry.modified })
+}
+
 /// Move a patch from one state to another, durably.
 pub fn transition(home: &Home, env: &str, entry: &Entry, to: State) -> Result<Entry> {
     let dest = file_path(home, env, to, &entry.id);

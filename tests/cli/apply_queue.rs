@@ -90,14 +90,14 @@ fn validate_commands_run_in_the_tree_and_see_the_patch() {
 
 #[test]
 fn a_validate_timeout_kills_the_command_and_rolls_back() {
-    let t = env_test("validate = [\"echo started; sleep 30\"]\nvalidate_timeout = \"300ms\"");
+    let t = env_test("validate = [\"echo started; sleep 30\"]\nvalidate_timeout = \"1s\"");
     t.write("tree/a.txt", "old\n");
     queue(&t, "pending", &ops("p1", &[write_op("a.txt", "new\n")]), 0);
     t.run(["apply-patch"]).code(1).stdout_contains("timed out");
     assert_eq!(t.read("tree/a.txt"), "old\n");
     let check = &result(&t, "p1")["checks"][0];
     assert_eq!(check["timed_out"], true);
-    assert!(check["output"].as_str().unwrap().starts_with("started\n"), "{check}");
+    assert!(check["output"].as_str().unwrap().ends_with("\n[killed after 1s]"), "{check}");
 }
 
 #[test]
@@ -224,12 +224,45 @@ fn format_flags_belong_to_direct_mode() {
 
 #[test]
 fn a_second_run_is_busy_while_the_first_holds_the_lock() {
-    let t = env_test("validate = [\"touch ../started; sleep 3\"]");
+    // The first run's check holds it (and the lock) until the test has seen the second refused.
+    let t = env_test("validate = [\"touch ../started; while [ ! -f ../release ]; do sleep 0.02; done\"]");
     queue(&t, "pending", &ops("p1", &[write_op("a.txt", "a\n")]), 0);
     let mut first = t.command(["apply-patch"]).stdout(std::process::Stdio::null()).spawn().unwrap();
     while !t.exists("started") {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    t.run(["apply-patch"]).code(75).stderr_contains("--wait");
+    let busy = t.run(["apply-patch"]);
+    t.write("release", "");
+    busy.code(75).stderr_contains("--wait");
     assert!(first.wait().unwrap().success());
+}
+
+#[test]
+fn a_patch_addressed_to_another_environment_is_refused() {
+    let t = env_test("");
+    let mut patch = ops("p1", &[write_op("a.txt", "a\n")]);
+    patch["env"] = json!("CYOPS");
+    queue(&t, "pending", &patch, 1);
+    let mut same = ops("p2", &[write_op("b.txt", "b\n")]);
+    same["env"] = json!("MAIN");
+    queue(&t, "pending", &same, 0);
+    t.run(["apply-patch"])
+        .code(1)
+        .stdout_contains("refused p1: the patch is addressed to environment \"CYOPS\", not \"main\"")
+        .stdout_contains("applied p2");
+    assert!(!t.exists("tree/a.txt"));
+}
+
+#[test]
+fn a_mode_change_during_a_run_stops_it() {
+    // p1's check pauses runner, as an operator would from another terminal.
+    let pause = format!("{} --config ../runner.toml mode paused", crate::support::BIN);
+    let t = env_test(&format!("validate = [{pause:?}]"));
+    queue(&t, "pending", &ops("p1", &[write_op("a.txt", "a\n")]), 2);
+    queue(&t, "pending", &ops("p2", &[write_op("b.txt", "b\n")]), 1);
+    t.run(["apply-patch"])
+        .success()
+        .stdout_contains("applied p1")
+        .stdout_contains("mode changed to paused during the run: stopped; the rest waits");
+    assert_eq!((state_of(&t, "p1"), state_of(&t, "p2")), (Some("applied"), Some("pending")));
 }

@@ -1,4 +1,5 @@
-//! Kill `apply-patch` with SIGKILL at random moments and check that every file is whole, that
+//! Kill `apply-patch` with SIGKILL at random moments (sometimes twice in a row, so a recovery is
+//! killed too) and check that every file is whole, that
 //! the next run recovers (nothing left in applying/, a result for every patch), and that each
 //! patch is in the tree entirely or not at all.
 
@@ -57,16 +58,20 @@ fn sigkill_at_any_moment_leaves_files_whole_and_the_next_run_recovers() {
     }
     for v in 1..=RUNS {
         queue(&t, "pending", &patch(v), 0);
-        let mut child = t
-            .command(["apply-patch"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_micros(rng.below(60_000)));
-        child.kill().unwrap();
-        child.wait().unwrap();
-        versions(&t); // whole files even before recovery
+        // Every other time on average, a second run is killed too: mid-recovery, or mid-way
+        // through the patch the first one requeued.
+        for _ in 0..1 + rng.below(2) {
+            let mut child = t
+                .command(["apply-patch"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            std::thread::sleep(Duration::from_micros(rng.below(60_000)));
+            child.kill().unwrap();
+            child.wait().unwrap();
+            versions(&t); // whole files even before recovery
+        }
 
         let run = t.run(["apply-patch", "--json"]);
         assert!(run.code == 0, "recovery run failed with {} (seed {seed}):\n{}\n{}", run.code, run.stdout, run.stderr);
@@ -94,5 +99,6 @@ fn sigkill_at_any_moment_leaves_files_whole_and_the_next_run_recovers() {
         assert!(stray.is_empty(), "temp files left in the tree: {stray:?} (seed {seed})");
     }
     let outcomes: Vec<_> = (1..=RUNS).map(|p| result(&t, &format!("p{p:03}"))["outcome"].clone()).collect();
-    eprintln!("outcomes: {} applied of {RUNS}", outcomes.iter().filter(|o| *o == "applied").count());
+    let count = |what: &str| outcomes.iter().filter(|o| *o == what).count();
+    eprintln!("of {RUNS} patches: {} applied, {} rolled back by recovery", count("applied"), count("error"));
 }

@@ -127,3 +127,13 @@ fn retry_queues_a_failed_patch_again() {
     assert_eq!(t.read("tree/a.txt"), "new\n");
     assert!(events(&t).iter().any(|e| e["action"] == "patch.retried"));
 }
+
+#[test]
+fn revert_needs_the_backup() {
+    let t = env_test("");
+    queue(&t, "pending", &ops("p1", &[write_op("a.txt", "a\n")]), 0);
+    t.run(["apply-patch"]).success();
+    std::fs::remove_dir_all(t.join(".runner/main/backups/p1")).unwrap();
+    t.run(["revert", "p1"]).code(2).stderr_contains("could not revert p1: its backup is gone");
+    assert_eq!(t.read("tree/a.txt"), "a\n");
+}
