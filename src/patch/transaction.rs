@@ -119,7 +119,7 @@ fn stage(fence: &Fence, changes: &[&FileChange]) -> Result<Vec<Option<PathBuf>>>
             file.set_permissions(fs::Permissions::from_mode(after.mode))?;
             files.push(file);
         }
-        sync_together(&files).context("could not sync the patched files")
+        atomic::concurrently(files.iter().map(|f| move || f.sync_all().context("could not sync the patched files")))
     })();
     if let Err(err) = result {
         for temp in temps.iter().flatten() {
@@ -143,17 +143,7 @@ fn sync_dirs(fence: &Fence, changes: &[&FileChange]) -> Result<()> {
         .filter(|d| d.is_dir())
         .map(|d| File::open(d).with_context(|| format!("could not open directory {}", d.display())))
         .collect::<Result<Vec<File>>>()?;
-    sync_together(&handles).context("could not sync the patched directories")
-}
-
-/// fsync files from a few threads at once, so the file system can flush them in one go.
-fn sync_together(files: &[File]) -> std::io::Result<()> {
-    let chunk = files.len().div_ceil(8).max(1);
-    std::thread::scope(|s| {
-        let handles: Vec<_> =
-            files.chunks(chunk).map(|group| s.spawn(move || group.iter().try_for_each(File::sync_all))).collect();
-        handles.into_iter().try_for_each(|h| h.join().unwrap_or_else(|_| Err(std::io::Error::other("sync panicked"))))
-    })
+    atomic::concurrently(handles.iter().map(|d| move || d.sync_all().context("could not sync the patched directories")))
 }
 
 #[cfg(test)]

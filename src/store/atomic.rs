@@ -115,10 +115,20 @@ pub fn write_many(files: &[(&Path, &[u8])]) -> Result<()> {
     concurrently(dirs.into_iter().map(|d| move || sync_dir(d)))
 }
 
-/// Run the jobs on threads of their own and return the first error.
-fn concurrently<F: FnOnce() -> Result<()> + Send>(jobs: impl Iterator<Item = F>) -> Result<()> {
+/// Run the jobs on at most eight threads and return the first error. Flushes issued together
+/// let the file system commit them in one journal transaction instead of one each.
+pub fn concurrently<F: FnOnce() -> Result<()> + Send>(jobs: impl IntoIterator<Item = F>) -> Result<()> {
+    const THREADS: usize = 8;
+    let mut buckets: Vec<Vec<F>> = (0..THREADS).map(|_| Vec::new()).collect();
+    for (i, job) in jobs.into_iter().enumerate() {
+        buckets[i % THREADS].push(job);
+    }
     std::thread::scope(|s| {
-        let handles: Vec<_> = jobs.map(|job| s.spawn(job)).collect();
+        let handles: Vec<_> = buckets
+            .into_iter()
+            .filter(|b| !b.is_empty())
+            .map(|bucket| s.spawn(move || bucket.into_iter().try_for_each(|job| job())))
+            .collect();
         handles
             .into_iter()
             .try_for_each(|h| h.join().unwrap_or_else(|_| Err(anyhow::anyhow!("a sync thread panicked"))))
