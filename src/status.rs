@@ -113,14 +113,16 @@ ENV          PENDING APPROVED APPLYING APPLIED FAILED  OLDEST PENDING
         let _ = writeln!(out, "{job:<20} {:<26} {}", j.last_run, age(j.age_s));
     }
     // health.json and watchdog.json belong to their commands; show the fields people look for.
-    if let Some(checks) = status.health.as_ref().and_then(|h| h["checks"].as_object()) {
+    if let Some(checks) = status.health.as_ref().and_then(|h| h["checks"].as_object()).filter(|c| !c.is_empty()) {
         out.push_str("\nCHECK                HEALTH     MESSAGE\n");
         for (name, c) in checks {
             let health = if c["healthy"].as_bool() == Some(true) { "healthy" } else { "UNHEALTHY" };
             let _ = writeln!(out, "{name:<20} {health:<10} {}", c["message"].as_str().unwrap_or(""));
         }
     }
-    if let Some(components) = status.watchdog.as_ref().and_then(|w| w["components"].as_object()) {
+    if let Some(components) =
+        status.watchdog.as_ref().and_then(|w| w["components"].as_object()).filter(|c| !c.is_empty())
+    {
         out.push_str("\nCOMPONENT            CIRCUIT    PID      RESTARTS\n");
         for (name, c) in components {
             let pid = c["pid"].as_u64().map_or("-".to_string(), |p| p.to_string());

@@ -5,7 +5,6 @@
 //! is answered 202 only after `queue::enqueue` has made it durable. The same id with the same
 //! bytes answers 200 with its state; with other bytes, 409.
 
-use anyhow::Context as _;
 use serde_json::{Value, json};
 
 use crate::config::EnvConfig;
@@ -134,7 +133,7 @@ fn check_patch(env: &EnvConfig, bytes: &[u8], field: &str) -> Result<Patch, Resp
     let patch = patch::parse(bytes, None, None).map_err(refuse)?;
     let fence = Fence::new(&env.tree, &env.allowed_paths).map_err(internal)?;
     for path in patch.paths() {
-        fence.check(&path).with_context(|| format!("path {path:?} is refused")).map_err(refuse)?;
+        fence.check(&path).map_err(refuse)?;
     }
     Ok(patch)
 }
