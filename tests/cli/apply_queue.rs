@@ -232,9 +232,14 @@ fn a_second_run_is_busy_while_the_first_holds_the_lock() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     let busy = t.run(["apply-patch"]);
+    // With --wait, a third run blocks on the lock instead of giving up.
+    let mut waiter = t.command(["apply-patch", "--wait"]).stdout(std::process::Stdio::null()).spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(waiter.try_wait().unwrap().is_none(), "--wait returned while the lock was held");
     t.write("release", "");
     busy.code(75).stderr_contains("--wait");
     assert!(first.wait().unwrap().success());
+    assert!(waiter.wait().unwrap().success(), "--wait ran once the lock was free");
 }
 
 #[test]
