@@ -5,7 +5,11 @@
 //! taken in the archive gets a `.1`, `.2`, … suffix; nothing is ever overwritten.
 
 use std::collections::{HashMap, HashSet};
-use std::ffi::OsString;
+use std::ffi::{CStr, CString, OsString};
+use std::fs::File;
+use std::io::ErrorKind;
+use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -15,7 +19,7 @@ use serde::Serialize;
 
 use crate::docs::md;
 use crate::store::queue::{self, State};
-use crate::store::{Home, atomic, paths::ensure_dir};
+use crate::store::{Home, paths::ensure_dir};
 
 pub const ARCHIVE_DIR: &str = ".archive";
 
@@ -53,14 +57,18 @@ pub fn plan(home: &Home, env: &str, older_than: Duration, now: SystemTime) -> Re
     let waiting = waiting_ids(home, env)?;
     let mut taken = Taken::default();
     let mut plan = Plan::default();
-    let mut found = Vec::new();
+    let mut candidates = Vec::new();
     for entry in entries {
         let entry = entry.with_context(|| format!("could not list {}", dir.display()))?;
         let name = entry.file_name();
-        let Some(id) = name.to_str().and_then(|n| n.strip_suffix(".md")).filter(|id| queue::valid_id(id)) else {
-            continue; // temp files, the archive itself, strangers
-        };
-        let meta = entry.metadata().with_context(|| format!("could not stat {}", entry.path().display()))?;
+        if name.to_str().and_then(|n| n.strip_suffix(".md")).is_some_and(queue::valid_id) {
+            candidates.push(entry); // not temp files, the archive itself, strangers
+        }
+    }
+    let mut found = Vec::new();
+    for (entry, meta) in candidates.iter().zip(stat_all(&candidates)?) {
+        let name = entry.file_name();
+        let id = name.to_str().and_then(|n| n.strip_suffix(".md")).expect("filtered above");
         if !meta.is_file() || (id == "INDEX" && is_generated_index(&entry.path())) {
             continue;
         }
@@ -86,33 +94,98 @@ pub fn plan(home: &Home, env: &str, older_than: Duration, now: SystemTime) -> Re
     Ok(plan)
 }
 
-/// Make the moves. Each is a rename (atomic on its own); the directories are synced once at the
+/// Make the moves. Each is one `renameat2(RENAME_NOREPLACE)` relative to directory handles opened
+/// once: the kernel refuses rather than overwrite, so a name taken since the plan (by anything)
+/// gets the next free suffix and `to`/`dest` are updated. The directories are synced once at the
 /// end rather than after every file, which keeps 100,000 moves to seconds. A summary gone since
 /// the plan was made is skipped. On an error, the moves already made are still synced.
-pub fn apply(plan: &Plan) -> Result<()> {
-    let mut dirs: HashSet<&Path> = HashSet::new();
+pub fn apply(plan: &mut Plan) -> Result<()> {
+    let mut dirs: HashMap<PathBuf, File> = HashMap::new();
     let moved = (|| {
-        for m in &plan.archived {
-            let (from_dir, to_dir) = (parent(&m.from), parent(&m.to));
-            if dirs.insert(to_dir) {
-                ensure_dir(to_dir)?;
-            }
-            dirs.insert(from_dir);
-            match std::fs::rename(&m.from, &m.to) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound && !m.from.exists() => {}
-                Err(e) => {
-                    return Err(e)
-                        .with_context(|| format!("could not move {} to {}", m.from.display(), m.to.display()));
+        for m in &mut plan.archived {
+            for dir in [parent(&m.from), parent(&m.to)] {
+                if !dirs.contains_key(dir) {
+                    ensure_dir(dir)?;
+                    let handle = File::open(dir).with_context(|| format!("could not open {}", dir.display()))?;
+                    dirs.insert(dir.to_path_buf(), handle);
                 }
             }
+            move_one(&dirs[parent(&m.from)], &dirs[parent(&m.to)], m)?;
         }
         Ok(())
     })();
-    for dir in dirs {
-        atomic::sync_dir(dir)?;
+    for (dir, handle) in &dirs {
+        handle.sync_all().with_context(|| format!("could not sync directory {}", dir.display()))?;
     }
     moved
+}
+
+/// Rename `m.from` into its archive directory without ever replacing a file there.
+fn move_one(from_dir: &File, to_dir: &File, m: &mut Move) -> Result<()> {
+    let from_name = CString::new(m.from.file_name().expect("summary paths have a name").as_bytes())?;
+    for n in 1.. {
+        let to_name = CString::new(m.to.file_name().expect("archive paths have a name").as_bytes())?;
+        let err = match rename_noreplace(from_dir, &from_name, to_dir, &to_name) {
+            Ok(()) => return Ok(()),
+            Err(e) => e,
+        };
+        match err.kind() {
+            ErrorKind::NotFound if !m.from.exists() => return Ok(()),
+            ErrorKind::AlreadyExists => {
+                let name = format!("{}.{n}.md", m.id);
+                m.to.set_file_name(&name);
+                m.dest = format!("{}/{name}", Path::new(&m.dest).parent().expect("dest has a month").display());
+            }
+            _ => {
+                return Err(err).with_context(|| format!("could not move {} to {}", m.from.display(), m.to.display()));
+            }
+        }
+    }
+    unreachable!("some suffix is free")
+}
+
+/// `renameat2(.., RENAME_NOREPLACE)`; where the file system does not support the flag, a hard link
+/// and an unlink, which equally fail rather than replace an existing name.
+fn rename_noreplace(from_dir: &File, from: &CStr, to_dir: &File, to: &CStr) -> std::io::Result<()> {
+    let (fd, td) = (from_dir.as_raw_fd(), to_dir.as_raw_fd());
+    // SAFETY: valid open directory descriptors and NUL-terminated names that outlive the calls.
+    unsafe {
+        if libc::renameat2(fd, from.as_ptr(), td, to.as_ptr(), libc::RENAME_NOREPLACE) == 0 {
+            return Ok(());
+        }
+        let err = std::io::Error::last_os_error();
+        if err.raw_os_error() != Some(libc::EINVAL) {
+            return Err(err);
+        }
+        if libc::linkat(fd, from.as_ptr(), td, to.as_ptr(), 0) != 0 || libc::unlinkat(fd, from.as_ptr(), 0) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// The metadata of each entry (without following symlinks), on a few threads: a stat in a
+/// directory of 100,000 files mostly waits on the kernel, and the cores can share that.
+fn stat_all(entries: &[std::fs::DirEntry]) -> Result<Vec<std::fs::Metadata>> {
+    const STATTERS: usize = 4;
+    let chunk = entries.len().div_ceil(STATTERS).max(1024);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = entries
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|e| e.metadata().with_context(|| format!("could not stat {}", e.path().display())))
+                        .collect::<Result<Vec<_>>>()
+                })
+            })
+            .collect();
+        let mut out = Vec::with_capacity(entries.len());
+        for worker in workers {
+            out.extend(worker.join().expect("stat thread panicked")?);
+        }
+        Ok(out)
+    })
 }
 
 fn parent(path: &Path) -> &Path {
@@ -166,6 +239,33 @@ impl Taken {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::atomic;
+
+    fn old_summaries(home: &Home, ids: &[&str]) -> Plan {
+        let old = SystemTime::now() - Duration::from_secs(10 * 86_400);
+        for id in ids {
+            let path = home.summary_file("main", id);
+            atomic::write(&path, format!("# {id}\n").as_bytes()).unwrap();
+            std::fs::File::options().write(true).open(&path).unwrap().set_modified(old).unwrap();
+        }
+        plan(home, "main", Duration::from_secs(86_400), SystemTime::now()).unwrap()
+    }
+
+    #[test]
+    fn a_name_taken_after_the_plan_is_not_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::new(dir.path());
+        let mut plan = old_summaries(&home, &["a"]);
+        let planned = plan.archived[0].to.clone();
+        atomic::write(&planned, b"someone else\n").unwrap();
+        atomic::write(&planned.with_file_name("a.1.md"), b"another\n").unwrap();
+        apply(&mut plan).unwrap();
+        assert_eq!(std::fs::read(&planned).unwrap(), b"someone else\n");
+        assert_eq!(plan.archived[0].to, planned.with_file_name("a.2.md"));
+        assert!(plan.archived[0].dest.ends_with("/a.2.md"), "{}", plan.archived[0].dest);
+        assert_eq!(std::fs::read(&plan.archived[0].to).unwrap(), b"# a\n");
+        assert!(!home.summary_file("main", "a").exists());
+    }
 
     #[test]
     fn a_summary_gone_since_the_plan_is_skipped_and_the_rest_move() {
@@ -177,10 +277,10 @@ mod tests {
             atomic::write(&path, b"# s\n").unwrap();
             std::fs::File::options().write(true).open(&path).unwrap().set_modified(old).unwrap();
         }
-        let plan = plan(&home, "main", Duration::from_secs(86_400), SystemTime::now()).unwrap();
+        let mut plan = plan(&home, "main", Duration::from_secs(86_400), SystemTime::now()).unwrap();
         assert_eq!(plan.archived.len(), 2);
         std::fs::remove_file(home.summary_file("main", "a")).unwrap();
-        apply(&plan).unwrap();
+        apply(&mut plan).unwrap();
         assert!(!plan.archived[0].to.exists());
         assert_eq!(std::fs::read(&plan.archived[1].to).unwrap(), b"# s\n");
     }

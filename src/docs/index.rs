@@ -37,6 +37,8 @@ struct Entry {
     is_dir: bool,
     is_symlink: bool,
     path: PathBuf,
+    /// Kept for its stat, which resolves the name against the open directory, not the full path.
+    dirent: std::fs::DirEntry,
 }
 
 /// A subdirectory as its parent lists it: with totals, or `None` for a backup snapshot.
@@ -123,7 +125,13 @@ impl Walk {
                 continue;
             }
             let kind = entry.file_type().with_context(|| format!("could not stat {}", entry.path().display()))?;
-            out.push(Entry { name, is_dir: kind.is_dir(), is_symlink: kind.is_symlink(), path: entry.path() });
+            out.push(Entry {
+                name,
+                is_dir: kind.is_dir(),
+                is_symlink: kind.is_symlink(),
+                path: entry.path(),
+                dirent: entry,
+            });
         }
         out.sort_unstable_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
@@ -196,9 +204,7 @@ fn sized(files: &[Entry]) -> Result<Vec<(String, u64, bool)>> {
             .chunks(chunk)
             .map(|part| {
                 scope.spawn(move || {
-                    part.iter()
-                        .map(|e| Ok((e.name.clone(), stat_size(&e.path)?, e.is_symlink)))
-                        .collect::<Result<Vec<_>>>()
+                    part.iter().map(|e| Ok((e.name.clone(), stat_size(e)?, e.is_symlink))).collect::<Result<Vec<_>>>()
                 })
             })
             .collect();
@@ -210,11 +216,11 @@ fn sized(files: &[Entry]) -> Result<Vec<(String, u64, bool)>> {
     })
 }
 
-fn stat_size(path: &Path) -> Result<u64> {
-    match std::fs::symlink_metadata(path) {
+fn stat_size(entry: &Entry) -> Result<u64> {
+    match entry.dirent.metadata() {
         Ok(m) => Ok(m.len()),
         // Removed since the listing (a patch moved on): the next run will not list it.
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
-        Err(e) => Err(e).with_context(|| format!("could not stat {}", path.display())),
+        Err(e) => Err(e).with_context(|| format!("could not stat {}", entry.path.display())),
     }
 }

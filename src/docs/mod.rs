@@ -61,24 +61,29 @@ pub fn plan(home: &Home, env: &str, tree: &Path, all: bool) -> Result<Vec<Planne
     })
 }
 
-/// Compare each planned file with the disk and, unless `check`, write the ones that differ.
+/// Compare each planned file with the disk and, unless `check`, write the ones that differ: each
+/// atomically, with their flushes overlapped ([`atomic::write_many`]).
 pub fn write(planned: &[Planned], check: bool) -> Result<Vec<Change>> {
-    planned
+    let changes = planned
         .iter()
-        .map(|p| {
-            let change = match std::fs::read(&p.path) {
-                Ok(old) if old == p.bytes => Change::Unchanged,
-                Ok(old) if p.path.extension().is_some_and(|e| e == "md") && !md::is_generated(&old) => Change::Foreign,
-                Ok(_) => Change::Changed,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Change::Changed,
-                Err(e) => return Err(e).with_context(|| format!("could not read {}", p.path.display())),
-            };
-            if change == Change::Changed && !check {
-                atomic::write(&p.path, &p.bytes)?;
-            }
-            Ok(change)
+        .map(|p| match std::fs::read(&p.path) {
+            Ok(old) if old == p.bytes => Ok(Change::Unchanged),
+            Ok(old) if p.path.extension().is_some_and(|e| e == "md") && !md::is_generated(&old) => Ok(Change::Foreign),
+            Ok(_) => Ok(Change::Changed),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Change::Changed),
+            Err(e) => Err(e).with_context(|| format!("could not read {}", p.path.display())),
         })
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+    if !check {
+        let files: Vec<(&Path, &[u8])> = planned
+            .iter()
+            .zip(&changes)
+            .filter(|(_, c)| **c == Change::Changed)
+            .map(|(p, _)| (p.path.as_path(), p.bytes.as_slice()))
+            .collect();
+        atomic::write_many(&files)?;
+    }
+    Ok(changes)
 }
 
 /// Remove the temp files a killed gen-docs left beside the files it writes (a torn manifest's temp
