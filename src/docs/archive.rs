@@ -164,27 +164,10 @@ fn rename_noreplace(from_dir: &File, from: &CStr, to_dir: &File, to: &CStr) -> s
     Ok(())
 }
 
-/// The metadata of each entry (without following symlinks), on a few threads: a stat in a
-/// directory of 100,000 files mostly waits on the kernel, and the cores can share that.
+/// The metadata of each entry (without following symlinks), on a few threads.
 fn stat_all(entries: &[std::fs::DirEntry]) -> Result<Vec<std::fs::Metadata>> {
-    const STATTERS: usize = 4;
-    let chunk = entries.len().div_ceil(STATTERS).max(1024);
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = entries
-            .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || {
-                    part.iter()
-                        .map(|e| e.metadata().with_context(|| format!("could not stat {}", e.path().display())))
-                        .collect::<Result<Vec<_>>>()
-                })
-            })
-            .collect();
-        let mut out = Vec::with_capacity(entries.len());
-        for worker in workers {
-            out.extend(worker.join().expect("stat thread panicked")?);
-        }
-        Ok(out)
+    super::map_on_threads(entries, 4, 1024, |e| {
+        e.metadata().with_context(|| format!("could not stat {}", e.path().display()))
     })
 }
 

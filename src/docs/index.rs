@@ -194,26 +194,9 @@ fn count(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-/// `(name, size, is_symlink)` for each file, stat-ing on a few threads: a directory of 100,000
-/// files is mostly waiting on the kernel.
+/// `(name, size, is_symlink)` for each file, stat-ing on a few threads.
 fn sized(files: &[Entry]) -> Result<Vec<(String, u64, bool)>> {
-    const STATTERS: usize = 8;
-    let chunk = files.len().div_ceil(STATTERS).max(256);
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = files
-            .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || {
-                    part.iter().map(|e| Ok((e.name.clone(), stat_size(e)?, e.is_symlink))).collect::<Result<Vec<_>>>()
-                })
-            })
-            .collect();
-        let mut out = Vec::with_capacity(files.len());
-        for worker in workers {
-            out.extend(worker.join().expect("stat thread panicked")?);
-        }
-        Ok(out)
-    })
+    super::map_on_threads(files, 8, 256, |e| Ok((e.name.clone(), stat_size(e)?, e.is_symlink)))
 }
 
 fn stat_size(entry: &Entry) -> Result<u64> {
