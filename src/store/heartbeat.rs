@@ -30,14 +30,7 @@ pub fn beat(home: &Home, job: &str, started: std::time::Instant) -> Result<()> {
 }
 
 pub fn read(home: &Home, job: &str) -> Result<Option<Heartbeat>> {
-    let path = home.heartbeats_dir().join(format!("{job}.json"));
-    match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map(Some)
-            .with_context(|| format!("could not parse heartbeat {}", path.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e).with_context(|| format!("could not read heartbeat {}", path.display())),
-    }
+    super::read_json(&home.heartbeats_dir().join(format!("{job}.json")), "heartbeat")
 }
 
 /// Every job's last heartbeat, by job name; unreadable files are skipped.

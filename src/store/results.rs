@@ -1,7 +1,7 @@
 //! `<env>/results/<id>.json`: what happened to one patch. Written by apply-patch, read by
 //! gen-docs, status, the webhook's `GET /patches/{id}` and Slack.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -88,14 +88,7 @@ pub fn write(home: &Home, result: &PatchResult) -> Result<()> {
 }
 
 pub fn read(home: &Home, env: &str, id: &str) -> Result<Option<PatchResult>> {
-    let path = home.result_file(env, id);
-    match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map(Some)
-            .with_context(|| format!("could not parse result {}", path.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e).with_context(|| format!("could not read result {}", path.display())),
-    }
+    super::read_json(&home.result_file(env, id), "result")
 }
 
 mod opt_rfc3339 {
