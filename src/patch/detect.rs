@@ -42,12 +42,13 @@ pub fn parse(input: &[u8], forced: Option<PatchFormat>, strip: Option<usize>) ->
 }
 
 /// Which text format this is: a Codex envelope or SEARCH/REPLACE blocks by their marker lines,
-/// else a unified diff.
+/// else a unified diff. Each marker's text is looked for in the whole text first (a fast scan),
+/// so a large diff is not split into lines twice for markers it does not hold.
 fn detect_text(text: &str) -> Format {
     let mut lines = text.lines().map(str::trim_end);
-    if lines.clone().any(|l| l == codex::BEGIN) {
+    if text.contains(codex::BEGIN) && lines.clone().any(|l| l == codex::BEGIN) {
         Format::Codex
-    } else if lines.any(search_replace::is_search_marker) {
+    } else if text.contains(search_replace::MARKER_RUN) && lines.any(search_replace::is_search_marker) {
         Format::SearchReplace
     } else {
         Format::Unified

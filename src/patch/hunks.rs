@@ -2,6 +2,8 @@
 //! (in order, each after the previous one where that is unambiguous), then the new text is built
 //! in one pass, keeping the file's own line endings, BOM and final newline.
 
+use std::borrow::Cow;
+
 use crate::patch::matcher::{Found, Haystack, Level, Miss, Where, locate};
 use crate::patch::model::{Hunk, Line};
 use crate::patch::refusal::Refusal;
@@ -9,8 +11,8 @@ use crate::patch::text::{Text, TextLine};
 
 /// The patched text and how it was matched.
 #[derive(Debug, Clone)]
-pub struct Applied {
-    pub text: Text,
+pub struct Applied<'a> {
+    pub text: Text<'a>,
     pub added: u64,
     pub removed: u64,
     /// The loosest comparison any hunk needed.
@@ -21,7 +23,7 @@ pub struct Applied {
     pub already: usize,
 }
 
-impl Applied {
+impl Applied<'_> {
     /// How the hunks were found, for the result: `exact`, `offset +3`, `fuzzy-whitespace`, …
     pub fn matched(&self, hunks: usize) -> String {
         if hunks > 0 && self.already == hunks {
@@ -46,7 +48,8 @@ struct Placed<'h> {
     found: Found,
 }
 
-pub fn apply(file: &str, text: &Text, hunks: &[Hunk]) -> Result<Applied, Refusal> {
+/// The result borrows the file's unchanged lines from `text` and its added lines from `hunks`.
+pub fn apply<'a>(file: &str, text: &Text<'a>, hunks: &'a [Hunk]) -> Result<Applied<'a>, Refusal> {
     let mut hay = Haystack::new(text.texts());
     let mut claimed: Vec<(usize, usize)> = Vec::new();
     let mut placed: Vec<Placed> = Vec::new();
@@ -170,10 +173,10 @@ fn find_anchor(hay: &mut Haystack, anchor: &str, from: usize) -> Option<usize> {
     Level::ALL.into_iter().find_map(|level| hay.find_all(&[anchor], level).into_iter().find(|&p| p >= from))
 }
 
-fn rebuild(text: &Text, placed: &mut [Placed]) -> Text {
+fn rebuild<'a>(text: &Text<'a>, placed: &mut [Placed<'a>]) -> Text<'a> {
     // An insertion where another hunk starts goes before it, as its line number says.
     placed.sort_by_key(|p| (p.found.start, p.found.len > 0));
-    let mut lines: Vec<TextLine> = Vec::with_capacity(text.lines.len() + 16);
+    let mut lines: Vec<TextLine<'a>> = Vec::with_capacity(text.lines.len() + 16);
     let mut final_newline = text.final_newline();
     let mut pos = 0;
     for p in placed.iter().filter(|p| !p.found.already) {
@@ -188,7 +191,7 @@ fn rebuild(text: &Text, placed: &mut [Placed]) -> Text {
                     at += 1;
                 }
                 Line::Remove(_) => at += 1,
-                Line::Add(t) => lines.push(text.line(&indent.apply(t))),
+                Line::Add(t) => lines.push(text.line(indent.apply(t))),
             }
         }
         if at == text.lines.len() {
@@ -238,11 +241,11 @@ impl Reindent {
         shift.unwrap_or(Reindent::None)
     }
 
-    fn apply(&self, line: &str) -> String {
+    fn apply<'l>(&self, line: &'l str) -> Cow<'l, str> {
         match self {
-            Reindent::Add(extra) if !line.trim().is_empty() => format!("{extra}{line}"),
-            Reindent::Strip(less) => line.strip_prefix(less.as_str()).unwrap_or(line).to_string(),
-            _ => line.to_string(),
+            Reindent::Add(extra) if !line.trim().is_empty() => Cow::Owned(format!("{extra}{line}")),
+            Reindent::Strip(less) => Cow::Borrowed(line.strip_prefix(less.as_str()).unwrap_or(line)),
+            _ => Cow::Borrowed(line),
         }
     }
 }

@@ -1,5 +1,8 @@
 //! A text file as lines, keeping what a patch must not disturb: the BOM, each line's own ending
-//! (LF or CRLF), and whether the last line ends with a newline.
+//! (LF or CRLF), and whether the last line ends with a newline. Lines borrow the file's bytes;
+//! only lines a patch adds own their text (one allocation per file, not one per line).
+
+use std::borrow::Cow;
 
 use anyhow::{Result, bail};
 
@@ -24,15 +27,15 @@ impl Eol {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TextLine {
-    pub text: String,
+pub struct TextLine<'a> {
+    pub text: Cow<'a, str>,
     pub eol: Eol,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Text {
+pub struct Text<'a> {
     pub bom: bool,
-    pub lines: Vec<TextLine>,
+    pub lines: Vec<TextLine<'a>>,
     /// The ending new lines get: the file's most common one (LF for a file with none).
     pub eol: Eol,
 }
@@ -42,13 +45,13 @@ pub fn is_binary(bytes: &[u8]) -> bool {
     bytes.iter().take(8000).any(|&b| b == 0)
 }
 
-impl Text {
-    pub fn empty() -> Text {
+impl<'a> Text<'a> {
+    pub fn empty() -> Text<'a> {
         Text { bom: false, lines: Vec::new(), eol: Eol::Lf }
     }
 
     /// Read file bytes as text; binary or non-UTF-8 content is an error saying which.
-    pub fn decode(bytes: &[u8]) -> Result<Text> {
+    pub fn decode(bytes: &'a [u8]) -> Result<Text<'a>> {
         if is_binary(bytes) {
             bail!("it is a binary file; text patches cannot edit it (send a `write` operation instead)");
         }
@@ -59,22 +62,19 @@ impl Text {
         let Ok(body) = std::str::from_utf8(body) else {
             bail!("it is not UTF-8 text; text patches cannot edit it");
         };
-        let mut lines = Vec::new();
+        let mut lines = Vec::with_capacity(body.bytes().filter(|&b| b == b'\n').count() + 1);
         let (mut lf, mut crlf) = (0usize, 0usize);
-        let mut rest = body;
-        while !rest.is_empty() {
-            let (line, eol, next) = match rest.find('\n') {
-                Some(i) if rest[..i].ends_with('\r') => (&rest[..i - 1], Eol::Crlf, &rest[i + 1..]),
-                Some(i) => (&rest[..i], Eol::Lf, &rest[i + 1..]),
-                None => (rest, Eol::None, ""),
+        for raw in body.split_inclusive('\n') {
+            let (line, eol) = if let Some(line) = raw.strip_suffix("\r\n") {
+                crlf += 1;
+                (line, Eol::Crlf)
+            } else if let Some(line) = raw.strip_suffix('\n') {
+                lf += 1;
+                (line, Eol::Lf)
+            } else {
+                (raw, Eol::None)
             };
-            match eol {
-                Eol::Lf => lf += 1,
-                Eol::Crlf => crlf += 1,
-                Eol::None => {}
-            }
-            lines.push(TextLine { text: line.to_string(), eol });
-            rest = next;
+            lines.push(TextLine { text: Cow::Borrowed(line), eol });
         }
         let eol = if crlf > lf { Eol::Crlf } else { Eol::Lf };
         Ok(Text { bom, lines, eol })
@@ -99,8 +99,8 @@ impl Text {
     }
 
     /// A new line in this file's style.
-    pub fn line(&self, text: &str) -> TextLine {
-        TextLine { text: text.to_string(), eol: self.eol }
+    pub fn line(&self, text: Cow<'a, str>) -> TextLine<'a> {
+        TextLine { text, eol: self.eol }
     }
 
     /// Give every line but the last an ending, and the last one an ending or not.
@@ -119,7 +119,7 @@ impl Text {
     }
 
     pub fn texts(&self) -> Vec<&str> {
-        self.lines.iter().map(|l| l.text.as_str()).collect()
+        self.lines.iter().map(|l| l.text.as_ref()).collect()
     }
 }
 

@@ -11,7 +11,8 @@ use crate::patch::model::{Hunk, Line};
 
 /// The patch's lines without line endings (a CRLF patch reads like an LF one).
 pub fn lines(text: &str) -> Vec<&str> {
-    let mut lines: Vec<&str> = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)).collect();
+    let mut lines: Vec<&str> = Vec::with_capacity(text.bytes().filter(|&b| b == b'\n').count() + 1);
+    lines.extend(text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)));
     if text.ends_with('\n') {
         lines.pop();
     }

@@ -21,10 +21,13 @@ pub fn is_search_marker(line: &str) -> bool {
     marker(line, '<', "SEARCH")
 }
 
+/// What every SEARCH marker line holds: a text without it has none.
+pub const MARKER_RUN: &str = "<<<<<<<";
+
 /// Seven or more `c`, then the word (models vary the count).
 fn marker(line: &str, c: char, word: &str) -> bool {
     let rest = line.trim_start_matches(c);
-    line.len() - rest.len() >= 7 && rest.trim() == word
+    line.len() - rest.len() >= MARKER_RUN.len() && rest.trim() == word
 }
 
 fn is_divider(line: &str) -> bool {

@@ -151,7 +151,7 @@ impl Work<'_> {
     }
 
     /// The file's current content as text, or a refusal saying why it cannot be edited as text.
-    fn text(&self, i: usize) -> Result<(Text, u32), Refusal> {
+    fn text(&self, i: usize) -> Result<(Text<'_>, u32), Refusal> {
         let e = &self.entries[i];
         let Some(s) = &e.now else {
             return Err(Refusal::new(&e.name, "it does not exist in the tree"));
@@ -289,7 +289,7 @@ impl Work<'_> {
     }
 
     /// Hunks against a text, as a refusal-or-text with its line counts.
-    fn apply(&self, name: &str, text: &Text, hunks: &[Hunk]) -> Result<(Text, (u64, u64)), Refusal> {
+    fn apply<'t>(&self, name: &str, text: &Text<'t>, hunks: &'t [Hunk]) -> Result<(Text<'t>, (u64, u64)), Refusal> {
         let applied = hunks::apply(name, text, hunks)?;
         Ok((applied.text, (applied.added, applied.removed)))
     }

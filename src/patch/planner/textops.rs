@@ -47,7 +47,8 @@ impl Work<'_> {
                     .into_iter()
                     .map(|l| Line::Add(l.to_string())),
             );
-            let applied = hunks::apply(path, &text, &[hunk]).map_err(|mut r| {
+            let hunks = [hunk];
+            let applied = hunks::apply(path, &text, &hunks).map_err(|mut r| {
                 // Said of the search text, not of a hunk; keep what the matcher found nearest.
                 let nearest = r.reason.find("; nearest match").map_or("", |i| &r.reason[i..]);
                 r.reason = if r.reason.contains("places") {
