@@ -50,7 +50,7 @@ pub fn write_with_mode(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<(
 
 /// Create a temp file, and its directory only when it is missing: the common case (the
 /// directory exists) costs one system call, not a walk up the path.
-fn open_new(tmp: &Path, mode: u32) -> std::io::Result<File> {
+pub fn open_new(tmp: &Path, mode: u32) -> std::io::Result<File> {
     let open = || OpenOptions::new().write(true).create_new(true).mode(mode).open(tmp);
     match open() {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
