@@ -62,19 +62,27 @@ impl<'a> Text<'a> {
         let Ok(body) = std::str::from_utf8(body) else {
             bail!("it is not UTF-8 text; text patches cannot edit it");
         };
-        let mut lines = Vec::with_capacity(body.bytes().filter(|&b| b == b'\n').count() + 1);
+        // memchr finds the line ends many bytes at a time; most lines are short.
+        let mut lines = Vec::with_capacity(memchr::memchr_iter(b'\n', body.as_bytes()).count() + 1);
         let (mut lf, mut crlf) = (0usize, 0usize);
-        for raw in body.split_inclusive('\n') {
-            let (line, eol) = if let Some(line) = raw.strip_suffix("\r\n") {
-                crlf += 1;
-                (line, Eol::Crlf)
-            } else if let Some(line) = raw.strip_suffix('\n') {
-                lf += 1;
-                (line, Eol::Lf)
-            } else {
-                (raw, Eol::None)
+        let mut start = 0;
+        for end in memchr::memchr_iter(b'\n', body.as_bytes()) {
+            let line = &body[start..end];
+            let (text, eol) = match line.strip_suffix('\r') {
+                Some(text) => {
+                    crlf += 1;
+                    (text, Eol::Crlf)
+                }
+                None => {
+                    lf += 1;
+                    (line, Eol::Lf)
+                }
             };
-            lines.push(TextLine { text: Cow::Borrowed(line), eol });
+            lines.push(TextLine { text: Cow::Borrowed(text), eol });
+            start = end + 1;
+        }
+        if start < body.len() {
+            lines.push(TextLine { text: Cow::Borrowed(&body[start..]), eol: Eol::None });
         }
         let eol = if crlf > lf { Eol::Crlf } else { Eol::Lf };
         Ok(Text { bom, lines, eol })

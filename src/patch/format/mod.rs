@@ -10,11 +10,16 @@ pub mod unified;
 use crate::patch::model::{Hunk, Line};
 
 /// The patch's lines without line endings (a CRLF patch reads like an LF one).
-pub fn lines(text: &str) -> Vec<&str> {
-    let mut lines: Vec<&str> = Vec::with_capacity(text.bytes().filter(|&b| b == b'\n').count() + 1);
-    lines.extend(text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)));
-    if text.ends_with('\n') {
-        lines.pop();
+pub fn lines<'a>(text: &'a str) -> Vec<&'a str> {
+    let strip = |l: &'a str| l.strip_suffix('\r').unwrap_or(l);
+    let mut lines = Vec::with_capacity(memchr::memchr_iter(b'\n', text.as_bytes()).count() + 1);
+    let mut start = 0;
+    for end in memchr::memchr_iter(b'\n', text.as_bytes()) {
+        lines.push(strip(&text[start..end]));
+        start = end + 1;
+    }
+    if !text.ends_with('\n') {
+        lines.push(strip(&text[start..]));
     }
     lines
 }
@@ -63,4 +68,18 @@ pub fn clean_name(line: &str) -> &str {
         }
     }
     name.trim_matches(|c| c == '`' || c == '*' || c == '"').trim_end_matches(':').trim()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_drop_endings_and_only_a_final_empty_piece() {
+        assert_eq!(lines(""), vec![""]);
+        assert_eq!(lines("a\n"), vec!["a"]);
+        assert_eq!(lines("a\r\n\nb"), vec!["a", "", "b"]);
+        assert_eq!(lines("a\n\n"), vec!["a", ""]);
+        assert_eq!(lines("x\ry\r"), vec!["x\ry"]);
+    }
 }
