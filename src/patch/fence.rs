@@ -75,6 +75,13 @@ impl Fence {
     /// Check a path a patch names and return it normalised, relative to the tree (`src/a.rs`).
     /// The error says what is wrong in words a model or operator can act on.
     pub fn check(&self, name: &str) -> Result<String> {
+        let rel = self.normalize(name)?;
+        self.check_links(&rel)?;
+        Ok(rel)
+    }
+
+    /// [`Fence::check`] without looking at the disk: the name rules and `allowed_paths` only.
+    pub fn normalize(&self, name: &str) -> Result<String> {
         if name.is_empty() {
             bail!("empty path");
         }
@@ -113,7 +120,6 @@ impl Fence {
             let globs: Vec<_> = self.allowed.iter().map(Glob::as_str).collect();
             bail!("path {rel:?} is outside allowed_paths ({})", globs.join(", "));
         }
-        self.check_links(&rel)?;
         Ok(rel)
     }
 

@@ -56,28 +56,27 @@ impl Patch {
     /// Every path the patch names, as written (for a fence pre-check before queueing).
     pub fn paths(&self) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
-        let mut add = |p: &str| {
+        for p in self.edits.iter().flat_map(Edit::paths) {
             if !out.iter().any(|o| o == p) {
                 out.push(p.to_string());
             }
-        };
-        for edit in &self.edits {
-            match edit {
-                Edit::Diff(d) => {
-                    d.old_path.iter().chain(&d.new_path).for_each(|p| add(p));
-                }
-                Edit::Move { path, to } => {
-                    add(path);
-                    add(to);
-                }
-                Edit::Write { path, .. }
-                | Edit::Replace { path, .. }
-                | Edit::Regex { path, .. }
-                | Edit::Delete { path }
-                | Edit::Chmod { path, .. } => add(path),
-            }
         }
         out
+    }
+}
+
+impl Edit {
+    /// The paths this edit names, as written.
+    pub fn paths(&self) -> Vec<&str> {
+        match self {
+            Edit::Diff(d) => d.old_path.iter().chain(&d.new_path).map(String::as_str).collect(),
+            Edit::Move { path, to } => vec![path, to],
+            Edit::Write { path, .. }
+            | Edit::Replace { path, .. }
+            | Edit::Regex { path, .. }
+            | Edit::Delete { path }
+            | Edit::Chmod { path, .. } => vec![path],
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! Turning a parsed patch and a tree into a [`Plan`]: every path through the fence, every hunk
 //! and operation matched against the files as the earlier edits of the same patch leave them.
-//! Reads only; the first refusal stops it.
+//! Reads only; the first refusal (in patch order) stops it.
 
 use std::collections::HashMap;
 
@@ -38,8 +38,13 @@ impl Default for Limits {
 
 const NEW_FILE_MODE: u32 = 0o644;
 
+/// A patch touching at least this many separate files is planned on several threads.
+const PARALLEL_FROM: usize = 16;
+
+/// Sets of edits that share no file are planned on a few threads when there are many; the plan
+/// and the refusal are those a walk through the edits in order gives.
 pub fn plan(patch: &Patch, fence: &Fence, limits: &Limits) -> Result<Plan, Refusal> {
-    let moves = patch
+    let moves: Vec<(usize, String, String)> = patch
         .edits
         .iter()
         .enumerate()
@@ -51,18 +56,98 @@ pub fn plan(patch: &Patch, fence: &Fence, limits: &Limits) -> Result<Plan, Refus
             _ => None,
         })
         .collect();
-    let mut work = Work { fence, limits: *limits, entries: Vec::new(), index: HashMap::new(), moves, at: 0 };
-    for (i, edit) in patch.edits.iter().enumerate() {
-        work.at = i + 1;
-        work.edit(edit).map_err(|r| if matches!(edit, Edit::Diff(_)) { r } else { r.operation(i + 1) })?;
+    let run = |edits: &[usize]| {
+        let mut work =
+            Work { fence, limits: *limits, entries: Vec::new(), index: HashMap::new(), moves: &moves, at: 0 };
+        for &i in edits {
+            let edit = &patch.edits[i];
+            work.at = i + 1;
+            if let Err(r) = work.edit(edit) {
+                return (work.entries, Some((i, if matches!(edit, Edit::Diff(_)) { r } else { r.operation(i + 1) })));
+            }
+        }
+        (work.entries, None)
+    };
+    let groups = independent(patch, fence);
+    let workers = std::thread::available_parallelism().map_or(1, usize::from).min(4);
+    let results: Vec<Planned> = if groups.len() >= PARALLEL_FROM && workers > 1 {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..workers)
+                .map(|w| {
+                    let (groups, run) = (&groups, &run);
+                    s.spawn(move || groups.iter().skip(w).step_by(workers).map(|g| run(g)).collect::<Vec<_>>())
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+                .collect()
+        })
+    } else {
+        vec![run(&(0..patch.edits.len()).collect::<Vec<_>>())]
+    };
+    let mut entries = Vec::new();
+    let mut first_refusal: Option<(usize, Refusal)> = None;
+    for (group_entries, refusal) in results {
+        entries.extend(group_entries);
+        if let Some((i, r)) = refusal
+            && first_refusal.as_ref().is_none_or(|(j, _)| i < *j)
+        {
+            first_refusal = Some((i, r));
+        }
     }
-    work.finish()
+    if let Some((_, r)) = first_refusal {
+        return Err(r);
+    }
+    // In the order a sequential walk meets the paths (a stable sort keeps one edit's own order).
+    entries.sort_by_key(|e| e.first_edit);
+    finish(entries, limits)
+}
+
+/// One set of edits planned: its entries, and its refusal with the index of the edit refused.
+type Planned = (Vec<Entry>, Option<(usize, Refusal)>);
+
+/// The patch's edits in sets that share no file, each in patch order: edits naming the same
+/// path (either end of a move included) are in one set, so each set can be planned on its own
+/// and reach the same result as the whole patch in order. Paths are compared normalised; a
+/// name the fence refuses keys on itself (its edit is refused wherever it is planned).
+fn independent(patch: &Patch, fence: &Fence) -> Vec<Vec<usize>> {
+    fn root(parent: &mut [usize], mut i: usize) -> usize {
+        while parent[i] != i {
+            parent[i] = parent[parent[i]];
+            i = parent[i];
+        }
+        i
+    }
+    let mut parent: Vec<usize> = (0..patch.edits.len()).collect();
+    let mut named: HashMap<String, usize> = HashMap::new();
+    for (i, edit) in patch.edits.iter().enumerate() {
+        for name in edit.paths() {
+            let key = fence.normalize(name).unwrap_or_else(|_| name.to_string());
+            let other = *named.entry(key).or_insert(i);
+            let (a, b) = (root(&mut parent, other), root(&mut parent, i));
+            parent[a.max(b)] = a.min(b);
+        }
+    }
+    let mut slot: HashMap<usize, usize> = HashMap::new();
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for i in 0..patch.edits.len() {
+        let r = root(&mut parent, i);
+        let g = *slot.entry(r).or_insert_with(|| {
+            groups.push(Vec::new());
+            groups.len() - 1
+        });
+        groups[g].push(i);
+    }
+    groups
 }
 
 /// One path's state while the patch's edits are worked through.
 struct Entry {
     /// As the patch named it (refusals quote it).
     name: String,
+    /// The edit that first named it: the order of the plan's files.
+    first_edit: usize,
     path: String,
     before: Option<Snapshot>,
     now: Option<Snapshot>,
@@ -95,7 +180,7 @@ struct Work<'f> {
     entries: Vec<Entry>,
     index: HashMap<String, usize>,
     /// Every move in the patch: (edit number, from, to).
-    moves: Vec<(usize, String, String)>,
+    moves: &'f [(usize, String, String)],
     /// The edit being worked on.
     at: usize,
 }
@@ -115,6 +200,7 @@ impl Work<'_> {
             snapshot(self.fence, &path).map_err(|e| Refusal::new(name, format!("could not read it: {e:#}")))?;
         self.entries.push(Entry {
             name: name.to_string(),
+            first_edit: self.at,
             path: path.clone(),
             now: before.clone(),
             before,
@@ -323,39 +409,37 @@ impl Work<'_> {
     }
 }
 
-impl Work<'_> {
-    fn finish(self) -> Result<Plan, Refusal> {
-        let mut plan = Plan::default();
-        for e in self.entries.into_iter().filter(|e| e.touched) {
-            if let Some(s) = &e.now {
-                check_size(&self.limits, &e.name, s.bytes.len() as u64)?;
-            }
-            let action = match (&e.before, &e.now) {
-                (None, None) => continue,
-                _ if e.moved_from.is_some() => "move",
-                (None, Some(_)) => "create",
-                (Some(_), None) => "delete",
-                (Some(b), Some(a)) if b.bytes == a.bytes && b.mode != a.mode => "chmod",
-                (Some(_), Some(_)) => "modify",
-            };
-            let unchanged = e.before == e.now;
-            let matched = if unchanged && !e.matched.is_empty() {
-                Some("already-applied".to_string())
-            } else {
-                Some(e.matched.join(", ")).filter(|m| !m.is_empty())
-            };
-            let result = FileResult {
-                path: e.path.clone(),
-                action: action.to_string(),
-                from: e.moved_from.clone(),
-                added: if unchanged { 0 } else { e.added },
-                removed: if unchanged { 0 } else { e.removed },
-                matched,
-            };
-            plan.files.push(FileChange { path: e.path, before: e.before, after: e.now, result });
+fn finish(entries: Vec<Entry>, limits: &Limits) -> Result<Plan, Refusal> {
+    let mut plan = Plan::default();
+    for e in entries.into_iter().filter(|e| e.touched) {
+        if let Some(s) = &e.now {
+            check_size(limits, &e.name, s.bytes.len() as u64)?;
         }
-        Ok(plan)
+        let action = match (&e.before, &e.now) {
+            (None, None) => continue,
+            _ if e.moved_from.is_some() => "move",
+            (None, Some(_)) => "create",
+            (Some(_), None) => "delete",
+            (Some(b), Some(a)) if b.bytes == a.bytes && b.mode != a.mode => "chmod",
+            (Some(_), Some(_)) => "modify",
+        };
+        let unchanged = e.before == e.now;
+        let matched = if unchanged && !e.matched.is_empty() {
+            Some("already-applied".to_string())
+        } else {
+            Some(e.matched.join(", ")).filter(|m| !m.is_empty())
+        };
+        let result = FileResult {
+            path: e.path.clone(),
+            action: action.to_string(),
+            from: e.moved_from.clone(),
+            added: if unchanged { 0 } else { e.added },
+            removed: if unchanged { 0 } else { e.removed },
+            matched,
+        };
+        plan.files.push(FileChange { path: e.path, before: e.before, after: e.now, result });
     }
+    Ok(plan)
 }
 
 /// Lines added and removed between two contents, counted as multisets (whole-file writes have
@@ -407,6 +491,37 @@ mod tests {
 
     fn plan_str(fence: &Fence, text: &str) -> Result<Plan, Refusal> {
         plan_limited(fence, text, Limits::default())
+    }
+
+    #[test]
+    fn edits_sharing_a_file_or_a_move_are_planned_together() {
+        let (_d, fence) = tree(&[]);
+        let json = r#"{"operations": [
+            {"op": "replace", "path": "a", "search": "1", "replace": "2"},
+            {"op": "replace", "path": "b", "search": "1", "replace": "2"},
+            {"op": "move", "path": "a", "to": "c"},
+            {"op": "replace", "path": "./c", "search": "2", "replace": "3"},
+            {"op": "delete", "path": "d"}]}"#;
+        let patch = crate::patch::parse(json.as_bytes(), None, None).unwrap();
+        assert_eq!(independent(&patch, &fence), vec![vec![0, 2, 3], vec![1], vec![4]]);
+    }
+
+    #[test]
+    fn many_files_plan_in_patch_order_and_refuse_at_the_first_refused_edit() {
+        let names: Vec<String> = (0..PARALLEL_FROM + 4).map(|i| format!("d{}/f{i:02}", i % 3)).collect();
+        let diff: String = names.iter().map(|n| format!("--- a/{n}\n+++ b/{n}\n@@ -1 +1 @@\n-x\n+y\n")).collect();
+        let files: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "x\n")).collect();
+        let (d, fence) = tree(&files);
+        let plan = plan_str(&fence, &diff).unwrap();
+        assert_eq!(plan.files.iter().map(|f| f.path.clone()).collect::<Vec<_>>(), names);
+        assert!(plan.files.iter().all(|f| f.after.as_ref().unwrap().bytes == b"y\n"));
+        // Two files moved on: the refusal is always the earlier one's, whichever thread ends first.
+        for n in [&names[3], &names[PARALLEL_FROM]] {
+            std::fs::write(d.path().join(n), "z\n").unwrap();
+        }
+        for _ in 0..5 {
+            assert_eq!(plan_str(&fence, &diff).unwrap_err().file, names[3]);
+        }
     }
 
     #[test]
