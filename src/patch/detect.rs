@@ -42,13 +42,14 @@ pub fn parse(input: &[u8], forced: Option<PatchFormat>, strip: Option<usize>) ->
 }
 
 /// Which text format this is: a Codex envelope or SEARCH/REPLACE blocks by their marker lines,
-/// else a unified diff. Each marker's text is looked for in the whole text first (a fast scan),
+/// else a unified diff. Each marker's text is looked for in the whole text first (a SIMD scan),
 /// so a large diff is not split into lines twice for markers it does not hold.
 fn detect_text(text: &str) -> Format {
+    let holds = |marker: &str| memchr::memmem::find(text.as_bytes(), marker.as_bytes()).is_some();
     let mut lines = text.lines().map(str::trim_end);
-    if text.contains(codex::BEGIN) && lines.clone().any(|l| l == codex::BEGIN) {
+    if holds(codex::BEGIN) && lines.clone().any(|l| l == codex::BEGIN) {
         Format::Codex
-    } else if text.contains(search_replace::MARKER_RUN) && lines.any(search_replace::is_search_marker) {
+    } else if holds(search_replace::MARKER_RUN) && lines.any(search_replace::is_search_marker) {
         Format::SearchReplace
     } else {
         Format::Unified
