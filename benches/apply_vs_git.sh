@@ -5,13 +5,17 @@
 # applied with -p1 to a fresh copy of 2.0.60 before every run (hyperfine --prepare). All three
 # tools are first checked to produce exactly the 2.0.119 tree.
 #
-# Figures (2-core VM shared with five other build jobs, load average ~7; release build; mean ± σ
-# of 40 runs, RUNS=40):
-#   ext4 (default, /tmp)          runner 201.7 ± 38.3 ms   git apply 103.1 ± 39.9 ms   patch 98.1 ± 25.2 ms
-#   tmpfs (BENCH_DIR=/dev/shm)    runner  49.6 ± 12.0 ms   git apply  70.6 ± 34.9 ms   patch 84.0 ± 26.7 ms
-# Parsing and matching cost what git's do (user time ~20 ms each; `--check` 30 ms vs 20-30 ms).
-# The gap on ext4 is durability: runner fsyncs every new file (together, from 8 threads) and
-# every touched directory before it reports success; git apply and patch fsync nothing.
+# Figures (2-core VM shared with two other agents' builds; release build; mean ± σ of RUNS=30;
+# three back-to-back runs at 04:40 UTC, load average 2.4-2.9):
+#   ext4 (default, /tmp)          runner 41.9 / 54.0 / 64.3 ms   git apply 40.1 / 48.3 / 37.4 ms
+#                                 (σ 5-6 ms each; an earlier run at load 2.7: runner 33.3, git 31.5)
+#   tmpfs (BENCH_DIR=/dev/shm)    runner 24.9 ± 1.8 ms   git apply 24.1 ± 0.6 ms   (40 runs, load 2.3)
+#   `--check` (reads only)        runner 16.9 ± 0.6 ms   git apply --check 22.3 ± 0.6 ms
+# Before this round: ext4 47-68 ms, tmpfs 33.3 ms, --check 26.6 ms (same hour, same machine).
+# runner's CPU is now below git's (user ~10 ms vs ~15 ms; 72 M instructions for `--check`, was
+# 156 M). What remains on ext4 is durability: two journal commits git apply and patch do not
+# make (fsync of the 93 new files, together, then of the 10 directories renamed into), whose
+# cost depends on whatever else is writing to the same disk.
 #
 # Usage: benches/apply_vs_git.sh   (needs cargo with crates.io access once, hyperfine, git, patch;
 # NO_TIMING=1 skips hyperfine)
