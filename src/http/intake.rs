@@ -16,9 +16,10 @@ use crate::patch::{self, Patch, fence::Fence};
 use crate::http::app::{App, Reply, internal};
 use crate::http::auth::{self, Proof};
 use crate::http::wire::{Request, Response};
+use crate::operator::callback;
 use crate::store::events::Event;
+use crate::store::mode;
 use crate::store::queue::{self, State};
-use crate::store::{mode, results};
 
 pub fn post(app: &App, req: &Request) -> Reply {
     let proof = app.auth.check(req, auth::now_unix())?;
@@ -127,11 +128,8 @@ pub fn get(app: &App, req: &Request) -> Reply {
             return Err(unprocessable(&format!("unknown environment {env:?}"), Some("env")));
         }
         let Some(entry) = queue::find(&app.home, env, id).map_err(internal)? else { continue };
-        let result = results::read(&app.home, env, id).map_err(internal)?;
-        let summary = std::fs::read_to_string(app.home.summary_file(env, id)).ok();
-        let mut body = receipt(app, env, id, entry.state);
-        body["result"] = serde_json::to_value(result).map_err(|e| internal(e.into()))?;
-        body["summary"] = summary.into();
+        let mut body = callback::record(&app.home, env, id, entry.state).map_err(internal)?;
+        body["url"] = patch_url(app, id).into();
         return Ok(Response::json(200, &body));
     }
     Err(Response::error(404, format!("no patch {id} has been received"), None))
@@ -146,11 +144,20 @@ fn check_patch(env: &EnvConfig, bytes: &[u8], field: &str) -> Result<Patch, Resp
     for path in patch.paths() {
         fence.check(&path).map_err(refuse)?;
     }
+    if let Some(url) = &patch.meta.callback_url {
+        callback::check(url, &env.callback_hosts)
+            .map_err(|e| unprocessable(&format!("{e:#}"), Some("callback_url")))?;
+    }
     Ok(patch)
 }
 
 fn receipt(app: &App, env: &str, id: &str, state: State) -> Value {
-    json!({ "id": id, "env": env, "state": state, "url": format!("{}/patches/{id}", app.base_url) })
+    json!({ "id": id, "env": env, "state": state, "url": patch_url(app, id) })
+}
+
+/// Where the sender polls for the patch's outcome.
+fn patch_url(app: &App, id: &str) -> String {
+    format!("{}/patches/{id}", app.base_url)
 }
 
 pub fn unprocessable(message: &str, field: Option<&str>) -> Response {
