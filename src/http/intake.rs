@@ -28,14 +28,19 @@ pub fn post(app: &App, req: &Request) -> Reply {
     {
         return Ok(Response::json(200, &json!({ "status": "duplicate delivery", "delivery": delivery })));
     }
-    let res = accept(app, req).inspect_err(|_| app.metrics.patch_rejected())?;
+    let delivery = match &proof {
+        Proof::Delivery(delivery) => Some(delivery.as_str()),
+        _ => None,
+    };
+    let res = accept(app, req, delivery).inspect_err(|_| app.metrics.patch_rejected())?;
     if let Proof::Delivery(delivery) = &proof {
         app.auth.remember_delivery(delivery);
     }
     Ok(res)
 }
 
-fn accept(app: &App, req: &Request) -> Reply {
+/// `delivery`: a GitHub-style delivery id, which names a patch that brings no id of its own.
+fn accept(app: &App, req: &Request, delivery: Option<&str>) -> Reply {
     let media = req.header("content-type").unwrap_or_default();
     if !media.split(';').next().unwrap_or_default().trim().eq_ignore_ascii_case("application/json") {
         return Err(Response::error(415, "send the patch envelope as Content-Type: application/json", None));
@@ -73,11 +78,12 @@ fn accept(app: &App, req: &Request) -> Reply {
     let (_, env_cfg) = app.settings.env(Some(&env)).map_err(internal)?;
     let patch = check_patch(env_cfg, &req.body, field)?;
     // Legacy shapes carry their id elsewhere (`blockId`). A patch with no id gets one, written
-    // into the stored copy so every reader agrees on it.
+    // into the stored copy so every reader agrees on it: from its delivery id when it has one,
+    // so a delivery replayed after a restart (which forgets the ids it has seen) is the same patch.
     let (id, bytes) = match given_id.or(patch.meta.id.filter(|id| queue::valid_id(id))) {
         Some(id) => (id, req.body.clone()),
         None => {
-            let id = new_id();
+            let id = delivery.map(|d| format!("gh-{d}")).filter(|id| queue::valid_id(id)).unwrap_or_else(new_id);
             envelope["id"] = Value::String(id.clone());
             (id, serde_json::to_vec(&envelope).map_err(|e| internal(e.into()))?)
         }
