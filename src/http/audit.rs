@@ -6,7 +6,6 @@
 
 use std::sync::Mutex;
 use std::sync::mpsc::{Sender, SyncSender, channel, sync_channel};
-use std::thread::JoinHandle;
 
 use crate::store::Home;
 use crate::store::events::{self, Event};
@@ -18,14 +17,13 @@ const BATCH: usize = 1024;
 type Pending = (Event, SyncSender<bool>);
 
 pub struct Audit {
-    sender: Mutex<Option<Sender<Pending>>>,
-    writer: Mutex<Option<JoinHandle<()>>>,
+    sender: Mutex<Sender<Pending>>,
 }
 
 impl Audit {
     pub fn start(home: Home) -> Audit {
         let (tx, rx) = channel::<Pending>();
-        let writer = std::thread::spawn(move || {
+        std::thread::spawn(move || {
             while let Ok(first) = rx.recv() {
                 let mut batch = vec![first];
                 while batch.len() < BATCH
@@ -46,22 +44,14 @@ impl Audit {
                 }
             }
         });
-        Audit { sender: Mutex::new(Some(tx)), writer: Mutex::new(Some(writer)) }
+        Audit { sender: Mutex::new(tx) }
     }
 
     /// Append the event and wait until it is synced; false when it could not be written (the
     /// writer said why on stderr) or the writer has stopped.
     pub fn record(&self, event: Event) -> bool {
         let (ack, done) = sync_channel(1);
-        let sent = self.sender.lock().unwrap().as_ref().is_some_and(|tx| tx.send((event, ack)).is_ok());
+        let sent = self.sender.lock().unwrap().send((event, ack)).is_ok();
         sent && done.recv().unwrap_or(false)
-    }
-
-    /// Write what is queued and stop the writer.
-    pub fn stop(&self) {
-        drop(self.sender.lock().unwrap().take());
-        if let Some(writer) = self.writer.lock().unwrap().take() {
-            let _ = writer.join();
-        }
     }
 }

@@ -13,9 +13,10 @@ use crate::patch::{self, Patch, fence::Fence};
 use crate::http::app::{App, Reply, internal};
 use crate::http::auth::{self, Proof};
 use crate::http::wire::{Request, Response};
+use crate::operator::callback;
 use crate::store::events::Event;
+use crate::store::mode;
 use crate::store::queue::{self, State};
-use crate::store::{mode, results};
 
 pub fn post(app: &App, req: &Request) -> Reply {
     let proof = app.auth.check(req, auth::now_unix())?;
@@ -24,14 +25,19 @@ pub fn post(app: &App, req: &Request) -> Reply {
     {
         return Ok(Response::json(200, &json!({ "status": "duplicate delivery", "delivery": delivery })));
     }
-    let res = accept(app, req).inspect_err(|_| app.metrics.patch_rejected())?;
+    let delivery = match &proof {
+        Proof::Delivery(delivery) => Some(delivery.as_str()),
+        _ => None,
+    };
+    let res = accept(app, req, delivery).inspect_err(|_| app.metrics.patch_rejected())?;
     if let Proof::Delivery(delivery) = &proof {
         app.auth.remember_delivery(delivery);
     }
     Ok(res)
 }
 
-fn accept(app: &App, req: &Request) -> Reply {
+/// `delivery`: a GitHub-style delivery id, which names a patch that brings no id of its own.
+fn accept(app: &App, req: &Request, delivery: Option<&str>) -> Reply {
     let media = req.header("content-type").unwrap_or_default();
     if !media.split(';').next().unwrap_or_default().trim().eq_ignore_ascii_case("application/json") {
         return Err(Response::error(415, "send the patch envelope as Content-Type: application/json", None));
@@ -69,11 +75,12 @@ fn accept(app: &App, req: &Request) -> Reply {
     let (_, env_cfg) = app.settings.env(Some(&env)).map_err(internal)?;
     let patch = check_patch(env_cfg, &req.body, field)?;
     // Legacy shapes carry their id elsewhere (`blockId`). A patch with no id gets one, written
-    // into the stored copy so every reader agrees on it.
+    // into the stored copy so every reader agrees on it: from its delivery id when it has one,
+    // so a delivery replayed after a restart (which forgets the ids it has seen) is the same patch.
     let (id, bytes) = match given_id.or(patch.meta.id.filter(|id| queue::valid_id(id))) {
         Some(id) => (id, req.body.clone()),
         None => {
-            let id = new_id();
+            let id = delivery.map(|d| format!("gh-{d}")).filter(|id| queue::valid_id(id)).unwrap_or_else(new_id);
             envelope["id"] = Value::String(id.clone());
             (id, serde_json::to_vec(&envelope).map_err(|e| internal(e.into()))?)
         }
@@ -116,11 +123,8 @@ pub fn get(app: &App, req: &Request) -> Reply {
             return Err(unprocessable(&format!("unknown environment {env:?}"), Some("env")));
         }
         let Some(entry) = queue::find(&app.home, env, id).map_err(internal)? else { continue };
-        let result = results::read(&app.home, env, id).map_err(internal)?;
-        let summary = std::fs::read_to_string(app.home.summary_file(env, id)).ok();
-        let mut body = receipt(app, env, id, entry.state);
-        body["result"] = serde_json::to_value(result).map_err(|e| internal(e.into()))?;
-        body["summary"] = summary.into();
+        let mut body = callback::record(&app.home, env, id, entry.state).map_err(internal)?;
+        body["url"] = patch_url(app, id).into();
         return Ok(Response::json(200, &body));
     }
     Err(Response::error(404, format!("no patch {id} has been received"), None))
@@ -135,11 +139,20 @@ fn check_patch(env: &EnvConfig, bytes: &[u8], field: &str) -> Result<Patch, Resp
     for path in patch.paths() {
         fence.check(&path).map_err(refuse)?;
     }
+    if let Some(url) = &patch.meta.callback_url {
+        callback::check(url, &env.callback_hosts)
+            .map_err(|e| unprocessable(&format!("{e:#}"), Some("callback_url")))?;
+    }
     Ok(patch)
 }
 
 fn receipt(app: &App, env: &str, id: &str, state: State) -> Value {
-    json!({ "id": id, "env": env, "state": state, "url": format!("{}/patches/{id}", app.base_url) })
+    json!({ "id": id, "env": env, "state": state, "url": patch_url(app, id) })
+}
+
+/// Where the sender polls for the patch's outcome.
+fn patch_url(app: &App, id: &str) -> String {
+    format!("{}/patches/{id}", app.base_url)
 }
 
 pub fn unprocessable(message: &str, field: Option<&str>) -> Response {

@@ -69,6 +69,8 @@ pub fn document(base_url: &str) -> Value {
                         "env": { "type": "string", "description": "Environment; the runner's default when absent" },
                         "description": { "type": "string" },
                         "author": { "type": "string" },
+                        "callback_url": { "type": "string", "format": "uri",
+                            "description": "Called back with the patch's record once it is applied or refused; the host must be allow-listed" },
                         "patch": { "type": "string", "description": "Unified diff, Codex envelope or SEARCH/REPLACE blocks" },
                         "operations": { "type": "array", "items": { "type": "object", "properties": {
                             "op": { "type": "string", "enum": ["write", "create", "replace", "regex", "delete", "move", "chmod"] },

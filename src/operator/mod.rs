@@ -3,6 +3,7 @@
 //! events.jsonl with the actor it is given (`events::cli_actor()` from the command line).
 
 mod approve;
+pub mod callback;
 mod prepare;
 mod preview;
 mod process;

@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::prepare::{Prepared, prepare};
-use super::{Env, JOB, record, recover};
+use super::{Env, JOB, callback, record, recover};
 use crate::config::Settings;
 use crate::patch::backup::{self, sha256_hex};
 use crate::patch::{journal, validate};
@@ -207,6 +207,7 @@ fn run(env: &Env, only: Option<&str>, actor: &str) -> Result<QueueReport> {
             process_one(env, &claimed, &entry, actor)
                 .with_context(|| format!("could not process patch {}", entry.id))?,
         );
+        callback::notify(env, &entry.id, actor)?;
     }
     report.waiting = left_waiting(env, &states)?;
     if let Some(id) = only.filter(|id| report.waiting.iter().any(|w| w == id)) {

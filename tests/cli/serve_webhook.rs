@@ -121,6 +121,22 @@ fn github_signature_accepted_once_per_delivery() {
     post(&envelope("gh-3"), HMAC_SECRET, None).status(401);
     assert!(pending(&t, "gh-1").exists());
     assert!(!pending(&t, "gh-2").exists() && !pending(&t, "gh-3").exists());
+    // A patch without an id is named after its delivery, so a replay after a restart, when the
+    // seen ids are forgotten, finds the same patch instead of queueing it twice.
+    let anonymous = r#"{"operations":[{"op":"write","path":"a.txt","contents":"a\n"}]}"#;
+    let first = post(anonymous, HMAC_SECRET, Some("72d3162e-cc78-11e3-81ab-4c9367dc0958")).status(202).json();
+    assert_eq!(first["id"], "gh-72d3162e-cc78-11e3-81ab-4c9367dc0958");
+    drop(server);
+    let server = Server::start(&t);
+    let sig = format!("sha256={}", hex_hmac(HMAC_SECRET, anonymous.as_bytes()));
+    let headers = [
+        ("Content-Type", "application/json"),
+        ("X-Hub-Signature-256", sig.as_str()),
+        ("X-GitHub-Delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958"),
+    ];
+    let replay = send(server.addr, "POST", "/webhook", &headers, anonymous.as_bytes()).status(200).json();
+    assert_eq!((replay["id"].as_str(), replay["state"].as_str()), (first["id"].as_str(), Some("pending")));
+    assert_eq!(std::fs::read_dir(t.join(".runner/main/patches/pending")).unwrap().count(), 2);
 }
 
 #[test]
