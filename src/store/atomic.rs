@@ -54,7 +54,7 @@ pub fn open_new(tmp: &Path, mode: u32) -> std::io::Result<File> {
     let open = || OpenOptions::new().write(true).create_new(true).mode(mode).open(tmp);
     match open() {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            fs::create_dir_all(parent(tmp))?;
+            ensure_dir(parent(tmp)).map_err(std::io::Error::other)?;
             open()
         }
         other => other,
