@@ -159,7 +159,6 @@ fn apply_with(plan: &mut Plan, link: LinkFn) -> Result<()> {
                     linked.extend(link_one(from_dir, &to_dirs[parent(&m.to)], m, link)?);
                 }
                 let mut dirs: Vec<&Path> = batch.iter().map(|m| parent(&m.to)).collect();
-                dirs.dedup();
                 dirs.sort();
                 dirs.dedup();
                 for dir in dirs {
