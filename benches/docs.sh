@@ -19,6 +19,8 @@
 #                      dry-run 0.42-0.45 s. Syscalls (strace -f -c): archive 100k renameat2 + 100k statx
 #                      -> 100k linkat + 100k unlinkat + 100k fstatat + 100k statx + 55 fsync; gen-docs
 #                      getdents64 1159 -> 805, page faults 97.5k -> 83.4k.
+#                      One more archive run on a copied fixture at load 1.1: 2.23 s (0.53, 2.48); the
+#                      link thread (~1.5 s of linkat) plus the plan (0.4 s) is the floor of this scheme.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-100000}
