@@ -12,6 +12,15 @@
 #   after, 3 runs:     gen-docs first 2.54 / 2.11 / 2.90 s; second 1.57 / 1.63 / 2.13 s;
 #                      archive 2.62 / 2.90 / 2.79 s (0.37-0.43, 2.31-2.51); dry-run 0.42-0.44 s
 # archive-summaries is now one renameat2 per file plus one stat; the rest is the kernel's rename.
+#   issue 6, session 2 (link + fsync per 2,048 + unlink on a second thread; gen-docs lists each
+#   directory once less and streams the manifest's patches), 3 runs, load 3.4-6.0 / 6.0-2.0 / 2.0-1.3:
+#                      gen-docs first 2.37 / 1.70 / 2.16 s (user 1.16-1.48, sys 1.63-2.10, RSS 300 MiB);
+#                      second 1.43 / 1.54 / 1.80 s; archive 3.52 / 2.20 / 2.15 s (0.40-0.56, 2.46-2.55);
+#                      dry-run 0.42-0.45 s. Syscalls (strace -f -c): archive 100k renameat2 + 100k statx
+#                      -> 100k linkat + 100k unlinkat + 100k fstatat + 100k statx + 55 fsync; gen-docs
+#                      getdents64 1159 -> 805, page faults 97.5k -> 83.4k.
+#                      One more archive run on a copied fixture at load 1.1: 2.23 s (0.53, 2.48); the
+#                      link thread (~1.5 s of linkat) plus the plan (0.4 s) is the floor of this scheme.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-100000}

@@ -31,13 +31,13 @@ pub fn run(ctx: &Context, args: GenDocsArgs) -> Result<Outcome> {
     let mut reports = BTreeMap::new();
     for (env, cfg) in settings.envs(args.env.env.as_deref())? {
         let _lock = lock::acquire(&home, "gen-docs", Some(env), ctx.global.wait)?;
-        let planned = docs::plan(&home, env, &cfg.tree, args.all)?;
-        let changes = docs::write(&planned, args.check)?;
+        let generated = docs::plan(&home, env, &cfg.tree, args.all)?;
+        let changes = docs::write(&generated.files, args.check)?;
         if !args.check {
-            docs::remove_stale_temps(&planned, &home.summaries_dir(env))?;
+            docs::remove_stale_temps(&generated, &home.summaries_dir(env))?;
         }
         let mut report = EnvReport::default();
-        for (file, change) in planned.iter().zip(changes) {
+        for (file, change) in generated.files.iter().zip(changes) {
             let rel = file.path.strip_prefix(home.root()).unwrap_or(&file.path).display().to_string();
             match change {
                 Change::Unchanged => report.unchanged += 1,

@@ -10,6 +10,7 @@ use std::fs::File;
 use std::io::ErrorKind;
 use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -19,7 +20,7 @@ use serde::Serialize;
 
 use crate::docs::md;
 use crate::store::queue::{self, State};
-use crate::store::{Home, paths::ensure_dir};
+use crate::store::{Home, atomic, paths::ensure_dir};
 
 pub const ARCHIVE_DIR: &str = ".archive";
 
@@ -34,6 +35,9 @@ pub struct Move {
     /// Where it goes, relative to `summaries/`.
     #[serde(rename = "to")]
     pub dest: String,
+    /// Device and inode of the summary when planned.
+    #[serde(skip)]
+    pub file: (u64, u64),
 }
 
 /// What a run found in one environment's summaries.
@@ -77,7 +81,7 @@ pub fn plan(home: &Home, env: &str, older_than: Duration, now: SystemTime) -> Re
             if waiting.contains(id) {
                 plan.waiting += 1;
             } else {
-                found.push((id.to_string(), entry.path(), modified));
+                found.push((id.to_string(), entry.path(), modified, (meta.dev(), meta.ino())));
             }
         } else {
             plan.young += 1;
@@ -85,83 +89,209 @@ pub fn plan(home: &Home, env: &str, older_than: Duration, now: SystemTime) -> Re
     }
     // Sorted, so collisions are resolved the same way whatever order the directory lists in.
     found.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    for (id, from, modified) in found {
+    for (id, from, modified, file) in found {
         let month = DateTime::<Utc>::from(modified).format("%Y/%m").to_string();
         let month_dir = dir.join(ARCHIVE_DIR).join(&month);
-        let name = taken.free_name(&month_dir, &id)?;
-        plan.archived.push(Move { dest: format!("{ARCHIVE_DIR}/{month}/{name}"), to: month_dir.join(&name), from, id });
+        let name = taken.free_name(&month_dir, &id, file)?;
+        plan.archived.push(Move {
+            dest: format!("{ARCHIVE_DIR}/{month}/{name}"),
+            to: month_dir.join(&name),
+            from,
+            id,
+            file,
+        });
     }
     Ok(plan)
 }
 
-/// Make the moves. Each is one `renameat2(RENAME_NOREPLACE)` relative to directory handles opened
-/// once: the kernel refuses rather than overwrite, so a name taken since the plan (by anything)
-/// gets the next free suffix and `to`/`dest` are updated. The directories are synced once at the
-/// end rather than after every file, which keeps 100,000 moves to seconds. A summary gone since
-/// the plan was made is skipped. On an error, the moves already made are still synced.
+/// Summaries linked per batch. Each batch costs one fsync of its archive directories before its
+/// sources are unlinked, so larger batches mean fewer flushes, smaller ones more overlap.
+const BATCH: usize = 2048;
+
+/// How a summary gets its archive name: `linkat` in production; tests swap in a failing one to
+/// reach the rename fallback.
+type LinkFn = fn(&File, &CStr, &File, &CStr) -> std::io::Result<()>;
+
+/// Make the moves: link each summary under its archive name, then unlink it from `summaries/`.
+/// `link` never replaces a name (it fails with EEXIST), so a name taken since the plan (by
+/// anything) gets the next free suffix and `to`/`dest` are updated; a summary gone since the plan
+/// is skipped. Where the file system refuses hard links, that summary is moved with
+/// `renameat2(RENAME_NOREPLACE)` instead.
+///
+/// Crash safety: one thread links a batch and fsyncs its archive directories, and only then hands
+/// the batch to a second thread that unlinks the sources (the two overlap: the kernel serialises
+/// cross-directory renames but not links and unlinks). So after a crash at any instant each
+/// summary is in `summaries/`, in the archive, or in both as two names of one file, never in
+/// neither. The next run finishes the last case: the plan keeps that archive name (same device
+/// and inode) and the link's EEXIST on the same file just leads to the unlink. `summaries/` is
+/// synced once at the end, also after an error.
 pub fn apply(plan: &mut Plan) -> Result<()> {
-    let mut dirs: HashMap<PathBuf, File> = HashMap::new();
-    let moved = (|| {
-        for m in &mut plan.archived {
-            for dir in [parent(&m.from), parent(&m.to)] {
-                if !dirs.contains_key(dir) {
-                    ensure_dir(dir)?;
-                    let handle = File::open(dir).with_context(|| format!("could not open {}", dir.display()))?;
-                    dirs.insert(dir.to_path_buf(), handle);
+    apply_with(plan, link_at)
+}
+
+fn apply_with(plan: &mut Plan, link: LinkFn) -> Result<()> {
+    let Some(first) = plan.archived.first() else { return Ok(()) };
+    let summaries = parent(&first.from).to_path_buf();
+    let from_dir = open_dir(&summaries)?;
+    let mut to_dirs: HashMap<PathBuf, File> = HashMap::new();
+    for m in &plan.archived {
+        let dir = parent(&m.to);
+        if !to_dirs.contains_key(dir) {
+            ensure_dir(dir)?;
+            to_dirs.insert(dir.to_path_buf(), open_dir(dir)?);
+        }
+    }
+    // The archive directories themselves must be durable before any source is unlinked.
+    let mut created: Vec<&Path> =
+        to_dirs.keys().flat_map(|d| d.ancestors().skip(1).take_while(|a| a.starts_with(&summaries))).collect();
+    created.sort();
+    created.dedup();
+    atomic::concurrently(created.into_iter().map(|d| move || sync(d, &open_dir(d)?)))?;
+    let (from_dir, to_dirs) = (&from_dir, &to_dirs);
+    let moved = std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Linked>>(2);
+        let unlinker =
+            scope.spawn(move || rx.into_iter().flatten().try_for_each(|l| unlink_source(from_dir, to_dirs, &l)));
+        let linked = (|| -> Result<()> {
+            for batch in plan.archived.chunks_mut(BATCH) {
+                let mut linked = Vec::with_capacity(batch.len());
+                for m in batch.iter_mut() {
+                    linked.extend(link_one(from_dir, &to_dirs[parent(&m.to)], m, link)?);
+                }
+                let mut dirs: Vec<&Path> = batch.iter().map(|m| parent(&m.to)).collect();
+                dirs.sort();
+                dirs.dedup();
+                for dir in dirs {
+                    sync(dir, &to_dirs[dir])?;
+                }
+                if tx.send(linked).is_err() {
+                    break; // the unlinker stopped on an error, which it reports
                 }
             }
-            move_one(&dirs[parent(&m.from)], &dirs[parent(&m.to)], m)?;
-        }
-        Ok(())
-    })();
-    for (dir, handle) in &dirs {
-        handle.sync_all().with_context(|| format!("could not sync directory {}", dir.display()))?;
-    }
+            Ok(())
+        })();
+        drop(tx);
+        let unlinked = unlinker.join().unwrap_or_else(|_| Err(anyhow::anyhow!("the unlinking thread panicked")));
+        linked.and(unlinked)
+    });
+    sync(&summaries, from_dir)?;
     moved
 }
 
-/// Rename `m.from` into its archive directory without ever replacing a file there.
-fn move_one(from_dir: &File, to_dir: &File, m: &mut Move) -> Result<()> {
+/// A summary now also under its archive name, waiting for its source to be unlinked.
+struct Linked {
+    from: PathBuf,
+    from_name: CString,
+    to: PathBuf,
+    to_name: CString,
+    /// Device and inode of the summary as planned.
+    file: (u64, u64),
+}
+
+/// Give `m.from` its archive name without ever replacing a file there. `None` when nothing is left
+/// to unlink: the summary is gone, or was renamed because the file system refuses hard links.
+fn link_one(from_dir: &File, to_dir: &File, m: &mut Move, link: LinkFn) -> Result<Option<Linked>> {
     let from_name = CString::new(m.from.file_name().expect("summary paths have a name").as_bytes())?;
-    for n in 1.. {
+    let (mut by_rename, mut suffix) = (false, 0);
+    loop {
         let to_name = CString::new(m.to.file_name().expect("archive paths have a name").as_bytes())?;
-        let err = match rename_noreplace(from_dir, &from_name, to_dir, &to_name) {
-            Ok(()) => return Ok(()),
+        let done = if by_rename {
+            rename_noreplace(from_dir, &from_name, to_dir, &to_name)
+        } else {
+            link(from_dir, &from_name, to_dir, &to_name)
+        };
+        let err = match done {
+            Ok(()) if by_rename => return Ok(None),
+            Ok(()) => {
+                return Ok(Some(Linked { from: m.from.clone(), from_name, to: m.to.clone(), to_name, file: m.file }));
+            }
             Err(e) => e,
         };
-        match err.kind() {
-            ErrorKind::NotFound if !m.from.exists() => return Ok(()),
-            ErrorKind::AlreadyExists => {
-                let name = format!("{}.{n}.md", m.id);
+        match err.raw_os_error() {
+            // A crashed run linked this very file here: only its unlink is left to do.
+            Some(libc::EEXIST) if same_file(&m.from, &m.to)? => {
+                return Ok(Some(Linked { from: m.from.clone(), from_name, to: m.to.clone(), to_name, file: m.file }));
+            }
+            Some(libc::EEXIST) => {
+                suffix += 1;
+                let name = format!("{}.{suffix}.md", m.id);
                 m.to.set_file_name(&name);
                 m.dest = format!("{}/{name}", Path::new(&m.dest).parent().expect("dest has a month").display());
             }
+            Some(libc::ENOENT) if !m.from.exists() => return Ok(None),
+            // No hard links here (ENOTSUP is EOPNOTSUPP on Linux), or too many on this file.
+            Some(libc::EPERM | libc::EXDEV | libc::ENOTSUP | libc::EMLINK) if !by_rename => by_rename = true,
             _ => {
                 return Err(err).with_context(|| format!("could not move {} to {}", m.from.display(), m.to.display()));
             }
         }
     }
-    unreachable!("some suffix is free")
 }
 
-/// `renameat2(.., RENAME_NOREPLACE)`; where the file system does not support the flag, a hard link
-/// and an unlink, which equally fail rather than replace an existing name.
-fn rename_noreplace(from_dir: &File, from: &CStr, to_dir: &File, to: &CStr) -> std::io::Result<()> {
-    let (fd, td) = (from_dir.as_raw_fd(), to_dir.as_raw_fd());
-    // SAFETY: valid open directory descriptors and NUL-terminated names that outlive the calls.
-    unsafe {
-        if libc::renameat2(fd, from.as_ptr(), td, to.as_ptr(), libc::RENAME_NOREPLACE) == 0 {
-            return Ok(());
-        }
+/// Unlink a linked summary's source, unless the name now holds another file: something rewrote
+/// the summary since the plan (revert does), and the new version stays while the archive name,
+/// which may hold either version, is dropped. The check and the unlink are two calls, so a rewrite
+/// in the microseconds between them is the one case that loses the newer version.
+fn unlink_source(from_dir: &File, to_dirs: &HashMap<PathBuf, File>, l: &Linked) -> Result<()> {
+    let (dir, name) = match stat_at(from_dir, &l.from_name) {
+        Ok(file) if file == l.file => (from_dir, &l.from_name),
+        Ok(_) => (&to_dirs[parent(&l.to)], &l.to_name),
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e).with_context(|| format!("could not stat {}", l.from.display())),
+    };
+    // SAFETY: a valid open directory descriptor and a NUL-terminated name that outlives the call.
+    if unsafe { libc::unlinkat(dir.as_raw_fd(), name.as_ptr(), 0) } != 0 {
         let err = std::io::Error::last_os_error();
-        if err.raw_os_error() != Some(libc::EINVAL) {
-            return Err(err);
-        }
-        if libc::linkat(fd, from.as_ptr(), td, to.as_ptr(), 0) != 0 || libc::unlinkat(fd, from.as_ptr(), 0) != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
+        return Err(err).with_context(|| format!("could not remove {} after archiving it", l.from.display()));
     }
     Ok(())
+}
+
+/// Device and inode of `name` in `dir`, not following symlinks.
+fn stat_at(dir: &File, name: &CStr) -> std::io::Result<(u64, u64)> {
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: a valid directory descriptor, a NUL-terminated name and a buffer of the right type.
+    if unsafe { libc::fstatat(dir.as_raw_fd(), name.as_ptr(), st.as_mut_ptr(), libc::AT_SYMLINK_NOFOLLOW) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: fstatat filled it in.
+    let st = unsafe { st.assume_init() };
+    Ok((st.st_dev, st.st_ino))
+}
+
+fn same_file(a: &Path, b: &Path) -> Result<bool> {
+    let id = |p: &Path| {
+        std::fs::symlink_metadata(p)
+            .map(|m| (m.dev(), m.ino()))
+            .with_context(|| format!("could not stat {}", p.display()))
+    };
+    Ok(id(a)? == id(b)?)
+}
+
+fn link_at(from_dir: &File, from: &CStr, to_dir: &File, to: &CStr) -> std::io::Result<()> {
+    // SAFETY: valid open directory descriptors and NUL-terminated names that outlive the call.
+    if unsafe { libc::linkat(from_dir.as_raw_fd(), from.as_ptr(), to_dir.as_raw_fd(), to.as_ptr(), 0) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// `renameat2(.., RENAME_NOREPLACE)`, which fails rather than replace an existing name.
+fn rename_noreplace(from_dir: &File, from: &CStr, to_dir: &File, to: &CStr) -> std::io::Result<()> {
+    let (fd, td) = (from_dir.as_raw_fd(), to_dir.as_raw_fd());
+    // SAFETY: valid open directory descriptors and NUL-terminated names that outlive the call.
+    if unsafe { libc::renameat2(fd, from.as_ptr(), td, to.as_ptr(), libc::RENAME_NOREPLACE) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+fn open_dir(dir: &Path) -> Result<File> {
+    File::open(dir).with_context(|| format!("could not open {}", dir.display()))
+}
+
+fn sync(dir: &Path, handle: &File) -> Result<()> {
+    handle.sync_all().with_context(|| format!("could not sync directory {}", dir.display()))
 }
 
 /// The metadata of each entry (without following symlinks), on a few threads.
@@ -191,6 +321,10 @@ fn is_generated_index(path: &Path) -> bool {
     std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut head)).is_ok() && md::is_generated(&head)
 }
 
+fn is_file(path: &Path, file: (u64, u64)) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| (m.dev(), m.ino()) == file)
+}
+
 /// Names already used in each archive month directory, read once per directory.
 #[derive(Default)]
 struct Taken {
@@ -198,8 +332,9 @@ struct Taken {
 }
 
 impl Taken {
-    /// `<id>.md`, or the first of `<id>.1.md`, `<id>.2.md`, … not taken; claims it.
-    fn free_name(&mut self, dir: &Path, id: &str) -> Result<String> {
+    /// `<id>.md`, or the first of `<id>.1.md`, `<id>.2.md`, … not taken, or taken by this very
+    /// `file` (device, inode): a crashed run's link, which apply finishes. Claims it.
+    fn free_name(&mut self, dir: &Path, id: &str, file: (u64, u64)) -> Result<String> {
         if !self.dirs.contains_key(dir) {
             let names = match std::fs::read_dir(dir) {
                 Ok(entries) => entries.map(|e| e.map(|e| e.file_name())).collect::<std::io::Result<_>>(),
@@ -212,7 +347,7 @@ impl Taken {
         let names = self.dirs.get_mut(dir).expect("inserted above");
         let name = (0..)
             .map(|n| if n == 0 { format!("{id}.md") } else { format!("{id}.{n}.md") })
-            .find(|name| !names.contains(&OsString::from(name)))
+            .find(|name| !names.contains(&OsString::from(name)) || is_file(&dir.join(name), file))
             .expect("some suffix is free");
         names.insert(OsString::from(&name));
         Ok(name)
@@ -222,7 +357,6 @@ impl Taken {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::atomic;
 
     fn old_summaries(home: &Home, ids: &[&str]) -> Plan {
         let old = SystemTime::now() - Duration::from_secs(10 * 86_400);
@@ -266,5 +400,60 @@ mod tests {
         apply(&mut plan).unwrap();
         assert!(!plan.archived[0].to.exists());
         assert_eq!(std::fs::read(&plan.archived[1].to).unwrap(), b"# s\n");
+    }
+
+    #[test]
+    fn a_crashed_runs_link_is_finished_not_renamed() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::new(dir.path());
+        let first = old_summaries(&home, &["a"]);
+        let (from, to) = (first.archived[0].from.clone(), first.archived[0].to.clone());
+        std::fs::create_dir_all(parent(&to)).unwrap();
+        std::fs::hard_link(&from, &to).unwrap(); // linked, then killed before the unlink
+        let mut plan = plan(&home, "main", Duration::from_secs(86_400), SystemTime::now()).unwrap();
+        assert_eq!(plan.archived[0].to, to);
+        apply(&mut plan).unwrap();
+        assert!(!from.exists());
+        assert_eq!(std::fs::read(&to).unwrap(), b"# a\n");
+        assert_eq!(std::fs::read_dir(parent(&to)).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn where_links_are_refused_summaries_are_renamed() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::new(dir.path());
+        let mut plan = old_summaries(&home, &["a", "b"]);
+        let planned = plan.archived[1].to.clone();
+        atomic::write(&planned, b"someone else\n").unwrap();
+        let refuse: LinkFn = |_, _, _, _| Err(std::io::Error::from_raw_os_error(libc::EXDEV));
+        apply_with(&mut plan, refuse).unwrap();
+        for m in &plan.archived {
+            assert!(!m.from.exists());
+            assert_eq!(std::fs::read(&m.to).unwrap(), format!("# {}\n", m.id).as_bytes());
+        }
+        assert_eq!(plan.archived[1].to, planned.with_file_name("b.1.md"));
+        assert_eq!(std::fs::read(&planned).unwrap(), b"someone else\n");
+    }
+
+    #[test]
+    fn a_summary_rewritten_since_the_plan_stays_and_is_not_archived() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::new(dir.path());
+        let mut plan = old_summaries(&home, &["a"]);
+        atomic::write(&plan.archived[0].from, b"# a, reverted\n").unwrap();
+        apply(&mut plan).unwrap();
+        assert_eq!(std::fs::read(&plan.archived[0].from).unwrap(), b"# a, reverted\n");
+        assert!(!plan.archived[0].to.exists());
+    }
+
+    #[test]
+    fn other_link_errors_stop_the_run_and_leave_the_summary() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::new(dir.path());
+        let mut plan = old_summaries(&home, &["a"]);
+        let fail: LinkFn = |_, _, _, _| Err(std::io::Error::from_raw_os_error(libc::EIO));
+        let err = format!("{:#}", apply_with(&mut plan, fail).unwrap_err());
+        assert!(err.starts_with("could not move"), "{err}");
+        assert!(plan.archived[0].from.exists());
     }
 }

@@ -51,18 +51,19 @@ pub struct Scan {
     dirs: Vec<Dir>,
     files: Vec<Entry>,
     out: Vec<Planned>,
+    temps: Vec<PathBuf>,
 }
 
 /// Index every directory below `root` (titled `name`) and list the root.
 pub fn scan(root: &Path, name: &str, all: bool) -> Result<Scan> {
-    let mut walk = Walk { all, out: Vec::new() };
+    let mut walk = Walk { all, out: Vec::new(), temps: Vec::new() };
     let (dirs, files) = walk.children(root, name, 0)?;
-    Ok(Scan { root: root.to_path_buf(), title: name.to_string(), dirs, files, out: walk.out })
+    Ok(Scan { root: root.to_path_buf(), title: name.to_string(), dirs, files, out: walk.out, temps: walk.temps })
 }
 
 /// Add the root's INDEX.md, listing `planned` (files about to be written in the root) with their
-/// new sizes, and return every INDEX.md.
-pub fn finish(mut scan: Scan, planned: &[Planned]) -> Result<Vec<Planned>> {
+/// new sizes, and return every INDEX.md and the temp files seen in the directories walked.
+pub fn finish(mut scan: Scan, planned: &[Planned]) -> Result<(Vec<Planned>, Vec<PathBuf>)> {
     scan.files.retain(|e| !planned.iter().any(|p| p.path == e.path));
     let mut files = Vec::new();
     for p in planned.iter().filter(|p| p.path.parent() == Some(&scan.root)) {
@@ -72,12 +73,14 @@ pub fn finish(mut scan: Scan, planned: &[Planned]) -> Result<Vec<Planned>> {
     files.extend(sized(&scan.files)?);
     files.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     render(&mut scan.out, &scan.root, &scan.title, 0, &scan.dirs, &files);
-    Ok(scan.out)
+    Ok((scan.out, scan.temps))
 }
 
 struct Walk {
     all: bool,
     out: Vec<Planned>,
+    /// Temp files, never listed; kept so gen-docs can remove stale ones without listing again.
+    temps: Vec<PathBuf>,
 }
 
 impl Walk {
@@ -111,7 +114,7 @@ impl Walk {
     }
 
     /// The entries of `dir` worth listing, sorted by name; a missing directory is empty.
-    fn entries(&self, dir: &Path) -> Result<Vec<Entry>> {
+    fn entries(&mut self, dir: &Path) -> Result<Vec<Entry>> {
         let read = match std::fs::read_dir(dir) {
             Ok(r) => Some(r),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
@@ -121,6 +124,9 @@ impl Walk {
         for entry in read.into_iter().flatten() {
             let entry = entry.with_context(|| format!("could not list {}", dir.display()))?;
             let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with(TEMP_PREFIX) {
+                self.temps.push(entry.path());
+            }
             if name == FILE || name.starts_with(TEMP_PREFIX) || (name.starts_with('.') && !self.all) {
                 continue;
             }

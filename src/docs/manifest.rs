@@ -164,8 +164,8 @@ pub fn render(env: &str, records: &[Record], stats: &Stats) -> Result<Vec<u8>> {
     }
     out.extend_from_slice(if days.is_empty() { b"],\n" } else { b"\n  ],\n" });
     out.extend_from_slice(b"  \"patches\": [");
-    let patches: Vec<Patch> = records.iter().map(patch).collect();
-    lines(&mut out, 4, &patches)?;
+    // One patch at a time: collecting 100,000 of them first would only cost memory.
+    lines(&mut out, 4, records.iter().map(patch))?;
     out.extend_from_slice(b"]\n}\n");
     Ok(out)
 }
@@ -180,13 +180,15 @@ fn field<T: Serialize + ?Sized>(out: &mut Vec<u8>, key: &str, value: &T) -> Resu
 }
 
 /// The items of an array, one compact item a line at `indent`, closing bracket's line included.
-fn lines<T: Serialize>(out: &mut Vec<u8>, indent: usize, items: &[T]) -> Result<()> {
-    for (i, item) in items.iter().enumerate() {
-        out.extend_from_slice(if i == 0 { b"\n" } else { b",\n" });
+fn lines<T: Serialize>(out: &mut Vec<u8>, indent: usize, items: impl IntoIterator<Item = T>) -> Result<()> {
+    let mut any = false;
+    for item in items {
+        out.extend_from_slice(if any { b",\n" } else { b"\n" });
         out.extend(std::iter::repeat_n(b' ', indent));
-        serde_json::to_writer(&mut *out, item)?;
+        serde_json::to_writer(&mut *out, &item)?;
+        any = true;
     }
-    if !items.is_empty() {
+    if any {
         out.push(b'\n');
         out.extend(std::iter::repeat_n(b' ', indent - 2));
     }

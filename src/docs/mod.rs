@@ -37,9 +37,16 @@ pub enum Change {
     Foreign,
 }
 
+/// Every file gen-docs generates for `env`, with its content.
+pub struct Generated {
+    pub files: Vec<Planned>,
+    /// The temp files the walk saw in the directories it indexed, for [`remove_stale_temps`].
+    pub temps: Vec<PathBuf>,
+}
+
 /// Every file gen-docs generates for `env`, with its content. The directory walk for INDEX.md
 /// runs on its own thread while the records are read: both mostly wait on the disk.
-pub fn plan(home: &Home, env: &str, tree: &Path, all: bool) -> Result<Vec<Planned>> {
+pub fn plan(home: &Home, env: &str, tree: &Path, all: bool) -> Result<Generated> {
     let dir = home.env_dir(env);
     std::thread::scope(|scope| {
         let scan = scope.spawn(|| index::scan(&dir, env, all));
@@ -55,9 +62,9 @@ pub fn plan(home: &Home, env: &str, tree: &Path, all: bool) -> Result<Vec<Planne
             Planned { path: dir.join(manifest::FILE), bytes: manifest },
             Planned { path: dir.join(readme::FILE), bytes: readme::render(&input).into_bytes() },
         ];
-        let indexes = index::finish(scan.join().expect("index walk panicked")?, &out)?;
+        let (indexes, temps) = index::finish(scan.join().expect("index walk panicked")?, &out)?;
         out.extend(indexes);
-        Ok(out)
+        Ok(Generated { files: out, temps })
     })
 }
 
@@ -87,15 +94,22 @@ pub fn write(planned: &[Planned], check: bool) -> Result<Vec<Change>> {
 }
 
 /// Remove the temp files a killed gen-docs left beside the files it writes (a torn manifest's temp
-/// can be tens of megabytes). Callers hold the environment's gen-docs lock, so no live gen-docs
-/// writes them; `except` is a directory where another job may write a file of the same name
-/// (summaries/, where a patch could be called INDEX).
-pub fn remove_stale_temps(planned: &[Planned], except: &Path) -> Result<()> {
-    let mut done = HashSet::new();
-    for p in planned {
-        let (Some(dir), Some(name)) = (p.path.parent(), p.path.file_name()) else { continue };
-        if dir != except && done.insert((dir, name)) {
-            atomic::remove_stale_temps(dir, &format!(".{}", name.to_string_lossy()))?;
+/// can be tens of megabytes): those the walk saw, which spares listing 100,000-file directories
+/// again. Callers hold the environment's gen-docs lock, so no live gen-docs writes them, and this
+/// run's own temps are gone; `except` is a directory where another job may write a file of the
+/// same name (summaries/, where a patch could be called INDEX).
+pub fn remove_stale_temps(generated: &Generated, except: &Path) -> Result<()> {
+    let targets: HashSet<(&Path, String)> = generated
+        .files
+        .iter()
+        .filter_map(|p| Some((p.path.parent()?, format!(".{}", p.path.file_name()?.to_string_lossy()))))
+        .filter(|(dir, _)| *dir != except)
+        .collect();
+    for temp in &generated.temps {
+        let (Some(dir), Some(name)) = (temp.parent(), temp.file_name()) else { continue };
+        let name = name.to_string_lossy();
+        if targets.iter().any(|(d, suffix)| *d == dir && name.ends_with(suffix.as_str())) {
+            atomic::remove(temp)?;
         }
     }
     Ok(())
