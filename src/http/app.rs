@@ -2,6 +2,7 @@
 //! `Err(Response)` so `?` stops at the first refusal.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -9,13 +10,14 @@ use anyhow::Result;
 use serde_json::json;
 
 use crate::config::Settings;
-use crate::http::audit::Audit;
 use crate::http::auth::{self, Auth};
+use crate::http::commit::GroupCommit;
 use crate::http::limit::RateLimiter;
 use crate::http::metrics::Metrics;
 use crate::http::wire::{Request, Response};
 use crate::http::{dashboard, intake, openapi};
-use crate::store::Home;
+use crate::store::events::{self, Event};
+use crate::store::{Home, atomic};
 
 pub type Reply = Result<Response, Response>;
 
@@ -26,7 +28,10 @@ pub struct App {
     pub settings: Settings,
     pub home: Home,
     pub auth: Auth,
-    pub audit: Audit,
+    /// `patch.received` lines, appended and synced a batch at a time.
+    pub audit: GroupCommit<Event>,
+    /// Directories patches were renamed into, synced a batch at a time.
+    pub dir_syncs: GroupCommit<PathBuf>,
     pub slack_secret: Option<String>,
     pub limiter: RateLimiter,
     pub metrics: Metrics,
@@ -45,7 +50,15 @@ impl App {
         Ok(App {
             home: Home::new(&settings.home),
             auth: Auth::from_config(server)?,
-            audit: Audit::start(Home::new(&settings.home)),
+            audit: {
+                let home = Home::new(&settings.home);
+                GroupCommit::start(move |batch: Vec<Event>| events::append_all(&home, &batch))
+            },
+            dir_syncs: GroupCommit::start(|mut dirs: Vec<PathBuf>| {
+                dirs.sort();
+                dirs.dedup();
+                dirs.iter().try_for_each(|d| atomic::sync_dir(d))
+            }),
             slack_secret: settings.config.slack.signing_secret().resolve()?,
             limiter: RateLimiter::new(server.rate_limit),
             metrics: Metrics::default(),

@@ -2,8 +2,11 @@
 //!
 //! A patch is checked whole before anything is written: credentials, content type, mode, JSON
 //! shape, environment, id, then the patch itself (format and every path inside the fence). It
-//! is answered 202 only after `queue::enqueue` has made it durable. The same id with the same
+//! is answered 202 only after it, its directory and its audit line are durable (the last two
+//! group-committed with concurrent requests, see `commit`). The same id with the same
 //! bytes answers 200 with its state; with other bytes, 409.
+
+use std::path::Path;
 
 use serde_json::{Value, json};
 
@@ -96,11 +99,19 @@ fn accept(app: &App, req: &Request, delivery: Option<&str>) -> Reply {
         }
         return Ok(Response::json(200, &receipt(app, &env, &id, entry.state)));
     }
-    queue::enqueue(&app.home, &env, &id, State::Pending, &bytes).map_err(internal)?;
+    let staged = queue::stage(&app.home, &env, &id, State::Pending, &bytes).map_err(internal)?;
+    let dir = staged.target().parent().map(Path::to_path_buf).unwrap_or_default();
+    staged.install().map_err(internal)?;
+    // The two flushes this answer waits for, shared with concurrent requests and run side by side.
+    let synced = app.dir_syncs.submit(dir);
+    let audited = app.audit.submit(Event::new("webhook", "patch.received").env(&env).id(&id));
+    synced.wait().map_err(internal)?;
+    // The patch is durable and queued either way; a failed audit append is logged and must not
+    // make the sender retry it.
+    if let Err(e) = audited.wait() {
+        eprintln!("runner: error: {e:#} (audit event for patch {id} not written)");
+    }
     app.metrics.patch_accepted();
-    // The patch is durable either way; a failed audit append is reported by the writer and must
-    // not make the sender retry a patch that is already queued.
-    app.audit.record(Event::new("webhook", "patch.received").env(&env).id(&id));
     Ok(Response::json(202, &receipt(app, &env, &id, State::Pending)))
 }
 

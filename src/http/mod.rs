@@ -2,8 +2,8 @@
 //! why not tiny_http), the route table, auth, rate limit, intake, status pages and metrics.
 
 pub mod app;
-pub mod audit;
 pub mod auth;
+pub mod commit;
 pub mod dashboard;
 pub mod intake;
 pub mod limit;

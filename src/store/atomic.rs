@@ -30,22 +30,58 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
 /// As [`write`], with explicit permission bits (`None`: 0644 for a new file, the old file's mode
 /// for an existing one).
 pub fn write_with_mode(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<()> {
-    let dir = parent(path);
-    let mode = mode.or_else(|| fs::metadata(path).ok().map(|m| m.permissions().mode() & 0o7777)).unwrap_or(0o644);
-    let tmp = temp_path(path);
-    let result = (|| {
-        let mut file = open_new(&tmp, mode)?;
-        file.write_all(bytes)?;
-        // The umask may have narrowed `mode`; set it exactly.
-        file.set_permissions(fs::Permissions::from_mode(mode))?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
-        let _ = fs::remove_file(&tmp);
-        return Err(e).with_context(|| format!("could not write {}", path.display()));
+    Staged::new(path, bytes, mode)?.install()?;
+    sync_dir(parent(path))
+}
+
+/// New content made durable in a temp file beside its target, not yet in place: the first half
+/// of [`write`], for a caller that installs many files and syncs their directory once. Dropped
+/// uninstalled, the temp file is removed.
+#[derive(Debug)]
+pub struct Staged {
+    temp: Option<PathBuf>,
+    target: PathBuf,
+}
+
+impl Staged {
+    /// Write and fsync the temp file (mode as for [`write_with_mode`]).
+    pub fn new(target: &Path, bytes: &[u8], mode: Option<u32>) -> Result<Staged> {
+        let mode = mode.or_else(|| fs::metadata(target).ok().map(|m| m.permissions().mode() & 0o7777)).unwrap_or(0o644);
+        let temp = temp_path(target);
+        let mut file = open_new(&temp, mode).with_context(|| format!("could not write {}", target.display()))?;
+        // From here a failure drops `staged`, which removes the temp file.
+        let staged = Staged { temp: Some(temp), target: target.to_path_buf() };
+        (|| {
+            file.write_all(bytes)?;
+            // The umask may have narrowed `mode`; set it exactly.
+            file.set_permissions(fs::Permissions::from_mode(mode))?;
+            file.sync_all()
+        })()
+        .with_context(|| format!("could not write {}", target.display()))?;
+        Ok(staged)
     }
-    sync_dir(dir)
+
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
+    /// Rename the temp file over the target. The caller syncs the target's directory before
+    /// anything relies on the new name.
+    pub fn install(mut self) -> Result<()> {
+        let temp = self.temp.take().expect("a staged file is installed once");
+        fs::rename(&temp, &self.target).map_err(|e| {
+            let _ = fs::remove_file(&temp);
+            anyhow::Error::new(e).context(format!("could not write {}", self.target.display()))
+        })
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if let Some(temp) = self.temp.take() {
+            let _ = fs::remove_file(temp);
+        }
+    }
 }
 
 /// Create a temp file, and its directory only when it is missing: the common case (the

@@ -130,6 +130,13 @@ pub fn enqueue(home: &Home, env: &str, id: &str, state: State, bytes: &[u8]) -> 
     Ok(Entry { id: id.to_string(), state, path, modified: SystemTime::now() })
 }
 
+/// The first half of [`enqueue`], for a caller that commits many patches at once: the envelope
+/// durable in a temp file beside its place in `state`, to be installed and its directory synced.
+pub fn stage(home: &Home, env: &str, id: &str, state: State, bytes: &[u8]) -> Result<atomic::Staged> {
+    check_id(id)?;
+    atomic::Staged::new(&file_path(home, env, state, id), bytes, None)
+}
+
 /// Claim a waiting patch: move it to applying/ and make the new name durable, leaving the sync
 /// of the directory it left to the caller, who overlaps it with other flushes and must finish
 /// it before writing anything that depends on the claim. Until then a power cut may show the
