@@ -13,9 +13,16 @@
 #   `--check` (reads only)        runner 16.9 ± 0.6 ms   git apply --check 22.3 ± 0.6 ms
 # Before this round: ext4 47-68 ms, tmpfs 33.3 ms, --check 26.6 ms (same hour, same machine).
 # runner's CPU is now below git's (user ~10 ms vs ~15 ms; 72 M instructions for `--check`, was
-# 156 M). What remains on ext4 is durability: two journal commits git apply and patch do not
+# 156 M). What remains on ext4 is durability: two rounds of flushes git apply and patch do not
 # make (fsync of the 93 new files, together, then of the 10 directories renamed into), whose
 # cost depends on whatever else is writing to the same disk.
+# The machine otherwise idle (05:39 UTC, load < 1), RUNS=30-40, runner / git apply / patch:
+#   BENCH_DIR=/tmp/wb   40.6 ± 3.3 / 42.5 ± 5.5 / 41.6 ms;  48.3 ± 16.1 / 36.2 / 36.0;  78.8 ± 79 / 38.1 / 32.8
+#   /tmp                40.1 ± 2.4 / 37.4 ± 3.8 / 40.3 ms;  96.7 ± 9.3 / 63.3 / 46.5 (right after
+#                       100,000 files were deleted nearby: ext4 without a journal skips recently
+#                       freed inodes when it allocates, and runner allocates 93 temp files)
+# System time is runner's remaining gap: 30-40 ms against git's 21-25 ms. One syncfs in place of
+# the fsyncs was tried again and is slower (65.6 vs 50.8 ms): it also flushes other writers' data.
 #
 # Usage: benches/apply_vs_git.sh   (needs cargo with crates.io access once, hyperfine, git, patch;
 # NO_TIMING=1 skips hyperfine)

@@ -27,6 +27,18 @@
 # patch, its directory and its batch of audit lines to be fsynced), on a quieter machine (load ~1):
 #   runner serve-webhook   1685         -        69.1 ms   5.6 MiB    8.3 MiB     16880/16850
 #   webhook 2.8.0          241          127 ms   309 ms    8.1 MiB    16.2 MiB    2435/2407
+# Session 2, the machine otherwise idle (no other agent), release build, 2026-11-24:
+#   per-request directory sync (before a3cb2b9), ad-hoc 8 s runs:  4,644-4,730/s, p99 15.5-16.9 ms
+#   group-committed directory sync (a3cb2b9), same runs alternated: 5,110-5,117/s, p99 13.8-13.9 ms
+#   `benches/webhook.sh 10`, WORK under /tmp:        4,736 / 4,761 / 2,956/s, p99 289 / 37.3 / 39.9 ms
+#   `TMPDIR=/tmp/wb benches/webhook.sh 10`:          5,420 / 4,473/s,         p99 13.0 / 36.4 ms
+#   webhook 2.8.0 in the same runs:                  433-510/s,               p99 113-234 ms
+#   idle RSS 5.6-6.1 MiB (webhook 7.8-8.2 MiB).
+# The disk is a no-journal ext4 on a virtio disk: each new patch file is a new inode, and inode
+# allocation slows down near directories where many files were just deleted (ext4 skips
+# recently freed inodes; the previous run's cleanup and this session's 100,000-file fixtures
+# in /tmp), so the tail swings between runs and between parent directories. Leave a minute
+# between runs; TMPDIR chooses where the servers' work directories go.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
