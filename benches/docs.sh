@@ -21,6 +21,9 @@
 #                      getdents64 1159 -> 805, page faults 97.5k -> 83.4k.
 #                      One more archive run on a copied fixture at load 1.1: 2.23 s (0.53, 2.48); the
 #                      link thread (~1.5 s of linkat) plus the plan (0.4 s) is the floor of this scheme.
+#   after merging, the machine otherwise idle (05:35 and 05:42 UTC, load < 2 at the start):
+#                      gen-docs first 1.79 / 2.19 s (user 1.17-1.41, sys 1.92-2.39); second 1.45 / 1.58 s;
+#                      --check 1.39 / 1.38 s; archive 1.99 / 2.12 s (0.48-0.51, 2.23-2.35); dry-run 0.38-0.42 s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-100000}
