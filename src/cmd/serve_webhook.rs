@@ -13,6 +13,7 @@ use crate::http::app::App;
 use crate::http::server::{self, Options};
 use crate::http::{signal, wire::Limits};
 use crate::store::atomic;
+use crate::store::queue::State;
 
 pub fn run(ctx: &Context, args: ServeWebhookArgs) -> Result<Outcome> {
     let settings = ctx.settings()?;
@@ -42,6 +43,11 @@ pub fn run(ctx: &Context, args: ServeWebhookArgs) -> Result<Outcome> {
             "runner: warning: no server.token or server.hmac_secret is configured: accepting unauthenticated \
              patches, on loopback only"
         );
+    }
+    // Patches a killed listener was writing when it died were never acknowledged: their temp
+    // files are litter. Other writers (apply-patch FILE) may be at work, so only dead ones'.
+    for env in app.settings.config.env.keys() {
+        atomic::remove_orphaned_temps(&app.home.queue_dir(env, State::Pending))?;
     }
     signal::install()?;
     atomic::write(&pidfile, format!("{}\n", std::process::id()).as_bytes())?;

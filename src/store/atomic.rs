@@ -234,15 +234,37 @@ pub fn remove(path: &Path) -> Result<()> {
 /// target's `.name`), or all of them with `""`. Only where no live writer can be at work, that is
 /// under the lock of the one job that writes there.
 pub fn remove_stale_temps(dir: &Path, suffix: &str) -> Result<()> {
+    remove_temps(dir, |name| name.ends_with(suffix))
+}
+
+/// Remove the temp files in `dir` whose writer is gone (the process id in the name is no live
+/// process): safe in a directory that several processes write to, where [`remove_stale_temps`]
+/// is not. A reused process id only keeps a leftover longer.
+pub fn remove_orphaned_temps(dir: &Path) -> Result<()> {
+    remove_temps(dir, |name| writer_pid(name).is_some_and(|pid| !alive(pid)))
+}
+
+fn remove_temps(dir: &Path, stale: impl Fn(&str) -> bool) -> Result<()> {
     let Ok(entries) = fs::read_dir(dir) else { return Ok(()) };
     for entry in entries.flatten() {
         let name = entry.file_name();
         let name = name.to_string_lossy();
-        if name.starts_with(TEMP_PREFIX) && name.ends_with(suffix) {
+        if name.starts_with(TEMP_PREFIX) && stale(&name) {
             remove(&entry.path())?;
         }
     }
     Ok(())
+}
+
+/// The process id [`temp_path`] put in a temp file's name.
+fn writer_pid(name: &str) -> Option<libc::pid_t> {
+    name.strip_prefix(TEMP_PREFIX)?.split('.').next()?.parse().ok().filter(|&pid| pid > 0)
+}
+
+fn alive(pid: libc::pid_t) -> bool {
+    // SAFETY: signal 0 sends nothing; it only asks whether the process exists.
+    let signalled = unsafe { libc::kill(pid, 0) } == 0;
+    signalled || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
 }
 
 /// fsync a directory so the names in it (new files, renames) survive a crash.
@@ -295,6 +317,21 @@ mod tests {
         assert!(write_many(&[(&a, b"A2"), (&blocked, b"x")]).is_err());
         let names: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert!(names.iter().all(|n| !n.to_string_lossy().starts_with(TEMP_PREFIX)), "{names:?}");
+    }
+
+    #[test]
+    fn only_temps_of_dead_writers_are_orphans() {
+        let dir = tempfile::tempdir().unwrap();
+        // No process has an id this large (Linux's pid_max is at most 2^22).
+        let dead = dir.path().join(format!("{TEMP_PREFIX}999999999.0.a.json"));
+        let live = temp_path(&dir.path().join("b.json"));
+        let other = dir.path().join("c.json");
+        for p in [&dead, &live, &other] {
+            fs::write(p, "x").unwrap();
+        }
+        remove_orphaned_temps(dir.path()).unwrap();
+        assert!(!dead.exists());
+        assert!(live.exists() && other.exists());
     }
 
     #[test]

@@ -543,3 +543,16 @@ fn a_queue_that_cannot_be_written_is_a_500_and_the_listener_carries_on() {
     std::fs::remove_file(t.join(".runner/main/patches/pending")).unwrap();
     server.post_json("/webhook", &envelope("blocked")).status(202);
 }
+
+#[test]
+fn start_removes_the_temp_files_of_dead_writers_only() {
+    let t = Test::new().file("runner.toml", config(""));
+    let dir = ".runner/main/patches/pending";
+    let dead = format!("{dir}/.runner-tmp.999999999.0.lost.json");
+    let live = format!("{dir}/.runner-tmp.{}.0.busy.json", std::process::id());
+    t.write(&dead, "{");
+    t.write(&live, "{");
+    let _server = Server::start(&t);
+    assert!(!t.exists(&dead), "a dead listener's unacknowledged temp file is litter");
+    assert!(t.exists(&live), "a live writer's temp file is left alone");
+}
