@@ -6,8 +6,6 @@
 //! group-committed with concurrent requests, see `commit`). The same id with the same
 //! bytes answers 200 with its state; with other bytes, 409.
 
-use std::path::Path;
-
 use serde_json::{Value, json};
 
 use crate::config::EnvConfig;
@@ -17,6 +15,7 @@ use crate::http::app::{App, Reply, internal};
 use crate::http::auth::{self, Proof};
 use crate::http::wire::{Request, Response};
 use crate::operator::callback;
+use crate::store::atomic::Staged;
 use crate::store::events::Event;
 use crate::store::mode;
 use crate::store::queue::{self, State};
@@ -99,11 +98,9 @@ fn accept(app: &App, req: &Request, delivery: Option<&str>) -> Reply {
         }
         return Ok(Response::json(200, &receipt(app, &env, &id, entry.state)));
     }
-    let staged = queue::stage(&app.home, &env, &id, State::Pending, &bytes).map_err(internal)?;
-    let dir = staged.target().parent().map(Path::to_path_buf).unwrap_or_default();
-    staged.install().map_err(internal)?;
+    queue::stage(&app.home, &env, &id, State::Pending, &bytes).and_then(Staged::install).map_err(internal)?;
     // The two flushes this answer waits for, shared with concurrent requests and run side by side.
-    let synced = app.dir_syncs.submit(dir);
+    let synced = app.dir_syncs.submit(app.home.queue_dir(&env, State::Pending));
     let audited = app.audit.submit(Event::new("webhook", "patch.received").env(&env).id(&id));
     synced.wait().map_err(internal)?;
     // The patch is durable and queued either way; a failed audit append is logged and must not

@@ -7,12 +7,12 @@
 
 use std::time::Duration;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Result, anyhow, bail};
 use serde_json::{Value, json};
 
 use super::Env;
 use crate::store::events::{self, Event};
-use crate::store::queue::{self, State};
+use crate::store::queue::State;
 use crate::store::{Home, results};
 
 /// How long one callback may take, end to end.
@@ -41,19 +41,18 @@ pub fn record(home: &Home, env: &str, id: &str, state: State) -> Result<Value> {
     Ok(json!({ "id": id, "env": env, "state": state, "result": result, "summary": summary }))
 }
 
-/// After a patch settled: call its `callback_url`, if it has one, and log how that went.
-pub(super) fn notify(env: &Env, id: &str, actor: &str) -> Result<()> {
-    let Some(entry) = queue::find(env.home, env.name, id)? else { return Ok(()) };
-    let bytes = std::fs::read(&entry.path).with_context(|| format!("could not read {}", entry.path.display()))?;
-    // Read from the raw envelope, so a patch refused as unparseable is still reported.
-    let Some(url) = serde_json::from_slice::<Value>(&bytes)
-        .ok()
-        .and_then(|v| v.get("callback_url").and_then(Value::as_str).map(str::to_string))
-    else {
-        return Ok(());
-    };
+/// The `callback_url` an envelope asks for. Read from the raw JSON, so a patch refused as
+/// unparseable is still reported; envelopes without the key (nearly all) are not parsed again.
+pub(super) fn url(envelope: &[u8]) -> Option<String> {
+    memchr::memmem::find(envelope, b"callback_url")?;
+    let value: Value = serde_json::from_slice(envelope).ok()?;
+    value.get("callback_url")?.as_str().map(str::to_string)
+}
+
+/// After a patch settled in `state`: call `url` and log how that went.
+pub(super) fn notify(env: &Env, id: &str, url: &str, state: State, actor: &str) -> Result<()> {
     let event = Event::new(actor, "patch.callback").env(env.name).id(id);
-    let event = match post(env, &url, &record(env.home, env.name, id, entry.state)?) {
+    let event = match post(env, url, &record(env.home, env.name, id, state)?) {
         Ok(status) => event.with("status", status),
         Err(e) => event.with("error", format!("{e:#}")),
     };
@@ -104,5 +103,13 @@ mod tests {
         }
         let err = check("https://hooks.example.com/", &[]).unwrap_err().to_string();
         assert!(err.contains("none are listed"), "{err}");
+    }
+
+    #[test]
+    fn the_url_is_read_from_any_json_envelope() {
+        assert_eq!(url(br#"{"id":"a","callback_url":"https://h/x","patch":"??"}"#).as_deref(), Some("https://h/x"));
+        assert_eq!(url(br#"{"id":"a","patch":"callback_url"}"#), None);
+        assert_eq!(url(br#"{"callback_url": 7}"#), None);
+        assert_eq!(url(b"--- a/callback_url\n+++ b/callback_url\n"), None);
     }
 }

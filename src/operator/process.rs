@@ -203,11 +203,14 @@ fn run(env: &Env, only: Option<&str>, actor: &str) -> Result<QueueReport> {
             Err(_) if !entry.path.exists() => continue,
             Err(err) => return Err(err),
         };
-        report.patches.push(
-            process_one(env, &claimed, &entry, actor)
-                .with_context(|| format!("could not process patch {}", entry.id))?,
-        );
-        callback::notify(env, &entry.id, actor)?;
+        let bytes =
+            std::fs::read(&claimed.path).with_context(|| format!("could not read {}", claimed.path.display()))?;
+        let done = process_one(env, &claimed, &entry, &bytes, actor)
+            .with_context(|| format!("could not process patch {}", entry.id))?;
+        if let Some(url) = callback::url(&bytes) {
+            callback::notify(env, &entry.id, &url, record::final_state(done.outcome), actor)?;
+        }
+        report.patches.push(done);
     }
     report.waiting = left_waiting(env, &states)?;
     if let Some(id) = only.filter(|id| report.waiting.iter().any(|w| w == id)) {
@@ -217,9 +220,9 @@ fn run(env: &Env, only: Option<&str>, actor: &str) -> Result<QueueReport> {
     Ok(report)
 }
 
-/// `entry`: the patch claimed into applying/; `waited`: where it was, whose directory the claim
-/// left unsynced.
-fn process_one(env: &Env, entry: &Entry, waited: &Entry, actor: &str) -> Result<PatchReport> {
+/// `entry`: the patch claimed into applying/, whose envelope is `bytes`; `waited`: where it was,
+/// whose directory the claim left unsynced.
+fn process_one(env: &Env, entry: &Entry, waited: &Entry, bytes: &[u8], actor: &str) -> Result<PatchReport> {
     let t0 = Instant::now();
     let left = waited.path.parent().context("a queued patch has a directory")?;
     // Outcomes that write nothing to the tree finish the claim's flush first.
@@ -228,8 +231,7 @@ fn process_one(env: &Env, entry: &Entry, waited: &Entry, actor: &str) -> Result<
         record::settle(env, entry, result, t0, actor)
     };
     let mut result = record::draft(env, entry);
-    let bytes = std::fs::read(&entry.path).with_context(|| format!("could not read {}", entry.path.display()))?;
-    let prepared = match prepare(env.cfg, &env.fence, &bytes) {
+    let prepared = match prepare(env.cfg, &env.fence, bytes) {
         Ok(p) => p,
         Err(reason) => {
             result.outcome = Outcome::Refused;

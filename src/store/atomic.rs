@@ -61,10 +61,6 @@ impl Staged {
         Ok(staged)
     }
 
-    pub fn target(&self) -> &Path {
-        &self.target
-    }
-
     /// Rename the temp file over the target. The caller syncs the target's directory before
     /// anything relies on the new name.
     pub fn install(mut self) -> Result<()> {
