@@ -61,6 +61,10 @@ fn an_unlisted_host_or_a_failing_one_is_logged_and_does_not_change_the_outcome()
     queue(&t, "pending", &with_callback(ops("p1", &[write_op("a.txt", "two\n")]), &format!("{}/x", down.url)), 2);
     // Listed when the webhook took it, perhaps, but not now.
     queue(&t, "pending", &with_callback(ops("p2", &[write_op("b.txt", "b\n")]), "http://localhost:9/x"), 1);
+    // Listed, but nothing listens there (a port just released); the URL carries a token.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let url = format!("http://{closed}/x?token=s3cret");
+    queue(&t, "pending", &with_callback(ops("p3", &[write_op("c.txt", "c\n")]), &url), 0);
     t.run(["apply-patch"]).success();
     assert_eq!(t.read("tree/a.txt"), "two\n");
     assert_eq!((state_of(&t, "p1"), state_of(&t, "p2")), (Some("applied"), Some("applied")));
@@ -69,6 +73,10 @@ fn an_unlisted_host_or_a_failing_one_is_logged_and_does_not_change_the_outcome()
     assert_eq!(logged[0]["error"], "the callback answered HTTP 503");
     let err = logged[1]["error"].as_str().unwrap();
     assert!(err.contains("host localhost is not in this environment's callback_hosts"), "{err}");
+    let err = logged[2]["error"].as_str().unwrap();
+    assert!(err.starts_with("the callback failed"), "{err}");
+    assert!(!err.contains("s3cret"), "the URL, which may carry a token, stays out of the log: {err}");
+    assert_eq!(state_of(&t, "p3"), Some("applied"));
 }
 
 #[test]
