@@ -11,18 +11,52 @@ use anyhow::{Context, Result, bail};
 
 use crate::patch::fence::Fence;
 use crate::patch::plan::{FileChange, Plan, Snapshot};
-use crate::store::atomic;
+use crate::store::{atomic, read};
 
 /// The file as it is on disk now (`None`: absent).
 pub fn snapshot(fence: &Fence, rel: &str) -> Result<Option<Snapshot>> {
-    let path = fence.join(rel);
-    match fs::symlink_metadata(&path) {
-        Ok(meta) if meta.is_file() => {
-            Ok(Some(Snapshot { bytes: fs::read(&path)?, mode: meta.permissions().mode() & 0o7777 }))
-        }
-        Ok(_) => bail!("{rel} is not a regular file"),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(anyhow::Error::new(e).context(format!("could not read {rel}"))),
+    open(fence, rel)?.map(Opened::read).transpose()
+}
+
+/// A regular file of the tree, open and stat-ed but not yet read, so that a caller can refuse it
+/// by its size first.
+pub struct Opened {
+    file: File,
+    len: u64,
+    mode: u32,
+    rel: String,
+}
+
+/// Open `rel` for [`Opened::read`] (`None`: absent). A symlink is not followed and a FIFO does
+/// not block the open: both are refused as not regular files, and the check is made on the
+/// file actually opened, not on a name that could change between a stat and an open.
+pub fn open(fence: &Fence, rel: &str) -> Result<Option<Opened>> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file =
+        match fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(fence.join(rel))
+        {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => bail!("{rel} is not a regular file"),
+            Err(e) => return Err(anyhow::Error::new(e).context(format!("could not read {rel}"))),
+        };
+    let meta = file.metadata().with_context(|| format!("could not read {rel}"))?;
+    if !meta.is_file() {
+        bail!("{rel} is not a regular file");
+    }
+    Ok(Some(Opened { file, len: meta.len(), mode: meta.permissions().mode() & 0o7777, rel: rel.to_string() }))
+}
+
+impl Opened {
+    /// Its size in bytes, as the open file's stat gave it.
+    pub fn size(&self) -> u64 {
+        self.len
+    }
+
+    pub fn read(mut self) -> Result<Snapshot> {
+        let bytes =
+            read::read_sized(&mut self.file, self.len).with_context(|| format!("could not read {}", self.rel))?;
+        Ok(Snapshot { bytes, mode: self.mode })
     }
 }
 
@@ -109,8 +143,6 @@ fn stage(fence: &Fence, changes: &[&FileChange]) -> Result<Vec<Option<PathBuf>>>
                 atomic::open_new(&temp, after.mode).with_context(|| format!("could not write {}", temp.display()))?;
             temps.push(Some(temp.clone()));
             file.write_all(&after.bytes).with_context(|| format!("could not write {}", temp.display()))?;
-            // The umask may have narrowed the mode; set it exactly.
-            file.set_permissions(fs::Permissions::from_mode(after.mode))?;
             start_writeback(&file);
             files.push(file);
         }
@@ -179,6 +211,23 @@ mod tests {
             .collect();
         out.sort();
         out
+    }
+
+    #[test]
+    fn snapshot_refuses_what_is_not_a_regular_file_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = std::ffi::CString::new(dir.path().join("fifo").as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+        fs::write(dir.path().join("real"), "x").unwrap();
+        std::os::unix::fs::symlink("real", dir.path().join("link")).unwrap();
+        let fence = Fence::new(dir.path(), &[]).unwrap();
+        for name in ["fifo", "link"] {
+            let err = snapshot(&fence, name).unwrap_err();
+            assert_eq!(err.to_string(), format!("{name} is not a regular file"));
+        }
+        assert_eq!(snapshot(&fence, "missing").unwrap(), None);
+        assert_eq!(snapshot(&fence, "real").unwrap().unwrap().bytes, b"x");
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, Result};
@@ -18,8 +19,11 @@ pub const TEMP_PREFIX: &str = ".runner-tmp.";
 pub fn temp_path(target: &Path) -> PathBuf {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    // Asked once: `process::id` is a system call each time, and a patch stages a hundred files.
+    static PID: OnceLock<u32> = OnceLock::new();
+    let pid = *PID.get_or_init(std::process::id);
     let name = target.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    target.with_file_name(format!("{TEMP_PREFIX}{}.{n}.{name}", std::process::id()))
+    target.with_file_name(format!("{TEMP_PREFIX}{pid}.{n}.{name}"))
 }
 
 /// Replace `path` with `bytes` atomically and durably, creating parent directories.
@@ -53,8 +57,6 @@ impl Staged {
         let staged = Staged { temp: Some(temp), target: target.to_path_buf() };
         (|| {
             file.write_all(bytes)?;
-            // The umask may have narrowed `mode`; set it exactly.
-            file.set_permissions(fs::Permissions::from_mode(mode))?;
             file.sync_all()
         })()
         .with_context(|| format!("could not write {}", target.display()))?;
@@ -80,17 +82,33 @@ impl Drop for Staged {
     }
 }
 
-/// Create a temp file, and its directory only when it is missing: the common case (the
-/// directory exists) costs one system call, not a walk up the path.
+/// Create a temp file with exactly `mode`, and its directory only when it is missing: the common
+/// case (the directory exists, the umask leaves `mode` alone) costs one system call.
 pub fn open_new(tmp: &Path, mode: u32) -> std::io::Result<File> {
     let open = || OpenOptions::new().write(true).create_new(true).mode(mode).open(tmp);
-    match open() {
+    let file = match open() {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             ensure_dir(parent(tmp)).map_err(std::io::Error::other)?;
             open()
         }
         other => other,
+    }?;
+    // The umask narrows the mode `open` gives, and the special bits are best set explicitly.
+    if mode & 0o7000 != 0 || umask().is_none_or(|umask| mode & umask != 0) {
+        file.set_permissions(fs::Permissions::from_mode(mode))?;
     }
+    Ok(file)
+}
+
+/// The process's umask, read once (Linux's /proc tells it without changing it, which `umask(2)`
+/// cannot); `None` where it is unknown, and then every new file gets an explicit chmod.
+fn umask() -> Option<u32> {
+    static UMASK: OnceLock<Option<u32>> = OnceLock::new();
+    *UMASK.get_or_init(|| {
+        let status = fs::read_to_string("/proc/self/status").ok()?;
+        let value = status.lines().find_map(|l| l.strip_prefix("Umask:"))?;
+        u32::from_str_radix(value.trim(), 8).ok()
+    })
 }
 
 /// Create `path` with `bytes` only if nothing is there yet: the content is made durable in a
@@ -125,7 +143,6 @@ pub fn write_many(files: &[(&Path, &[u8])]) -> Result<()> {
                 staged.push((tmp, file));
                 let file = &mut staged.last_mut().expect("just pushed").1;
                 file.write_all(bytes).with_context(|| format!("could not write {}", path.display()))?;
-                file.set_permissions(fs::Permissions::from_mode(mode))?;
             }
             concurrently(staged.iter().map(|(tmp, file)| {
                 move || file.sync_all().with_context(|| format!("could not sync {}", tmp.display()))
@@ -296,6 +313,18 @@ mod tests {
             .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with(TEMP_PREFIX))
             .collect();
         assert!(leftovers.is_empty());
+    }
+
+    #[test]
+    fn new_files_get_exactly_their_mode_whatever_the_umask() {
+        let dir = tempfile::tempdir().unwrap();
+        // The test runs under the usual umask (022 or 002), which would narrow these.
+        for mode in [0o666, 0o664, 0o640, 0o700] {
+            let p = dir.path().join(format!("{mode:o}"));
+            write_with_mode(&p, b"x", Some(mode)).unwrap();
+            assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o7777, mode);
+        }
+        assert!(umask().is_some(), "Linux reports the umask in /proc/self/status");
     }
 
     #[test]

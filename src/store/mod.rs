@@ -8,6 +8,7 @@ pub mod lock;
 pub mod mode;
 pub mod paths;
 pub mod queue;
+pub mod read;
 pub mod results;
 
 pub use paths::Home;

@@ -13,7 +13,7 @@ use crate::patch::model::{Edit, FileDiff, Hunk, Patch};
 use crate::patch::plan::{FileChange, Plan, Snapshot};
 use crate::patch::refusal::Refusal;
 use crate::patch::text::{Text, is_binary};
-use crate::patch::transaction::snapshot;
+use crate::patch::transaction;
 use crate::store::results::FileResult;
 
 /// Limits from the environment's config.
@@ -192,12 +192,13 @@ impl Work<'_> {
         if let Some(&i) = self.index.get(&path) {
             return Ok(i);
         }
+        let unreadable = |e: anyhow::Error| Refusal::new(name, format!("could not read it: {e:#}"));
+        let opened = transaction::open(self.fence, &path).map_err(unreadable)?;
         // The size first, so a huge file is refused without being read.
-        if let Ok(meta) = std::fs::metadata(self.fence.join(&path)) {
-            check_size(&self.limits, name, meta.len())?;
+        if let Some(opened) = &opened {
+            check_size(&self.limits, name, opened.size())?;
         }
-        let before =
-            snapshot(self.fence, &path).map_err(|e| Refusal::new(name, format!("could not read it: {e:#}")))?;
+        let before = opened.map(transaction::Opened::read).transpose().map_err(unreadable)?;
         self.entries.push(Entry {
             name: name.to_string(),
             first_edit: self.at,
