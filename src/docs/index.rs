@@ -6,7 +6,8 @@
 //!
 //! The walk comes in two steps so that gen-docs can run it while it reads the records: [`scan`]
 //! indexes every directory below the root, [`finish`] the root itself, once the sizes of the
-//! manifest and README about to be written there are known.
+//! manifest and README about to be written there are known, and the one directory whose files'
+//! sizes the records give (`results/`: read whole for the manifest, so 100,000 stats are spared).
 
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
@@ -37,12 +38,34 @@ struct Entry {
     is_dir: bool,
     is_symlink: bool,
     path: PathBuf,
+    /// Known without a stat (see [`Known`]).
+    size: Option<u64>,
     /// Kept for its stat, which resolves the name against the open directory, not the full path.
     dirent: std::fs::DirEntry,
 }
 
-/// A subdirectory as its parent lists it: with totals, or `None` for a backup snapshot.
-type Dir = (String, Option<Totals>);
+/// A subdirectory as its parent lists it.
+type Dir = (String, Listing);
+
+#[derive(Debug, Clone, Copy)]
+enum Listing {
+    Indexed(Totals),
+    /// A backup snapshot: listed by name, never walked.
+    Snapshot,
+    /// The directory [`finish`] indexes.
+    Deferred,
+}
+
+/// Sizes the caller already has, by file name, for the files of the deferred directory.
+pub type Known<'a> = &'a dyn Fn(&str) -> Option<u64>;
+
+/// A directory listed by the walk but indexed by [`finish`].
+struct Deferred {
+    dir: PathBuf,
+    title: String,
+    dirs: Vec<Dir>,
+    files: Vec<Entry>,
+}
 
 /// The store below the root, indexed; the root's own listing waits for [`finish`].
 pub struct Scan {
@@ -52,18 +75,33 @@ pub struct Scan {
     files: Vec<Entry>,
     out: Vec<Planned>,
     temps: Vec<PathBuf>,
+    deferred: Option<Deferred>,
 }
 
-/// Index every directory below `root` (titled `name`) and list the root.
-pub fn scan(root: &Path, name: &str, all: bool) -> Result<Scan> {
-    let mut walk = Walk { all, out: Vec::new(), temps: Vec::new() };
+/// Index every directory below `root` (titled `name`) but `defer`, a child of the root, and list
+/// the root.
+pub fn scan(root: &Path, name: &str, all: bool, defer: &Path) -> Result<Scan> {
+    let mut walk = Walk { all, defer, deferred: None, out: Vec::new(), temps: Vec::new() };
     let (dirs, files) = walk.children(root, name, 0)?;
-    Ok(Scan { root: root.to_path_buf(), title: name.to_string(), dirs, files, out: walk.out, temps: walk.temps })
+    let Walk { out, temps, deferred, .. } = walk;
+    Ok(Scan { root: root.to_path_buf(), title: name.to_string(), dirs, files, out, temps, deferred })
 }
 
-/// Add the root's INDEX.md, listing `planned` (files about to be written in the root) with their
-/// new sizes, and return every INDEX.md and the temp files seen in the directories walked.
-pub fn finish(mut scan: Scan, planned: &[Planned]) -> Result<(Vec<Planned>, Vec<PathBuf>)> {
+/// Index the deferred directory, its files sized by `known` where it can, and the root, listing
+/// `planned` (files about to be written in the root) with their new sizes. Returns every INDEX.md
+/// and the temp files seen in the directories walked.
+pub fn finish(mut scan: Scan, planned: &[Planned], known: Known) -> Result<(Vec<Planned>, Vec<PathBuf>)> {
+    if let Some(mut d) = scan.deferred.take() {
+        for entry in &mut d.files {
+            entry.size = known(&entry.name);
+        }
+        let totals = render(&mut scan.out, &d.dir, &d.title, 1, &d.dirs, &sized(&d.files)?);
+        for (_, listing) in &mut scan.dirs {
+            if let Listing::Deferred = listing {
+                *listing = Listing::Indexed(totals);
+            }
+        }
+    }
     scan.files.retain(|e| !planned.iter().any(|p| p.path == e.path));
     let mut files = Vec::new();
     for p in planned.iter().filter(|p| p.path.parent() == Some(&scan.root)) {
@@ -76,14 +114,16 @@ pub fn finish(mut scan: Scan, planned: &[Planned]) -> Result<(Vec<Planned>, Vec<
     Ok((scan.out, scan.temps))
 }
 
-struct Walk {
+struct Walk<'a> {
     all: bool,
+    defer: &'a Path,
+    deferred: Option<Deferred>,
     out: Vec<Planned>,
     /// Temp files, never listed; kept so gen-docs can remove stale ones without listing again.
     temps: Vec<PathBuf>,
 }
 
-impl Walk {
+impl Walk<'_> {
     /// The subdirectories of `dir` (each indexed first, for its totals) and its files.
     fn children(&mut self, dir: &Path, title: &str, depth: usize) -> Result<(Vec<Dir>, Vec<Entry>)> {
         let mut dirs = Vec::new();
@@ -93,12 +133,17 @@ impl Walk {
                 // `backups/<id>/` (depth 1 is `backups`): snapshots, listed by name only. Walking
                 // 100,000 of them for sizes would cost more than everything else gen-docs does.
                 let snapshot = depth == 1 && title.ends_with("/backups");
-                let totals = if snapshot {
-                    None
+                let title = format!("{title}/{}", entry.name);
+                let listing = if snapshot {
+                    Listing::Snapshot
+                } else if depth == 0 && entry.path == self.defer {
+                    let (dirs, files) = self.children(&entry.path, &title, 1)?;
+                    self.deferred = Some(Deferred { dir: entry.path, title, dirs, files });
+                    Listing::Deferred
                 } else {
-                    Some(self.dir(&entry.path, &format!("{title}/{}", entry.name), depth + 1)?)
+                    Listing::Indexed(self.dir(&entry.path, &title, depth + 1)?)
                 };
-                dirs.push((entry.name, totals));
+                dirs.push((entry.name, listing));
             } else {
                 files.push(entry);
             }
@@ -136,6 +181,7 @@ impl Walk {
                 is_dir: kind.is_dir(),
                 is_symlink: kind.is_symlink(),
                 path: entry.path(),
+                size: None,
                 dirent: entry,
             });
         }
@@ -154,8 +200,10 @@ fn render(
     files: &[(String, u64, bool)],
 ) -> Totals {
     let mut totals = Totals::default();
-    for (_, t) in dirs {
-        totals += t.unwrap_or_default();
+    for (_, listing) in dirs {
+        if let Listing::Indexed(t) = listing {
+            totals += *t;
+        }
     }
     for (_, size, _) in files {
         totals += Totals { files: 1, bytes: *size };
@@ -177,14 +225,15 @@ fn render(
     }
     for (name, t) in dirs {
         let _ = match t {
-            Some(t) => writeln!(
+            Listing::Indexed(t) => writeln!(
                 text,
                 "| {} | {}, {} |",
                 md::link(&format!("{name}/"), &format!("{name}/{FILE}")),
                 count(t.files, "file", "files"),
                 md::size(t.bytes)
             ),
-            None => writeln!(text, "| {} | backup |", md::link(&format!("{name}/"), &format!("{name}/"))),
+            Listing::Snapshot => writeln!(text, "| {} | backup |", md::link(&format!("{name}/"), &format!("{name}/"))),
+            Listing::Deferred => unreachable!("finish indexes the deferred directory before its parent"),
         };
     }
     for (name, size, symlink) in files {
@@ -206,6 +255,9 @@ fn sized(files: &[Entry]) -> Result<Vec<(String, u64, bool)>> {
 }
 
 fn stat_size(entry: &Entry) -> Result<u64> {
+    if let Some(size) = entry.size {
+        return Ok(size);
+    }
     match entry.dirent.metadata() {
         Ok(m) => Ok(m.len()),
         // Removed since the listing (a patch moved on): the next run will not list it.

@@ -13,7 +13,7 @@ pub mod readme;
 pub mod records;
 pub mod stats;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -45,12 +45,16 @@ pub struct Generated {
 }
 
 /// Every file gen-docs generates for `env`, with its content. The directory walk for INDEX.md
-/// runs on its own thread while the records are read: both mostly wait on the disk.
+/// runs on its own thread while the records are read: both mostly wait on the disk. The walk
+/// leaves `results/` to the end, whose sizes the records then give.
 pub fn plan(home: &Home, env: &str, tree: &Path, all: bool) -> Result<Generated> {
     let dir = home.env_dir(env);
+    let results = home.results_dir(env);
     std::thread::scope(|scope| {
-        let scan = scope.spawn(|| index::scan(&dir, env, all));
+        let scan = scope.spawn(|| index::scan(&dir, env, all, &results));
         let records = records::load(home, env)?;
+        let sizes: HashMap<&str, u64> = records.iter().filter_map(|r| Some((r.id.as_str(), r.result_size?))).collect();
+        let known = |name: &str| name.strip_suffix(".json").and_then(|id| sizes.get(id).copied());
         let stats = stats::compute(&records);
         let manifest = manifest::render(env, &records, &stats)?;
         // summaries/INDEX.md is gen-docs' own index, not the summary of a patch.
@@ -62,7 +66,7 @@ pub fn plan(home: &Home, env: &str, tree: &Path, all: bool) -> Result<Generated>
             Planned { path: dir.join(manifest::FILE), bytes: manifest },
             Planned { path: dir.join(readme::FILE), bytes: readme::render(&input).into_bytes() },
         ];
-        let (indexes, temps) = index::finish(scan.join().expect("index walk panicked")?, &out)?;
+        let (indexes, temps) = index::finish(scan.join().expect("index walk panicked")?, &out, &known)?;
         out.extend(indexes);
         Ok(Generated { files: out, temps })
     })

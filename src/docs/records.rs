@@ -10,9 +10,9 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use crate::docs::ids_in;
-use crate::store::Home;
 use crate::store::queue::State;
 use crate::store::results::PatchResult;
+use crate::store::{Home, read};
 
 /// One patch as gen-docs sees it.
 #[derive(Debug, Clone)]
@@ -21,6 +21,8 @@ pub struct Record {
     pub state: State,
     /// What happened when it ran; `None` while it waits.
     pub result: Option<PatchResult>,
+    /// The size of `results/<id>.json` as read, which spares INDEX.md a stat per result.
+    pub result_size: Option<u64>,
     /// For a patch that has not run: the description, author and arrival time its envelope gives.
     pub waiting: Option<Waiting>,
 }
@@ -66,13 +68,13 @@ pub fn load(home: &Home, env: &str) -> Result<Vec<Record>> {
     }
     let ids = ids_in(&home.results_dir(env), ".json", false)?;
     let mut records = Vec::with_capacity(ids.len().max(states.len()));
-    for (id, result) in ids.iter().zip(read_results(home, env, &ids)?) {
+    for (id, (result, size)) in ids.iter().zip(read_results(home, env, &ids)?) {
         let state = states.remove(id).unwrap_or(result.state);
-        records.push(Record { id: id.clone(), state, result: Some(result), waiting: None });
+        records.push(Record { id: id.clone(), state, result: Some(result), result_size: Some(size), waiting: None });
     }
     for (id, state) in states {
         let waiting = read_envelope(&home.queue_dir(env, state).join(format!("{id}.json")));
-        records.push(Record { id, state, result: None, waiting: Some(waiting) });
+        records.push(Record { id, state, result: None, result_size: None, waiting: Some(waiting) });
     }
     records.sort_by(|a, b| (a.received_at(), &a.id).cmp(&(b.received_at(), &b.id)));
     Ok(records)
@@ -80,7 +82,7 @@ pub fn load(home: &Home, env: &str) -> Result<Vec<Record>> {
 
 /// Read and parse the results on several threads: reading 100,000 small files waits on the disk
 /// more than on the CPU, so more requests in flight than cores pays.
-fn read_results(home: &Home, env: &str, ids: &[String]) -> Result<Vec<PatchResult>> {
+fn read_results(home: &Home, env: &str, ids: &[String]) -> Result<Vec<(PatchResult, u64)>> {
     const READERS: usize = 16;
     let chunk = ids.len().div_ceil(READERS).max(1);
     std::thread::scope(|scope| {
@@ -97,31 +99,17 @@ fn read_results(home: &Home, env: &str, ids: &[String]) -> Result<Vec<PatchResul
     })
 }
 
-fn read_result(path: &Path) -> Result<PatchResult> {
-    let bytes = read_small(path).with_context(|| format!("could not read result {}", path.display()))?;
-    serde_json::from_slice(&bytes).with_context(|| format!("could not parse result {}", path.display()))
-}
-
-/// `fs::read` without its stat for a size hint: a result is a few kilobytes, and at 100,000 of
-/// them the saved system calls show.
-fn read_small(path: &Path) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
-    let mut file = std::fs::File::open(path)?;
-    let mut bytes = vec![0; 8192];
-    let mut len = 0;
-    loop {
-        if len == bytes.len() {
-            bytes.resize(len * 2, 0);
-        }
-        match file.read(&mut bytes[len..]) {
-            Ok(0) => break,
-            Ok(n) => len += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    bytes.truncate(len);
-    Ok(bytes)
+/// A result and the size of its file.
+fn read_result(path: &Path) -> Result<(PatchResult, u64)> {
+    let read = || {
+        let mut file = std::fs::File::open(path)?;
+        let size = file.metadata()?.len();
+        read::read_sized(&mut file, size)
+    };
+    let bytes = read().with_context(|| format!("could not read result {}", path.display()))?;
+    let result =
+        serde_json::from_slice(&bytes).with_context(|| format!("could not parse result {}", path.display()))?;
+    Ok((result, bytes.len() as u64))
 }
 
 /// What a waiting patch's envelope says about itself. The envelope may be any format apply-patch
