@@ -32,13 +32,16 @@ pub fn run(ctx: &Context, args: ArchiveArgs) -> Result<Outcome> {
     let _lock = lock::acquire(&home, "archive-summaries", None, ctx.global.wait)?;
     let mut reports = BTreeMap::new();
     for (env, _) in settings.envs(args.env.env.as_deref())? {
-        let mut summaries = archive::plan(&home, env, older_than, now)?;
         let backups = match args.prune_backups {
             Some(age) => Some(prune::plan(&home, env, &records::load(&home, env)?, age.std(), now.into())?),
             None => None,
         };
+        let summaries = if args.dry_run {
+            archive::plan(&home, env, older_than, now)?
+        } else {
+            archive::archive(&home, env, older_than, now)?
+        };
         if !args.dry_run {
-            archive::apply(&mut summaries)?;
             if let Some(plan) = &backups {
                 prune::apply(&home, env, plan)?;
             }

@@ -12,6 +12,8 @@ use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc::Receiver;
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result};
@@ -20,12 +22,12 @@ use serde::Serialize;
 
 use crate::docs::md;
 use crate::store::queue::{self, State};
-use crate::store::{Home, atomic, paths::ensure_dir};
+use crate::store::{Home, paths::ensure_dir};
 
 pub const ARCHIVE_DIR: &str = ".archive";
 
 /// One summary to move.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Move {
     pub id: String,
     #[serde(skip)]
@@ -52,118 +54,186 @@ pub struct Plan {
 
 /// Decide what to move; reads only.
 pub fn plan(home: &Home, env: &str, older_than: Duration, now: SystemTime) -> Result<Plan> {
-    let dir = home.summaries_dir(env);
-    let entries = match std::fs::read_dir(&dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Plan::default()),
-        Err(e) => return Err(e).with_context(|| format!("could not list {}", dir.display())),
-    };
-    let waiting = waiting_ids(home, env)?;
-    let mut taken = Taken::default();
-    let mut plan = Plan::default();
-    let mut candidates = Vec::new();
-    for entry in entries {
-        let entry = entry.with_context(|| format!("could not list {}", dir.display()))?;
-        let name = entry.file_name();
-        if name.to_str().and_then(|n| n.strip_suffix(".md")).is_some_and(queue::valid_id) {
-            candidates.push(entry); // not temp files, the archive itself, strangers
-        }
+    let mut planner = Planner::new(home, env, older_than, now)?;
+    let mut archived = Vec::new();
+    while let Some(batch) = planner.next_batch()? {
+        archived.extend(batch);
     }
-    let mut found = Vec::new();
-    for (entry, meta) in candidates.iter().zip(stat_all(&candidates)?) {
-        let name = entry.file_name();
-        let id = name.to_str().and_then(|n| n.strip_suffix(".md")).expect("filtered above");
-        if !meta.is_file() || (id == "INDEX" && is_generated_index(&entry.path())) {
-            continue;
-        }
-        let modified = meta.modified().with_context(|| format!("could not stat {}", entry.path().display()))?;
-        if now.duration_since(modified).is_ok_and(|age| age > older_than) {
-            if waiting.contains(id) {
-                plan.waiting += 1;
-            } else {
-                found.push((id.to_string(), entry.path(), modified, (meta.dev(), meta.ino())));
-            }
-        } else {
-            plan.young += 1;
-        }
-    }
-    // Sorted, so collisions are resolved the same way whatever order the directory lists in.
-    found.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    for (id, from, modified, file) in found {
-        let month = DateTime::<Utc>::from(modified).format("%Y/%m").to_string();
-        let month_dir = dir.join(ARCHIVE_DIR).join(&month);
-        let name = taken.free_name(&month_dir, &id, file)?;
-        plan.archived.push(Move {
-            dest: format!("{ARCHIVE_DIR}/{month}/{name}"),
-            to: month_dir.join(&name),
-            from,
-            id,
-            file,
-        });
-    }
-    Ok(plan)
+    Ok(Plan { archived, young: planner.young, waiting: planner.waiting })
 }
 
-/// Summaries linked per batch. Each batch costs one fsync of its archive directories before its
-/// sources are unlinked, so larger batches mean fewer flushes, smaller ones more overlap.
+/// Plan and make the moves (see [`move_batches`]), the planning of each batch (a stat per
+/// summary) on its own thread, overlapped with the moves of the batches before it.
+pub fn archive(home: &Home, env: &str, older_than: Duration, now: SystemTime) -> Result<Plan> {
+    let mut planner = Planner::new(home, env, older_than, now)?;
+    if planner.candidates.len() == 0 {
+        return Ok(Plan::default());
+    }
+    let summaries = planner.dir.clone();
+    let from_dir = open_dir(&summaries)?;
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Move>>(2);
+        let planning = scope.spawn(move || -> Result<Planner> {
+            while let Some(batch) = planner.next_batch()? {
+                if tx.send(batch).is_err() {
+                    break; // the moves stopped on an error, which they report
+                }
+            }
+            Ok(planner)
+        });
+        let moved = move_batches(&summaries, &from_dir, rx, link_at);
+        let planner = planning.join().unwrap_or_else(|_| Err(anyhow::anyhow!("the planning thread panicked")));
+        let (archived, planner) = (moved?, planner?);
+        Ok(Plan { archived, young: planner.young, waiting: planner.waiting })
+    })
+}
+
+/// Summaries planned, and then moved, per batch. Each batch costs one fsync of its archive
+/// directories before its sources are unlinked, so larger batches mean fewer flushes, smaller
+/// ones more overlap.
 const BATCH: usize = 2048;
+
+/// The plan, a batch at a time, in id order.
+struct Planner {
+    dir: PathBuf,
+    /// Names that look like summaries (not temp files, the archive itself, strangers), by id.
+    candidates: std::vec::IntoIter<(String, std::fs::DirEntry)>,
+    waiting_ids: HashSet<String>,
+    older_than: Duration,
+    now: SystemTime,
+    taken: Taken,
+    young: usize,
+    waiting: usize,
+}
+
+impl Planner {
+    /// List `summaries/` (a missing one has nothing to archive) and the patches still waiting.
+    fn new(home: &Home, env: &str, older_than: Duration, now: SystemTime) -> Result<Planner> {
+        let dir = home.summaries_dir(env);
+        let mut candidates = Vec::new();
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(e) => Some(e),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e).with_context(|| format!("could not list {}", dir.display())),
+        };
+        for entry in entries.into_iter().flatten() {
+            let entry = entry.with_context(|| format!("could not list {}", dir.display()))?;
+            if let Some(id) =
+                entry.file_name().to_str().and_then(|n| n.strip_suffix(".md")).filter(|id| queue::valid_id(id))
+            {
+                candidates.push((id.to_string(), entry));
+            }
+        }
+        // By id, so collisions are resolved the same way whatever order the directory lists in.
+        candidates.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        Ok(Planner {
+            dir,
+            candidates: candidates.into_iter(),
+            waiting_ids: waiting_ids(home, env)?,
+            older_than,
+            now,
+            taken: Taken::default(),
+            young: 0,
+            waiting: 0,
+        })
+    }
+
+    /// The moves among the next [`BATCH`] candidates; `None` once all are planned.
+    fn next_batch(&mut self) -> Result<Option<Vec<Move>>> {
+        let batch: Vec<(String, std::fs::DirEntry)> = self.candidates.by_ref().take(BATCH).collect();
+        if batch.is_empty() {
+            return Ok(None);
+        }
+        let entries: Vec<&std::fs::DirEntry> = batch.iter().map(|(_, e)| e).collect();
+        let mut moves = Vec::new();
+        for ((id, entry), meta) in batch.iter().zip(stat_all(&entries)?) {
+            if !meta.is_file() || (id == "INDEX" && is_generated_index(&entry.path())) {
+                continue;
+            }
+            let modified = meta.modified().with_context(|| format!("could not stat {}", entry.path().display()))?;
+            if !self.now.duration_since(modified).is_ok_and(|age| age > self.older_than) {
+                self.young += 1;
+            } else if self.waiting_ids.contains(id.as_str()) {
+                self.waiting += 1;
+            } else {
+                let file = (meta.dev(), meta.ino());
+                let month = DateTime::<Utc>::from(modified).format("%Y/%m").to_string();
+                let month_dir = self.dir.join(ARCHIVE_DIR).join(&month);
+                let name = self.taken.free_name(&month_dir, id, file)?;
+                moves.push(Move {
+                    dest: format!("{ARCHIVE_DIR}/{month}/{name}"),
+                    to: month_dir.join(&name),
+                    from: entry.path(),
+                    id: id.clone(),
+                    file,
+                });
+            }
+        }
+        Ok(Some(moves))
+    }
+}
 
 /// How a summary gets its archive name: `linkat` in production; tests swap in a failing one to
 /// reach the rename fallback.
 type LinkFn = fn(&File, &CStr, &File, &CStr) -> std::io::Result<()>;
 
-/// Make the moves: link each summary under its archive name, then unlink it from `summaries/`.
-/// `link` never replaces a name (it fails with EEXIST), so a name taken since the plan (by
-/// anything) gets the next free suffix and `to`/`dest` are updated; a summary gone since the plan
-/// is skipped. Where the file system refuses hard links, that summary is moved with
-/// `renameat2(RENAME_NOREPLACE)` instead.
+/// Make a planned run's moves, as [`archive`] does.
+#[cfg(test)]
+fn apply(plan: &mut Plan) -> Result<()> {
+    apply_with(plan, link_at)
+}
+
+#[cfg(test)]
+fn apply_with(plan: &mut Plan, link: LinkFn) -> Result<()> {
+    let Some(first) = plan.archived.first() else { return Ok(()) };
+    let summaries = parent(&first.from).to_path_buf();
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    tx.send(plan.archived.clone()).expect("the receiver is alive");
+    drop(tx);
+    plan.archived = move_batches(&summaries, &open_dir(&summaries)?, rx, link)?;
+    Ok(())
+}
+
+/// Make the moves that arrive on `batches`, summaries of the directory `from_dir`: link each
+/// summary under its archive name, then unlink it from `summaries/`. Returns them, with their
+/// final names. `link` never replaces a name (it fails with EEXIST), so a name taken since the
+/// plan (by anything) gets the next free suffix and `to`/`dest` are updated; a summary gone
+/// since the plan is skipped. Where the file system refuses hard links, that summary is moved
+/// with `renameat2(RENAME_NOREPLACE)` instead.
 ///
 /// Crash safety: one thread links a batch and fsyncs its archive directories, and only then hands
 /// the batch to a second thread that unlinks the sources (the two overlap: the kernel serialises
 /// cross-directory renames but not links and unlinks). So after a crash at any instant each
 /// summary is in `summaries/`, in the archive, or in both as two names of one file, never in
 /// neither. The next run finishes the last case: the plan keeps that archive name (same device
-/// and inode) and the link's EEXIST on the same file just leads to the unlink. `summaries/` is
+/// and inode) and the link's EEXIST on the same file just leads to the unlink. A new archive
+/// directory is synced into its parents before anything is linked into it, and `summaries/` is
 /// synced once at the end, also after an error.
-pub fn apply(plan: &mut Plan) -> Result<()> {
-    apply_with(plan, link_at)
-}
-
-fn apply_with(plan: &mut Plan, link: LinkFn) -> Result<()> {
-    let Some(first) = plan.archived.first() else { return Ok(()) };
-    let summaries = parent(&first.from).to_path_buf();
-    let from_dir = open_dir(&summaries)?;
-    let mut to_dirs: HashMap<PathBuf, File> = HashMap::new();
-    for m in &plan.archived {
-        let dir = parent(&m.to);
-        if !to_dirs.contains_key(dir) {
-            ensure_dir(dir)?;
-            to_dirs.insert(dir.to_path_buf(), open_dir(dir)?);
-        }
-    }
-    // The archive directories themselves must be durable before any source is unlinked.
-    let mut created: Vec<&Path> =
-        to_dirs.keys().flat_map(|d| d.ancestors().skip(1).take_while(|a| a.starts_with(&summaries))).collect();
-    created.sort();
-    created.dedup();
-    atomic::concurrently(created.into_iter().map(|d| move || sync(d, &open_dir(d)?)))?;
-    let (from_dir, to_dirs) = (&from_dir, &to_dirs);
-    let moved = std::thread::scope(|scope| {
+fn move_batches(summaries: &Path, from_dir: &File, batches: Receiver<Vec<Move>>, link: LinkFn) -> Result<Vec<Move>> {
+    let mut to_dirs: HashMap<PathBuf, Arc<File>> = HashMap::new();
+    let mut moved = Vec::new();
+    let result = std::thread::scope(|scope| {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Linked>>(2);
         let unlinker =
-            scope.spawn(move || rx.into_iter().flatten().try_for_each(|l| unlink_source(from_dir, to_dirs, &l)));
+            scope.spawn(move || rx.into_iter().flatten().try_for_each(|linked| unlink_source(from_dir, &linked)));
         let linked = (|| -> Result<()> {
-            for batch in plan.archived.chunks_mut(BATCH) {
-                let mut linked = Vec::with_capacity(batch.len());
-                for m in batch.iter_mut() {
-                    linked.extend(link_one(from_dir, &to_dirs[parent(&m.to)], m, link)?);
-                }
-                let mut dirs: Vec<&Path> = batch.iter().map(|m| parent(&m.to)).collect();
+            for mut batch in batches {
+                let mut dirs: Vec<PathBuf> = batch.iter().map(|m| parent(&m.to).to_path_buf()).collect();
                 dirs.sort();
                 dirs.dedup();
-                for dir in dirs {
+                for dir in &dirs {
+                    if !to_dirs.contains_key(dir) {
+                        to_dirs.insert(dir.clone(), Arc::new(new_archive_dir(dir, summaries)?));
+                    }
+                }
+                let mut linked = Vec::with_capacity(batch.len());
+                for m in &mut batch {
+                    linked.extend(link_one(from_dir, &to_dirs[parent(&m.to)], m, link)?);
+                }
+                for dir in &dirs {
                     sync(dir, &to_dirs[dir])?;
                 }
+                moved.append(&mut batch);
                 if tx.send(linked).is_err() {
                     break; // the unlinker stopped on an error, which it reports
                 }
@@ -174,15 +244,28 @@ fn apply_with(plan: &mut Plan, link: LinkFn) -> Result<()> {
         let unlinked = unlinker.join().unwrap_or_else(|_| Err(anyhow::anyhow!("the unlinking thread panicked")));
         linked.and(unlinked)
     });
-    sync(&summaries, from_dir)?;
-    moved
+    // Sources were unlinked only from batches in `moved`.
+    if !moved.is_empty() {
+        sync(summaries, from_dir)?;
+    }
+    result.map(|()| moved)
+}
+
+/// Open an archive directory for linking into, creating it and making it durable in its parents
+/// (up to `summaries/`) first: a summary's only name must never be in a directory a crash loses.
+fn new_archive_dir(dir: &Path, summaries: &Path) -> Result<File> {
+    ensure_dir(dir)?;
+    for ancestor in dir.ancestors().skip(1).take_while(|a| a.starts_with(summaries)) {
+        sync(ancestor, &open_dir(ancestor)?)?;
+    }
+    open_dir(dir)
 }
 
 /// A summary now also under its archive name, waiting for its source to be unlinked.
 struct Linked {
     from: PathBuf,
     from_name: CString,
-    to: PathBuf,
+    to_dir: Arc<File>,
     to_name: CString,
     /// Device and inode of the summary as planned.
     file: (u64, u64),
@@ -190,7 +273,7 @@ struct Linked {
 
 /// Give `m.from` its archive name without ever replacing a file there. `None` when nothing is left
 /// to unlink: the summary is gone, or was renamed because the file system refuses hard links.
-fn link_one(from_dir: &File, to_dir: &File, m: &mut Move, link: LinkFn) -> Result<Option<Linked>> {
+fn link_one(from_dir: &File, to_dir: &Arc<File>, m: &mut Move, link: LinkFn) -> Result<Option<Linked>> {
     let from_name = CString::new(m.from.file_name().expect("summary paths have a name").as_bytes())?;
     let (mut by_rename, mut suffix) = (false, 0);
     loop {
@@ -203,14 +286,26 @@ fn link_one(from_dir: &File, to_dir: &File, m: &mut Move, link: LinkFn) -> Resul
         let err = match done {
             Ok(()) if by_rename => return Ok(None),
             Ok(()) => {
-                return Ok(Some(Linked { from: m.from.clone(), from_name, to: m.to.clone(), to_name, file: m.file }));
+                return Ok(Some(Linked {
+                    from: m.from.clone(),
+                    from_name,
+                    to_dir: to_dir.clone(),
+                    to_name,
+                    file: m.file,
+                }));
             }
             Err(e) => e,
         };
         match err.raw_os_error() {
             // A crashed run linked this very file here: only its unlink is left to do.
             Some(libc::EEXIST) if same_file(&m.from, &m.to)? => {
-                return Ok(Some(Linked { from: m.from.clone(), from_name, to: m.to.clone(), to_name, file: m.file }));
+                return Ok(Some(Linked {
+                    from: m.from.clone(),
+                    from_name,
+                    to_dir: to_dir.clone(),
+                    to_name,
+                    file: m.file,
+                }));
             }
             Some(libc::EEXIST) => {
                 suffix += 1;
@@ -232,10 +327,10 @@ fn link_one(from_dir: &File, to_dir: &File, m: &mut Move, link: LinkFn) -> Resul
 /// the summary since the plan (revert does), and the new version stays while the archive name,
 /// which may hold either version, is dropped. The check and the unlink are two calls, so a rewrite
 /// in the microseconds between them is the one case that loses the newer version.
-fn unlink_source(from_dir: &File, to_dirs: &HashMap<PathBuf, File>, l: &Linked) -> Result<()> {
+fn unlink_source(from_dir: &File, l: &Linked) -> Result<()> {
     let (dir, name) = match stat_at(from_dir, &l.from_name) {
         Ok(file) if file == l.file => (from_dir, &l.from_name),
-        Ok(_) => (&to_dirs[parent(&l.to)], &l.to_name),
+        Ok(_) => (&*l.to_dir, &l.to_name),
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(e).with_context(|| format!("could not stat {}", l.from.display())),
     };
@@ -295,7 +390,7 @@ fn sync(dir: &Path, handle: &File) -> Result<()> {
 }
 
 /// The metadata of each entry (without following symlinks), on a few threads.
-fn stat_all(entries: &[std::fs::DirEntry]) -> Result<Vec<std::fs::Metadata>> {
+fn stat_all(entries: &[&std::fs::DirEntry]) -> Result<Vec<std::fs::Metadata>> {
     super::map_on_threads(entries, 4, 1024, |e| {
         e.metadata().with_context(|| format!("could not stat {}", e.path().display()))
     })
@@ -357,6 +452,7 @@ impl Taken {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::atomic;
 
     fn old_summaries(home: &Home, ids: &[&str]) -> Plan {
         let old = SystemTime::now() - Duration::from_secs(10 * 86_400);
@@ -366,6 +462,41 @@ mod tests {
             std::fs::File::options().write(true).open(&path).unwrap().set_modified(old).unwrap();
         }
         plan(home, "main", Duration::from_secs(86_400), SystemTime::now()).unwrap()
+    }
+
+    #[test]
+    fn archive_plans_and_moves_batch_after_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::new(dir.path());
+        let now = SystemTime::now();
+        let summaries = home.summaries_dir("main");
+        std::fs::create_dir_all(&summaries).unwrap();
+        // More than two batches, young ones and a waiting patch's among them.
+        let ids: Vec<String> = (0..2 * BATCH + 10).map(|i| format!("p{i:05}")).collect();
+        for (i, id) in ids.iter().enumerate() {
+            let path = summaries.join(format!("{id}.md"));
+            std::fs::write(&path, id).unwrap();
+            let age = if i % 100 == 7 { 60 } else { 10 * 86_400 };
+            std::fs::File::options()
+                .write(true)
+                .open(&path)
+                .unwrap()
+                .set_modified(now - Duration::from_secs(age))
+                .unwrap();
+        }
+        queue::enqueue(&home, "main", "p00003", State::Pending, b"{}").unwrap();
+        let planned = plan(&home, "main", Duration::from_secs(86_400), now).unwrap();
+        let done = archive(&home, "main", Duration::from_secs(86_400), now).unwrap();
+        let young = (0..ids.len()).filter(|i| i % 100 == 7).count();
+        assert_eq!((done.young, done.waiting, done.archived.len()), (young, 1, ids.len() - young - 1));
+        let dests = |p: &Plan| p.archived.iter().map(|m| m.dest.clone()).collect::<Vec<_>>();
+        assert_eq!(dests(&done), dests(&planned), "a dry run plans what the run does");
+        for m in &done.archived {
+            assert_eq!(std::fs::read_to_string(&m.to).unwrap(), m.id);
+            assert!(!m.from.exists());
+        }
+        let left = std::fs::read_dir(&summaries).unwrap().filter(|e| e.as_ref().unwrap().path().is_file()).count();
+        assert_eq!(left, young + 1);
     }
 
     #[test]
