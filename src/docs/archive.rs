@@ -201,9 +201,9 @@ fn apply_with(plan: &mut Plan, link: LinkFn) -> Result<()> {
 /// since the plan is skipped. Where the file system refuses hard links, that summary is moved
 /// with `renameat2(RENAME_NOREPLACE)` instead.
 ///
-/// Crash safety: one thread links a batch and fsyncs its archive directories, and only then hands
-/// the batch to a second thread that unlinks the sources (the two overlap: the kernel serialises
-/// cross-directory renames but not links and unlinks). So after a crash at any instant each
+/// Crash safety: one thread links a batch and hands it to a second thread, which fsyncs the
+/// batch's archive directories and only then unlinks the sources (the two overlap: the kernel
+/// serialises cross-directory renames but not links and unlinks). So after a crash at any instant each
 /// summary is in `summaries/`, in the archive, or in both as two names of one file, never in
 /// neither. The next run finishes the last case: the plan keeps that archive name (same device
 /// and inode) and the link's EEXIST on the same file just leads to the unlink. A new archive
@@ -213,9 +213,16 @@ fn move_batches(summaries: &Path, from_dir: &File, batches: Receiver<Vec<Move>>,
     let mut to_dirs: HashMap<PathBuf, Arc<File>> = HashMap::new();
     let mut moved = Vec::new();
     let result = std::thread::scope(|scope| {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Linked>>(2);
-        let unlinker =
-            scope.spawn(move || rx.into_iter().flatten().try_for_each(|linked| unlink_source(from_dir, &linked)));
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(Vec<Linked>, Vec<(PathBuf, Arc<File>)>)>(2);
+        let unlinker = scope.spawn(move || {
+            for (linked, dirs) in rx {
+                for (dir, handle) in dirs {
+                    sync(&dir, &handle)?;
+                }
+                linked.iter().try_for_each(|l| unlink_source(from_dir, l))?;
+            }
+            Ok(())
+        });
         let linked = (|| -> Result<()> {
             for mut batch in batches {
                 let mut dirs: Vec<PathBuf> = batch.iter().map(|m| parent(&m.to).to_path_buf()).collect();
@@ -230,11 +237,9 @@ fn move_batches(summaries: &Path, from_dir: &File, batches: Receiver<Vec<Move>>,
                 for m in &mut batch {
                     linked.extend(link_one(from_dir, &to_dirs[parent(&m.to)], m, link)?);
                 }
-                for dir in &dirs {
-                    sync(dir, &to_dirs[dir])?;
-                }
                 moved.append(&mut batch);
-                if tx.send(linked).is_err() {
+                let dirs = dirs.into_iter().map(|d| (d.clone(), to_dirs[&d].clone())).collect();
+                if tx.send((linked, dirs)).is_err() {
                     break; // the unlinker stopped on an error, which it reports
                 }
             }
