@@ -290,28 +290,16 @@ fn link_one(from_dir: &File, to_dir: &Arc<File>, m: &mut Move, link: LinkFn) -> 
         };
         let err = match done {
             Ok(()) if by_rename => return Ok(None),
-            Ok(()) => {
-                return Ok(Some(Linked {
-                    from: m.from.clone(),
-                    from_name,
-                    to_dir: to_dir.clone(),
-                    to_name,
-                    file: m.file,
-                }));
-            }
-            Err(e) => e,
+            Ok(()) => None,
+            // A crashed run linked this very file here: only its unlink is left to do.
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) && same_file(&m.from, &m.to)? => None,
+            Err(e) => Some(e),
+        };
+        let Some(err) = err else {
+            let (from, to_dir) = (m.from.clone(), to_dir.clone());
+            return Ok(Some(Linked { from, from_name, to_dir, to_name, file: m.file }));
         };
         match err.raw_os_error() {
-            // A crashed run linked this very file here: only its unlink is left to do.
-            Some(libc::EEXIST) if same_file(&m.from, &m.to)? => {
-                return Ok(Some(Linked {
-                    from: m.from.clone(),
-                    from_name,
-                    to_dir: to_dir.clone(),
-                    to_name,
-                    file: m.file,
-                }));
-            }
             Some(libc::EEXIST) => {
                 suffix += 1;
                 let name = format!("{}.{suffix}.md", m.id);
