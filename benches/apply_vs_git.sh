@@ -23,6 +23,17 @@
 #                       freed inodes when it allocates, and runner allocates 93 temp files)
 # System time is runner's remaining gap: 30-40 ms against git's 21-25 ms. One syncfs in place of
 # the fsyncs was tried again and is slower (65.6 vs 50.8 ms): it also flushes other writers' data.
+# Session 3 (2026-11-24, machine otherwise idle): each file now costs fewer system calls (open
+# with O_NOFOLLOW and fstat the open file instead of lstat + stat + open, one read of the stated
+# size, no chmod unless the umask narrowed the mode, the pid asked once): per apply, statx
+# 676 -> 392, read 355 -> 193, fchmod and getpid 93 -> 0 (`strace -f -c`). RUNS=40, runner / git:
+#   06:12 (before)  26.4 ± 2.4 / 24.2 ± 0.8 ms     06:26 (after)  28.9 ± 1.8 / 28.9 ± 2.7 ms
+#   07:11           46.2 ± 4.1 / 40.2 ± 1.0 ms     07:33          42.5 ± 4.4 / 41.4 ± 3.2 ms
+#   07:35           41.3 ± 2.6 / 38.7 ± 5.5 ms
+# System time is still the gap (32-37 ms against 21-26): creating the temp files costs both tools
+# the same (perf: a third of either's CPU is inode allocation, swollen by the prepare step's
+# rm -rf), and what is left is runner's writeback, fsyncs and unchanged-check reads. This VM also
+# runs DAMON proactive reclaim, which drops page cache idle for 60 s, so runs swing.
 #
 # Usage: benches/apply_vs_git.sh   (needs cargo with crates.io access once, hyperfine, git, patch;
 # NO_TIMING=1 skips hyperfine)

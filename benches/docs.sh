@@ -24,6 +24,17 @@
 #   after merging, the machine otherwise idle (05:35 and 05:42 UTC, load < 2 at the start):
 #                      gen-docs first 1.79 / 2.19 s (user 1.17-1.41, sys 1.92-2.39); second 1.45 / 1.58 s;
 #                      --check 1.39 / 1.38 s; archive 1.99 / 2.12 s (0.48-0.51, 2.23-2.35); dry-run 0.38-0.42 s.
+# Session 3, 2026-11-24 (results sized from their reads, archive planned on its own thread in
+# batches while earlier batches are linked and unlinked; gen-docs first / second / --check,
+# archive; the machine otherwise idle unless noted):
+#   06:03 before these changes    1.89 / 1.70 / 1.26 s, archive 1.96 s
+#   06:34 load 2.8 (builds)       2.04 / 1.76 / 1.66 s, archive 2.41 s (before the pipeline)
+#   06:51                         1.90 / 1.49 / 1.36 s, archive 1.76 s
+#   07:13 30 s pause, no warm-up  2.33 / 1.55 / 1.51 s, archive 1.76 s (results paged out by DAMON)
+#   07:18 COLD=1, load 10 before  2.10 / 1.68 / 1.79 s, archive 1.86 s; caches dropped: 4.33 s
+#   07:26 warm, quiet             1.65 / 1.51 / 1.39 s, archive 1.83 s; dry run 0.39 s
+# With every cache dropped gen-docs takes 3.3-4.3 s, nearly all of it the kernel reading 300,000
+# inodes and 100,000 results back (sys 4.3-5.4 s), whatever the number of reader threads.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-100000}

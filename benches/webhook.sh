@@ -34,6 +34,17 @@
 #   `TMPDIR=/tmp/wb benches/webhook.sh 10`:          5,420 / 4,473/s,         p99 13.0 / 36.4 ms
 #   webhook 2.8.0 in the same runs:                  433-510/s,               p99 113-234 ms
 #   idle RSS 5.6-6.1 MiB (webhook 7.8-8.2 MiB).
+# Session 3, the machine otherwise idle, 2026-11-24 05:56-07:32 UTC (runs 1 and 6 with
+# TMPDIR=/tmp/wb3), runner / webhook 2.8.0:
+#   run   accepted/s     p99 (ms)        idle RSS (KiB)
+#   1     5376 / 447     13.7 / 121.6    5992 / 7980
+#   2     5490 / 499     15.2 / 107.9    6052 / 8288
+#   3     5149 / 440     15.2 / 147.4    6016 / 8328
+#   4     5387 / 471     14.9 / 172.6    6000 / 8460
+#   5     4604 / 476     30.0 / 113.6    5624 / 8080   60 s after 400,000 fixture files were deleted
+#   6     4996 / 483     15.3 / 112.4    5756 / 7956
+#   7     4762 / 459     16.3 / 168.1    5920 / 8384
+#   8     5245 / 495     14.3 / 177.4    5956 / 8056
 # The disk is a no-journal ext4 on a virtio disk: each new patch file is a new inode, and inode
 # allocation slows down near directories where many files were just deleted (ext4 skips
 # recently freed inodes; the previous run's cleanup and this session's 100,000-file fixtures
