@@ -1,14 +1,15 @@
 //! What a queue run does first, under the environment's lock: settle whatever a dead run left in
 //! applying/. A journaled patch is rolled back and recorded as failed; a patch claimed but never
 //! journaled wrote nothing to the tree and goes back to pending; a journal whose patch was already
-//! settled (or whose revert was already recorded) is simply removed.
+//! settled (or whose revert was already recorded) is simply removed. A patch settled here is
+//! called back like any other (`callback_url`).
 
 use std::time::Instant;
 
 use anyhow::Result;
 
 use super::process::PatchReport;
-use super::{Env, record, revert};
+use super::{Env, callback, record, revert};
 use crate::patch::{backup, journal};
 use crate::store::atomic;
 use crate::store::events::{self, Event};
@@ -47,8 +48,13 @@ pub(super) fn recover(env: &Env, actor: &str) -> Result<Vec<PatchReport>> {
         result.outcome = Outcome::Error;
         result.checks.clear();
         result.reason = Some(reason);
+        // Read before settling moves it; an unreadable envelope just has no callback.
+        let callback_url = std::fs::read(&entry.path).ok().and_then(|bytes| callback::url(&bytes));
         let report = record::settle(env, &entry, result, Instant::now(), actor)?;
         backup::remove(&backup::dir(env.home, env.name, &rolled.key))?;
+        if let Some(url) = callback_url {
+            callback::notify(env, &entry.id, &url, record::final_state(Outcome::Error), actor)?;
+        }
         reports.push(report);
     }
     // Temp files of result and summary writes a dead run never finished (only this job,

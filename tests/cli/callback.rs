@@ -54,6 +54,27 @@ fn the_settled_record_is_posted_once_to_a_listed_host() {
 }
 
 #[test]
+fn a_patch_settled_by_crash_recovery_is_called_back() {
+    let hook = loopback::Server::ok("thanks");
+    // The check kills apply-patch itself, leaving the patch journaled in applying/.
+    let t = env_test("callback_hosts = [\"127.0.0.1\"]\nvalidate = [\"kill -9 $PPID\"]");
+    t.write("tree/a.txt", "one\n");
+    queue(&t, "pending", &with_callback(ops("p", &[write_op("a.txt", "two\n")]), &format!("{}/done", hook.url)), 1);
+    let killed = t.command(["apply-patch"]).output().unwrap();
+    assert_eq!(std::os::unix::process::ExitStatusExt::signal(&killed.status), Some(9));
+    assert!(hook.hits().is_empty(), "called back before the patch was settled");
+    t.run(["apply-patch"]).success();
+    assert_eq!(t.read("tree/a.txt"), "one\n");
+    let hits = hook.hits();
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    let posted: Value = serde_json::from_str(&hits[0].body).unwrap();
+    assert_eq!((posted["id"].as_str(), posted["state"].as_str()), (Some("p"), Some("failed")));
+    assert_eq!(posted["result"]["outcome"], "error");
+    assert!(posted["result"]["reason"].as_str().unwrap().contains("interrupted"), "{posted}");
+    assert_eq!(callback_events(&t).len(), 1);
+}
+
+#[test]
 fn an_unlisted_host_or_a_failing_one_is_logged_and_does_not_change_the_outcome() {
     let down = loopback::Server::new(|_| (503, "busy".into()));
     let t = env_test("callback_hosts = [\"127.0.0.1\"]");
