@@ -37,7 +37,6 @@ struct Entry {
     name: String,
     is_dir: bool,
     is_symlink: bool,
-    path: PathBuf,
     /// Known without a stat (see [`Known`]).
     size: Option<u64>,
     /// Kept for its stat, which resolves the name against the open directory, not the full path.
@@ -95,20 +94,20 @@ pub fn finish(mut scan: Scan, planned: &[Planned], known: Known) -> Result<(Vec<
         for entry in &mut d.files {
             entry.size = known(&entry.name);
         }
-        let totals = render(&mut scan.out, &d.dir, &d.title, 1, &d.dirs, &sized(&d.files)?);
+        let totals = render(&mut scan.out, &d.dir, &d.title, 1, &d.dirs, &sized(d.files)?);
         for (_, listing) in &mut scan.dirs {
             if let Listing::Deferred = listing {
                 *listing = Listing::Indexed(totals);
             }
         }
     }
-    scan.files.retain(|e| !planned.iter().any(|p| p.path == e.path));
+    scan.files.retain(|e| !planned.iter().any(|p| p.path == e.dirent.path()));
     let mut files = Vec::new();
     for p in planned.iter().filter(|p| p.path.parent() == Some(&scan.root)) {
         let name = p.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         files.push((name, p.bytes.len() as u64, false));
     }
-    files.extend(sized(&scan.files)?);
+    files.extend(sized(scan.files)?);
     files.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     render(&mut scan.out, &scan.root, &scan.title, 0, &scan.dirs, &files);
     Ok((scan.out, scan.temps))
@@ -134,14 +133,15 @@ impl Walk<'_> {
                 // 100,000 of them for sizes would cost more than everything else gen-docs does.
                 let snapshot = depth == 1 && title.ends_with("/backups");
                 let title = format!("{title}/{}", entry.name);
+                let path = entry.dirent.path();
                 let listing = if snapshot {
                     Listing::Snapshot
-                } else if depth == 0 && entry.path == self.defer {
-                    let (dirs, files) = self.children(&entry.path, &title, 1)?;
-                    self.deferred = Some(Deferred { dir: entry.path, title, dirs, files });
+                } else if depth == 0 && path == self.defer {
+                    let (dirs, files) = self.children(&path, &title, 1)?;
+                    self.deferred = Some(Deferred { dir: path, title, dirs, files });
                     Listing::Deferred
                 } else {
-                    Listing::Indexed(self.dir(&entry.path, &title, depth + 1)?)
+                    Listing::Indexed(self.dir(&path, &title, depth + 1)?)
                 };
                 dirs.push((entry.name, listing));
             } else {
@@ -154,7 +154,7 @@ impl Walk<'_> {
     /// Index `dir` (after its subdirectories, whose INDEX.md sizes it lists) and return its totals.
     fn dir(&mut self, dir: &Path, title: &str, depth: usize) -> Result<Totals> {
         let (dirs, files) = self.children(dir, title, depth)?;
-        let files = sized(&files)?;
+        let files = sized(files)?;
         Ok(render(&mut self.out, dir, title, depth, &dirs, &files))
     }
 
@@ -176,14 +176,7 @@ impl Walk<'_> {
                 continue;
             }
             let kind = entry.file_type().with_context(|| format!("could not stat {}", entry.path().display()))?;
-            out.push(Entry {
-                name,
-                is_dir: kind.is_dir(),
-                is_symlink: kind.is_symlink(),
-                path: entry.path(),
-                size: None,
-                dirent: entry,
-            });
+            out.push(Entry { name, is_dir: kind.is_dir(), is_symlink: kind.is_symlink(), size: None, dirent: entry });
         }
         out.sort_unstable_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
@@ -250,8 +243,9 @@ fn count(n: u64, one: &str, many: &str) -> String {
 }
 
 /// `(name, size, is_symlink)` for each file, stat-ing on a few threads.
-fn sized(files: &[Entry]) -> Result<Vec<(String, u64, bool)>> {
-    super::map_on_threads(files, 8, 256, |e| Ok((e.name.clone(), stat_size(e)?, e.is_symlink)))
+fn sized(files: Vec<Entry>) -> Result<Vec<(String, u64, bool)>> {
+    let sizes = super::map_on_threads(&files, 8, 256, stat_size)?;
+    Ok(files.into_iter().zip(sizes).map(|(e, size)| (e.name, size, e.is_symlink)).collect())
 }
 
 fn stat_size(entry: &Entry) -> Result<u64> {
@@ -262,6 +256,6 @@ fn stat_size(entry: &Entry) -> Result<u64> {
         Ok(m) => Ok(m.len()),
         // Removed since the listing (a patch moved on): the next run will not list it.
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
-        Err(e) => Err(e).with_context(|| format!("could not stat {}", entry.path.display())),
+        Err(e) => Err(e).with_context(|| format!("could not stat {}", entry.dirent.path().display())),
     }
 }
