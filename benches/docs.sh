@@ -34,6 +34,7 @@
 #   07:18 COLD=1, load 10 before  2.10 / 1.68 / 1.79 s, archive 1.86 s; caches dropped: 4.33 s
 #   07:26 warm, quiet             1.65 / 1.51 / 1.39 s, archive 1.83 s; dry run 0.39 s
 #   07:38 warm, quiet             1.92 / 1.84 / 1.48 s, archive 1.73 s; dry run 0.36 s
+#   07:51 warm, quiet, final      1.36 / 1.28 / 1.31 s (RSS 297 MiB), archive 1.91 s; dry run 0.36 s
 # A/B on one warm fixture (6 alternating runs each): INDEX.md entries without their own path
 # and names moved, not cloned: first run 1.28 -> 1.26 s, unchanged run 1.26 -> 1.21 s (median).
 # With every cache dropped gen-docs takes 3.3-4.3 s, nearly all of it the kernel reading 300,000
