@@ -10,9 +10,10 @@ use std::time::Duration;
 use anyhow::{Result, anyhow, bail};
 use serde_json::{Value, json};
 
-use super::Env;
+use super::{Env, record};
 use crate::store::events::{self, Event};
 use crate::store::queue::State;
+use crate::store::results::Outcome;
 use crate::store::{Home, results};
 
 /// How long one callback may take, end to end.
@@ -41,16 +42,25 @@ pub fn record(home: &Home, env: &str, id: &str, state: State) -> Result<Value> {
     Ok(json!({ "id": id, "env": env, "state": state, "result": result, "summary": summary }))
 }
 
+/// Once a patch has settled with `outcome`: call back the URL its `envelope` asks for, if any,
+/// and log how that went.
+pub(super) fn settled(env: &Env, id: &str, envelope: &[u8], outcome: Outcome, actor: &str) -> Result<()> {
+    match url(envelope) {
+        Some(url) => notify(env, id, &url, record::final_state(outcome), actor),
+        None => Ok(()),
+    }
+}
+
 /// The `callback_url` an envelope asks for. Read from the raw JSON, so a patch refused as
 /// unparseable is still reported; envelopes without the key (nearly all) are not parsed again.
-pub(super) fn url(envelope: &[u8]) -> Option<String> {
+fn url(envelope: &[u8]) -> Option<String> {
     memchr::memmem::find(envelope, b"callback_url")?;
     let value: Value = serde_json::from_slice(envelope).ok()?;
     value.get("callback_url")?.as_str().map(str::to_string)
 }
 
-/// After a patch settled in `state`: call `url` and log how that went.
-pub(super) fn notify(env: &Env, id: &str, url: &str, state: State, actor: &str) -> Result<()> {
+/// Call `url` about a patch settled in `state` and log how that went.
+fn notify(env: &Env, id: &str, url: &str, state: State, actor: &str) -> Result<()> {
     let event = Event::new(actor, "patch.callback").env(env.name).id(id);
     let event = match post(env, url, &record(env.home, env.name, id, state)?) {
         Ok(status) => event.with("status", status),

@@ -207,9 +207,7 @@ fn run(env: &Env, only: Option<&str>, actor: &str) -> Result<QueueReport> {
             std::fs::read(&claimed.path).with_context(|| format!("could not read {}", claimed.path.display()))?;
         let done = process_one(env, &claimed, &entry, &bytes, actor)
             .with_context(|| format!("could not process patch {}", entry.id))?;
-        if let Some(url) = callback::url(&bytes) {
-            callback::notify(env, &entry.id, &url, record::final_state(done.outcome), actor)?;
-        }
+        callback::settled(env, &entry.id, &bytes, done.outcome, actor)?;
         report.patches.push(done);
     }
     report.waiting = left_waiting(env, &states)?;

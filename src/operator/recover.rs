@@ -49,12 +49,10 @@ pub(super) fn recover(env: &Env, actor: &str) -> Result<Vec<PatchReport>> {
         result.checks.clear();
         result.reason = Some(reason);
         // Read before settling moves it; an unreadable envelope just has no callback.
-        let callback_url = std::fs::read(&entry.path).ok().and_then(|bytes| callback::url(&bytes));
+        let envelope = std::fs::read(&entry.path).unwrap_or_default();
         let report = record::settle(env, &entry, result, Instant::now(), actor)?;
         backup::remove(&backup::dir(env.home, env.name, &rolled.key))?;
-        if let Some(url) = callback_url {
-            callback::notify(env, &entry.id, &url, record::final_state(Outcome::Error), actor)?;
-        }
+        callback::settled(env, &entry.id, &envelope, Outcome::Error, actor)?;
         reports.push(report);
     }
     // Temp files of result and summary writes a dead run never finished (only this job,
