@@ -203,9 +203,9 @@ fn apply_with(plan: &mut Plan, link: LinkFn) -> Result<()> {
 ///
 /// Crash safety: one thread links a batch and hands it to a second thread, which fsyncs the
 /// batch's archive directories and only then unlinks the sources (the two overlap: the kernel
-/// serialises cross-directory renames but not links and unlinks). So after a crash at any instant each
-/// summary is in `summaries/`, in the archive, or in both as two names of one file, never in
-/// neither. The next run finishes the last case: the plan keeps that archive name (same device
+/// serialises cross-directory renames but not links and unlinks). So after a crash at any
+/// instant each summary is in `summaries/`, in the archive, or in both as two names of one file,
+/// never in neither. The next run finishes the last case: the plan keeps that archive name (same device
 /// and inode) and the link's EEXIST on the same file just leads to the unlink. A new archive
 /// directory is synced into its parents before anything is linked into it, and `summaries/` is
 /// synced once at the end, also after an error.
@@ -292,7 +292,7 @@ fn link_one(from_dir: &File, to_dir: &Arc<File>, m: &mut Move, link: LinkFn) -> 
             Ok(()) if by_rename => return Ok(None),
             Ok(()) => None,
             // A crashed run linked this very file here: only its unlink is left to do.
-            Err(e) if e.raw_os_error() == Some(libc::EEXIST) && same_file(&m.from, &m.to)? => None,
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) && holds(&m.to, m.file) => None,
             Err(e) => Some(e),
         };
         let Some(err) = err else {
@@ -345,15 +345,6 @@ fn stat_at(dir: &File, name: &CStr) -> std::io::Result<(u64, u64)> {
     // SAFETY: fstatat filled it in.
     let st = unsafe { st.assume_init() };
     Ok((st.st_dev, st.st_ino))
-}
-
-fn same_file(a: &Path, b: &Path) -> Result<bool> {
-    let id = |p: &Path| {
-        std::fs::symlink_metadata(p)
-            .map(|m| (m.dev(), m.ino()))
-            .with_context(|| format!("could not stat {}", p.display()))
-    };
-    Ok(id(a)? == id(b)?)
 }
 
 fn link_at(from_dir: &File, from: &CStr, to_dir: &File, to: &CStr) -> std::io::Result<()> {
@@ -409,7 +400,8 @@ fn is_generated_index(path: &Path) -> bool {
     std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut head)).is_ok() && md::is_generated(&head)
 }
 
-fn is_file(path: &Path, file: (u64, u64)) -> bool {
+/// Whether `path` is a name of `file` (device, inode).
+fn holds(path: &Path, file: (u64, u64)) -> bool {
     std::fs::symlink_metadata(path).is_ok_and(|m| (m.dev(), m.ino()) == file)
 }
 
@@ -435,7 +427,7 @@ impl Taken {
         let names = self.dirs.get_mut(dir).expect("inserted above");
         let name = (0..)
             .map(|n| if n == 0 { format!("{id}.md") } else { format!("{id}.{n}.md") })
-            .find(|name| !names.contains(&OsString::from(name)) || is_file(&dir.join(name), file))
+            .find(|name| !names.contains(&OsString::from(name)) || holds(&dir.join(name), file))
             .expect("some suffix is free");
         names.insert(OsString::from(&name));
         Ok(name)
