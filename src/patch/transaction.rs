@@ -22,7 +22,7 @@ pub fn snapshot(fence: &Fence, rel: &str) -> Result<Option<Snapshot>> {
 /// by its size first.
 pub struct Opened {
     file: File,
-    len: u64,
+    size: u64,
     mode: u32,
     rel: String,
 }
@@ -44,18 +44,18 @@ pub fn open(fence: &Fence, rel: &str) -> Result<Option<Opened>> {
     if !meta.is_file() {
         bail!("{rel} is not a regular file");
     }
-    Ok(Some(Opened { file, len: meta.len(), mode: meta.permissions().mode() & 0o7777, rel: rel.to_string() }))
+    Ok(Some(Opened { file, size: meta.len(), mode: meta.permissions().mode() & 0o7777, rel: rel.to_string() }))
 }
 
 impl Opened {
     /// Its size in bytes, as the open file's stat gave it.
     pub fn size(&self) -> u64 {
-        self.len
+        self.size
     }
 
     pub fn read(mut self) -> Result<Snapshot> {
         let bytes =
-            read::read_sized(&mut self.file, self.len).with_context(|| format!("could not read {}", self.rel))?;
+            read::read_sized(&mut self.file, self.size).with_context(|| format!("could not read {}", self.rel))?;
         Ok(Snapshot { bytes, mode: self.mode })
     }
 }

@@ -1,6 +1,7 @@
 //! Reading a whole file whose size is already known, in fewer system calls than `fs::read` (which
-//! stats the file again and makes a last read to see the end): patches read every file they
-//! touch twice, and gen-docs reads 100,000 results.
+//! stats the file again and makes a last read to see the end) or `take(len).read_to_end` (which
+//! reads in growing chunks): patches read every file they touch twice, and gen-docs reads
+//! 100,000 results.
 
 use std::fs::File;
 use std::io::{ErrorKind, Read};
