@@ -193,12 +193,12 @@ impl Work<'_> {
             return Ok(i);
         }
         let unreadable = |e: anyhow::Error| Refusal::new(name, format!("could not read it: {e:#}"));
-        let opened = transaction::open(self.fence, &path).map_err(unreadable)?;
+        let mut opened = transaction::open(self.fence, &path).map_err(unreadable)?;
         // The size first, so a huge file is refused without being read.
         if let Some(opened) = &opened {
             check_size(&self.limits, name, opened.size())?;
         }
-        let before = opened.map(transaction::Opened::read).transpose().map_err(unreadable)?;
+        let before = opened.as_mut().map(transaction::Opened::read).transpose().map_err(unreadable)?;
         self.entries.push(Entry {
             name: name.to_string(),
             first_edit: self.at,
