@@ -3,7 +3,6 @@
 //! the patch), and any failure restores the files already written.
 
 use std::fs::{self, File};
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -11,7 +10,8 @@ use anyhow::{Context, Result, bail};
 
 use crate::patch::fence::Fence;
 use crate::patch::plan::{FileChange, Plan, Snapshot};
-use crate::store::{atomic, read};
+use crate::store::atomic::{self, Staged};
+use crate::store::read;
 
 /// The file as it is on disk now (`None`: absent).
 pub fn snapshot(fence: &Fence, rel: &str) -> Result<Option<Snapshot>> {
@@ -89,37 +89,33 @@ fn prune_empty_dirs(fence: &Fence, rel: &str) -> Result<()> {
 
 /// Apply every change in the plan, or none of them.
 ///
-/// The new contents are first made durable in temp files beside their targets, fsynced together
-/// (one journal commit for the lot instead of one per file); then each file is checked unchanged
-/// since the plan and renamed into place; then each touched directory is synced once. Any
-/// failure removes the temp files and restores the files already swapped.
+/// The new contents are first made durable in temp files beside their targets, written and
+/// fsynced on several threads; then each file is checked unchanged since the plan and renamed
+/// into place; then each touched directory is synced once. Any failure removes the temp files
+/// and restores the files already swapped.
 pub fn commit(fence: &Fence, plan: &Plan) -> Result<()> {
     let changes: Vec<&FileChange> = plan.files.iter().filter(|c| c.changes_anything()).collect();
     let staged = stage(fence, &changes)?;
     let mut done: Vec<&FileChange> = Vec::new();
     let mut replaced: Vec<Opened> = Vec::with_capacity(changes.len());
-    let mut swap = || -> Result<()> {
-        for (change, temp) in changes.iter().zip(&staged) {
+    // A failure drops the staged files not yet installed, which removes their temp files.
+    let swapped = (|| -> Result<()> {
+        for (change, staged) in changes.iter().zip(staged) {
             let mut current = open(fence, &change.path)?;
             if current.as_mut().map(Opened::read).transpose()? != change.before {
                 bail!("{} changed on disk since the patch was checked; nothing was applied", change.path);
             }
             replaced.extend(current);
-            match temp {
-                Some(temp) => fs::rename(temp, fence.join(&change.path))
-                    .with_context(|| format!("could not move the new {} into place", change.path))?,
+            match staged {
+                Some(staged) => staged.install()?,
                 None => put(fence, &change.path, None)?,
             }
             done.push(change);
         }
         sync_dirs(fence, &changes)
-    };
-    let swapped = swap();
+    })();
     release(replaced);
     let Err(err) = swapped else { return Ok(()) };
-    for temp in staged.iter().flatten() {
-        let _ = fs::remove_file(temp);
-    }
     let restore_errors: Vec<String> = done
         .iter()
         .rev()
@@ -142,52 +138,19 @@ fn release(replaced: Vec<Opened>) {
             Ok(())
         }
     });
-    let _ = atomic::concurrently(closes); // a close cannot fail here: the files were only read
+    atomic::concurrently(closes).expect("closing a file that was only read reports nothing");
 }
 
-/// Write each new content to a temp file beside its target (`None` for a deletion) and fsync
-/// them all, from a few threads so the file system can batch the flushes. Each file's writeback
-/// starts as soon as it is written, so the disk works while the next ones are written.
-fn stage(fence: &Fence, changes: &[&FileChange]) -> Result<Vec<Option<PathBuf>>> {
-    let mut temps: Vec<Option<PathBuf>> = Vec::with_capacity(changes.len());
-    let mut files: Vec<File> = Vec::new();
-    let result = (|| -> Result<()> {
-        for change in changes {
-            let Some(after) = &change.after else {
-                temps.push(None);
-                continue;
-            };
-            let temp = atomic::temp_path(&fence.join(&change.path));
-            let mut file =
-                atomic::open_new(&temp, after.mode).with_context(|| format!("could not write {}", temp.display()))?;
-            temps.push(Some(temp.clone()));
-            file.write_all(&after.bytes).with_context(|| format!("could not write {}", temp.display()))?;
-            start_writeback(&file);
-            files.push(file);
+/// Write each new content to a temp file beside its target (`None` for a deletion) and fsync it,
+/// from several threads: creating a file and waiting for its flush overlap with the others'.
+fn stage(fence: &Fence, changes: &[&FileChange]) -> Result<Vec<Option<Staged>>> {
+    atomic::concurrently(changes.iter().map(|change| {
+        move || {
+            let Some(after) = &change.after else { return Ok(None) };
+            Staged::new(&fence.join(&change.path), &after.bytes, Some(after.mode)).map(Some)
         }
-        atomic::concurrently(files.iter().map(|f| move || f.sync_all().context("could not sync the patched files")))
-    })();
-    if let Err(err) = result {
-        for temp in temps.iter().flatten() {
-            let _ = fs::remove_file(temp);
-        }
-        return Err(err);
-    }
-    Ok(temps)
+    }))
 }
-
-/// Ask the kernel to start writing the file's dirty pages now, without waiting; the fsync that
-/// follows still waits for them and for the metadata, so this only moves I/O earlier. Advisory:
-/// where it is unsupported (or fails) the fsync does all the work, as it would anyway.
-#[cfg(target_os = "linux")]
-fn start_writeback(file: &File) {
-    use std::os::fd::AsRawFd;
-    // SAFETY: a valid open descriptor; the call only schedules writeback of its pages.
-    unsafe { libc::sync_file_range(file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE) };
-}
-
-#[cfg(not(target_os = "linux"))]
-fn start_writeback(_file: &File) {}
 
 /// fsync every directory a change renamed into, once each. A directory a deletion emptied is
 /// gone already (`put` prunes it and syncs its parent).
@@ -202,7 +165,10 @@ fn sync_dirs(fence: &Fence, changes: &[&FileChange]) -> Result<()> {
         .filter(|d| d.is_dir())
         .map(|d| File::open(d).with_context(|| format!("could not open directory {}", d.display())))
         .collect::<Result<Vec<File>>>()?;
-    atomic::concurrently(handles.iter().map(|d| move || d.sync_all().context("could not sync the patched directories")))
+    atomic::concurrently(
+        handles.iter().map(|d| move || d.sync_all().context("could not sync the patched directories")),
+    )?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -268,6 +234,27 @@ mod tests {
         // Deleting the only file of a directory removes the directory too.
         commit(&fence, &Plan { files: vec![change(&fence, "new/b", None)] }).unwrap();
         assert!(!dir.path().join("new").exists());
+    }
+
+    #[test]
+    fn a_file_that_cannot_be_staged_leaves_the_tree_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let names: Vec<String> = (0..20).map(|i| format!("f{i}")).collect();
+        for name in &names {
+            fs::write(dir.path().join(name), "old").unwrap();
+        }
+        fs::write(dir.path().join("blocker"), "a file, not a directory").unwrap();
+        let fence = Fence::new(dir.path(), &[]).unwrap();
+        let before = listing(dir.path());
+        // The other twenty are staged on other threads, some after the failure.
+        let mut files: Vec<FileChange> = names.iter().map(|n| change(&fence, n, Some(b"new"))).collect();
+        let mut blocked = change(&fence, "f0", Some(b"x"));
+        blocked.path = "blocker/inner".into(); // absent before: its directory is a file
+        blocked.before = None;
+        files.insert(5, blocked);
+        let err = commit(&fence, &Plan { files }).unwrap_err();
+        assert!(format!("{err:#}").contains("blocker/inner"), "{err:#}");
+        assert_eq!(listing(dir.path()), before, "no file changed and no temp file is left");
     }
 
     #[test]

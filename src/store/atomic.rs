@@ -129,59 +129,42 @@ pub fn create_new(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 /// Replace several files, each atomically and durably as [`write`] does, with their flushes
-/// overlapped: the temp files are fsynced concurrently (the file system commits them together),
-/// then renamed, then their directories synced concurrently. Not all-or-nothing across files:
-/// after a crash each file is old or new on its own.
+/// overlapped: the temp files are written and fsynced concurrently, then renamed, then their
+/// directories synced concurrently. Not all-or-nothing across files: after a crash each file is
+/// old or new on its own.
 pub fn write_many(files: &[(&Path, &[u8])]) -> Result<()> {
-    let mut staged: Vec<(PathBuf, File)> = Vec::with_capacity(files.len());
-    let result =
-        (|| -> Result<()> {
-            for (path, bytes) in files {
-                let mode = fs::metadata(path).map(|m| m.permissions().mode() & 0o7777).unwrap_or(0o644);
-                let tmp = temp_path(path);
-                let file = open_new(&tmp, mode).with_context(|| format!("could not write {}", path.display()))?;
-                staged.push((tmp, file));
-                let file = &mut staged.last_mut().expect("just pushed").1;
-                file.write_all(bytes).with_context(|| format!("could not write {}", path.display()))?;
-            }
-            concurrently(staged.iter().map(|(tmp, file)| {
-                move || file.sync_all().with_context(|| format!("could not sync {}", tmp.display()))
-            }))?;
-            for ((tmp, _), (path, _)) in staged.iter().zip(files) {
-                fs::rename(tmp, path).with_context(|| format!("could not write {}", path.display()))?;
-            }
-            Ok(())
-        })();
-    if let Err(err) = result {
-        for (tmp, _) in &staged {
-            let _ = fs::remove_file(tmp);
-        }
-        return Err(err);
+    // A failure drops the files not yet installed, which removes their temp files.
+    for staged in concurrently(files.iter().map(|&(path, bytes)| move || Staged::new(path, bytes, None)))? {
+        staged.install()?;
     }
     let mut dirs: Vec<&Path> = files.iter().map(|(p, _)| parent(p)).collect();
     dirs.sort();
     dirs.dedup();
-    concurrently(dirs.into_iter().map(|d| move || sync_dir(d)))
+    concurrently(dirs.into_iter().map(|d| move || sync_dir(d)))?;
+    Ok(())
 }
 
-/// Run the jobs on at most eight threads and return the first error. Flushes issued together
-/// let the file system commit them in one journal transaction instead of one each.
-pub fn concurrently<F: FnOnce() -> Result<()> + Send>(jobs: impl IntoIterator<Item = F>) -> Result<()> {
+/// Run the jobs on at most eight threads and return their results in job order, or the first
+/// error in job order. Files written and flushed together overlap their waits on the disk (and a
+/// journaling file system commits them in one transaction instead of one each).
+pub fn concurrently<T: Send, F: FnOnce() -> Result<T> + Send>(jobs: impl IntoIterator<Item = F>) -> Result<Vec<T>> {
     const THREADS: usize = 8;
     let mut buckets: Vec<Vec<F>> = (0..THREADS).map(|_| Vec::new()).collect();
+    let mut count = 0;
     for (i, job) in jobs.into_iter().enumerate() {
         buckets[i % THREADS].push(job);
+        count = i + 1;
     }
-    std::thread::scope(|s| {
+    let mut results: Vec<std::vec::IntoIter<Result<T>>> = std::thread::scope(|s| {
         let handles: Vec<_> = buckets
             .into_iter()
             .filter(|b| !b.is_empty())
-            .map(|bucket| s.spawn(move || bucket.into_iter().try_for_each(|job| job())))
+            .map(|bucket| s.spawn(move || bucket.into_iter().map(|job| job()).collect::<Vec<_>>().into_iter()))
             .collect();
-        handles
-            .into_iter()
-            .try_for_each(|h| h.join().unwrap_or_else(|_| Err(anyhow::anyhow!("a sync thread panicked"))))
-    })
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+    });
+    // Job i ran in bucket i % THREADS, after the jobs before it there.
+    (0..count).map(|i| results[i % THREADS].next().expect("every job has a result")).collect()
 }
 
 /// Create an empty marker file durably. It has no content to tear, so it needs no temp file:
@@ -342,6 +325,15 @@ mod tests {
         assert!(write_many(&[(&a, b"A2"), (&blocked, b"x")]).is_err());
         let names: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert!(names.iter().all(|n| !n.to_string_lossy().starts_with(TEMP_PREFIX)), "{names:?}");
+    }
+
+    #[test]
+    fn concurrently_returns_results_and_the_first_error_in_job_order() {
+        let doubled = concurrently((0..20).map(|i| move || Ok(i * 2))).unwrap();
+        assert_eq!(doubled, (0..20).map(|i| i * 2).collect::<Vec<_>>());
+        let failing = (0..20).map(|i| move || if i % 7 == 3 { anyhow::bail!("job {i}") } else { Ok(i) });
+        assert_eq!(concurrently(failing).unwrap_err().to_string(), "job 3");
+        assert!(concurrently(std::iter::empty::<fn() -> Result<()>>()).unwrap().is_empty());
     }
 
     #[test]
