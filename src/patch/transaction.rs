@@ -97,24 +97,27 @@ pub fn commit(fence: &Fence, plan: &Plan) -> Result<()> {
     let changes: Vec<&FileChange> = plan.files.iter().filter(|c| c.changes_anything()).collect();
     let staged = stage(fence, &changes)?;
     let mut done: Vec<&FileChange> = Vec::new();
-    let mut replaced: Vec<Opened> = Vec::with_capacity(changes.len());
-    // A failure drops the staged files not yet installed, which removes their temp files.
-    let swapped = (|| -> Result<()> {
+    let swapped = std::thread::scope(|s| {
+        let release = closer(s);
+        // A failure drops the staged files not yet installed, which removes their temp files.
         for (change, staged) in changes.iter().zip(staged) {
             let mut current = open(fence, &change.path)?;
             if current.as_mut().map(Opened::read).transpose()? != change.before {
                 bail!("{} changed on disk since the patch was checked; nothing was applied", change.path);
             }
-            replaced.extend(current);
             match staged {
                 Some(staged) => staged.install()?,
                 None => put(fence, &change.path, None)?,
             }
+            // Closed only now that its name is gone (see `closer`); if no closer is left, the
+            // failed send hands the file back and it is closed here.
+            if let Some(file) = current {
+                let _ = release.send(file);
+            }
             done.push(change);
         }
         sync_dirs(fence, &changes)
-    })();
-    release(replaced);
+    });
     let Err(err) = swapped else { return Ok(()) };
     let restore_errors: Vec<String> = done
         .iter()
@@ -127,18 +130,26 @@ pub fn commit(fence: &Fence, plan: &Plan) -> Result<()> {
     Err(err.context(format!("and could not restore: {}", restore_errors.join("; "))))
 }
 
-/// Close the files the renames replaced (and the deletions removed), together. The last close of
-/// a removed file frees its blocks, and on a file system mounted with `discard` that waits for the
-/// device: holding them open through the renames keeps those waits out of the loop, and closing
-/// them from several threads overlaps them.
-fn release(replaced: Vec<Opened>) {
-    let closes = replaced.into_iter().map(|file| {
-        move || {
-            drop(file);
-            Ok(())
-        }
-    });
-    atomic::concurrently(closes).expect("closing a file that was only read reports nothing");
+/// Threads that close the files sent to them. The last close of a file whose name a rename or a
+/// deletion removed frees its blocks, and on a file system mounted with `discard` that waits for
+/// the device: holding each file open until its name is gone, then closing it here, takes those
+/// waits out of the rename loop and overlaps them with it.
+fn closer<'scope>(s: &'scope std::thread::Scope<'scope, '_>) -> std::sync::mpsc::Sender<Opened> {
+    const CLOSERS: usize = 4;
+    let (send, receive) = std::sync::mpsc::channel::<Opened>();
+    let receive = std::sync::Arc::new(std::sync::Mutex::new(receive));
+    for _ in 0..CLOSERS {
+        let receive = std::sync::Arc::clone(&receive);
+        s.spawn(move || {
+            loop {
+                // The lock is let go before the close, so the closes run side by side.
+                let next = receive.lock().map(|r| r.recv());
+                let Ok(Ok(file)) = next else { break };
+                drop(file);
+            }
+        });
+    }
+    send
 }
 
 /// Write each new content to a temp file beside its target (`None` for a deletion) and fsync it,
