@@ -176,7 +176,8 @@ fn find_anchor(hay: &mut Haystack, anchor: &str, from: usize) -> Option<usize> {
 fn rebuild<'a>(text: &Text<'a>, placed: &mut [Placed<'a>]) -> Text<'a> {
     // An insertion where another hunk starts goes before it, as its line number says.
     placed.sort_by_key(|p| (p.found.start, p.found.len > 0));
-    let mut lines: Vec<TextLine<'a>> = Vec::with_capacity(text.lines.len() + 16);
+    let added: usize = placed.iter().map(|p| p.hunk.counts().0 as usize).sum();
+    let mut lines: Vec<TextLine<'a>> = Vec::with_capacity(text.lines.len() + added);
     let mut final_newline = text.final_newline();
     let mut pos = 0;
     for p in placed.iter().filter(|p| !p.found.already) {

@@ -118,6 +118,8 @@ fn hunk(lines: &[&str], start: usize) -> Result<(Hunk, usize)> {
     };
     let counts = if caps.is_some() { Some((num(2, 1)?, num(4, 1)?)) } else { None };
     let mut body = Body::default();
+    // A hunk holds at most as many lines as its two counts together (context counts in both).
+    body.hunk.lines.reserve(counts.map_or(0, |(old, new)| old.saturating_add(new).min(1 << 16)));
     body.hunk.old_start = caps.as_ref().map(|_| num(1, 0)).transpose()?;
     let (mut old_left, mut new_left) = counts.unwrap_or((usize::MAX, usize::MAX));
     let mut i = start + 1;
