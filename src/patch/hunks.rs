@@ -185,14 +185,14 @@ fn rebuild<'a>(text: &Text<'a>, placed: &mut [Placed<'a>]) -> Text<'a> {
         let mut at = p.found.start;
         let indent =
             if p.found.level >= Level::Whitespace { Reindent::of(p.hunk, &text.lines[at..]) } else { Reindent::None };
-        for line in &p.hunk.lines {
-            match line {
-                Line::Context(_) => {
+        for (kind, t) in p.hunk.lines() {
+            match kind {
+                Line::Context => {
                     lines.push(text.lines[at].clone());
                     at += 1;
                 }
-                Line::Remove(_) => at += 1,
-                Line::Add(t) => lines.push(text.line(indent.apply(t))),
+                Line::Remove => at += 1,
+                Line::Add => lines.push(text.line(indent.apply(t))),
             }
         }
         if at == text.lines.len() {

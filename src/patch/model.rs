@@ -134,11 +134,16 @@ pub struct FileDiff {
     pub hunks: Vec<Hunk>,
 }
 
+/// One hunk. Its lines' texts sit one after another in one string, so a large diff costs an
+/// allocation per hunk rather than one per line.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Hunk {
     /// Where the patch says the old lines start (1-based), when it says.
     pub old_start: Option<usize>,
-    pub lines: Vec<Line>,
+    /// Every line's text, without its prefix or line ending, end to end.
+    text: String,
+    /// Each line's kind and where its text ends in `text`.
+    lines: Vec<(Line, usize)>,
     /// Codex `@@ text` anchors: lines to find, in order, before the hunk's own lines.
     pub anchors: Vec<String>,
     /// The old lines end at the end of the file (Codex `*** End of File`).
@@ -148,40 +153,66 @@ pub struct Hunk {
     pub new_no_newline: bool,
 }
 
+/// What a hunk line does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Line {
+    Context,
+    Remove,
+    Add,
+}
+
 impl Hunk {
+    /// Room for `lines` more lines (of a typical length) without reallocating.
+    pub fn reserve(&mut self, lines: usize) {
+        self.lines.reserve(lines);
+        self.text.reserve(lines.saturating_mul(40));
+    }
+
+    pub fn push(&mut self, kind: Line, text: &str) {
+        self.text.push_str(text);
+        self.lines.push((kind, self.text.len()));
+    }
+
+    /// Keep the first `len` lines.
+    pub fn truncate(&mut self, len: usize) {
+        self.lines.truncate(len);
+        self.text.truncate(self.lines.last().map_or(0, |&(_, end)| end));
+    }
+
+    pub fn len(&self) -> usize {
+        self.lines.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+
+    pub fn last(&self) -> Option<Line> {
+        self.lines.last().map(|&(kind, _)| kind)
+    }
+
+    /// Each line's kind and text, in order.
+    pub fn lines(&self) -> impl Iterator<Item = (Line, &str)> {
+        let starts = std::iter::once(0).chain(self.lines.iter().map(|&(_, end)| end));
+        self.lines.iter().zip(starts).map(|(&(kind, end), start)| (kind, &self.text[start..end]))
+    }
+
     /// The lines the file must hold before: context and removed lines.
     pub fn old_lines(&self) -> Vec<&str> {
-        self.side(false)
+        self.side(Line::Remove)
     }
 
     /// The lines the file holds after: context and added lines.
     pub fn new_lines(&self) -> Vec<&str> {
-        self.side(true)
+        self.side(Line::Add)
     }
 
-    fn side(&self, new: bool) -> Vec<&str> {
-        self.lines
-            .iter()
-            .filter_map(|l| match l {
-                Line::Context(t) => Some(t.as_str()),
-                Line::Add(t) if new => Some(t.as_str()),
-                Line::Remove(t) if !new => Some(t.as_str()),
-                _ => None,
-            })
-            .collect()
+    fn side(&self, changed: Line) -> Vec<&str> {
+        self.lines().filter(|&(kind, _)| kind == Line::Context || kind == changed).map(|(_, text)| text).collect()
     }
 
     pub fn counts(&self) -> (u64, u64) {
-        let added = self.lines.iter().filter(|l| matches!(l, Line::Add(_))).count() as u64;
-        let removed = self.lines.iter().filter(|l| matches!(l, Line::Remove(_))).count() as u64;
-        (added, removed)
+        let count = |of: Line| self.lines.iter().filter(|&&(kind, _)| kind == of).count() as u64;
+        (count(Line::Add), count(Line::Remove))
     }
-}
-
-/// A hunk line's text, without its prefix or line ending.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Line {
-    Context(String),
-    Remove(String),
-    Add(String),
 }

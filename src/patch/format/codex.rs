@@ -43,9 +43,10 @@ pub fn parse(text: &str) -> Result<Vec<Edit>> {
             while i < lines.len() && !lines[i].starts_with("*** ") {
                 match lines[i].strip_prefix('+') {
                     Some(t) => {
-                        hunk.lines.extend(std::iter::repeat_n(Line::Add(String::new()), blanks));
-                        blanks = 0;
-                        hunk.lines.push(Line::Add(t.to_string()));
+                        for _ in 0..std::mem::take(&mut blanks) {
+                            hunk.push(Line::Add, "");
+                        }
+                        hunk.push(Line::Add, t);
                     }
                     None if lines[i].trim().is_empty() => blanks += 1,
                     None => bail!("line {}: a line of an added file must start with `+`", i + 1),
@@ -94,7 +95,7 @@ fn chunks(lines: &[&str], mut i: usize, hunks: &mut Vec<Hunk>) -> Result<usize> 
         } else if line.starts_with("*** ") {
             break;
         } else if let Some(anchor) = line.strip_prefix("@@") {
-            if !cur.hunk.lines.is_empty() {
+            if !cur.hunk.is_empty() {
                 hunks.push(std::mem::take(&mut cur).finish(true));
             }
             let anchor = anchor.trim();
@@ -109,7 +110,7 @@ fn chunks(lines: &[&str], mut i: usize, hunks: &mut Vec<Hunk>) -> Result<usize> 
         i += 1;
     }
     let cur = cur.finish(true);
-    if !cur.lines.is_empty() {
+    if !cur.is_empty() {
         hunks.push(cur);
     }
     Ok(i)

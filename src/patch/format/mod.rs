@@ -33,27 +33,25 @@ pub struct Body {
 }
 
 impl Body {
-    /// Add a body line (` ctx`, `-old`, `+new`, or an empty line) and return it; `None` (and
-    /// nothing added) for anything else.
-    pub fn push(&mut self, line: &str) -> Option<&Line> {
-        let mut chars = line.chars();
-        let parsed = match chars.next() {
-            None => Line::Context(String::new()),
-            Some(' ') => Line::Context(chars.as_str().to_string()),
-            Some('-') => Line::Remove(chars.as_str().to_string()),
-            Some('+') => Line::Add(chars.as_str().to_string()),
+    /// Add a body line (` ctx`, `-old`, `+new`, or an empty line) and return its kind; `None`
+    /// (and nothing added) for anything else.
+    pub fn push(&mut self, line: &str) -> Option<Line> {
+        let kind = match line.as_bytes().first() {
+            None | Some(b' ') => Line::Context,
+            Some(b'-') => Line::Remove,
+            Some(b'+') => Line::Add,
             _ => return None,
         };
         self.bare_tail = if line.is_empty() { self.bare_tail + 1 } else { 0 };
-        self.hunk.lines.push(parsed);
-        self.hunk.lines.last()
+        self.hunk.push(kind, line.get(1..).unwrap_or_default());
+        Some(kind)
     }
 
     /// The hunk, without its trailing bare empty lines when `trim`.
     pub fn finish(mut self, trim: bool) -> Hunk {
         if trim {
-            let keep = self.hunk.lines.len() - self.bare_tail;
-            self.hunk.lines.truncate(keep);
+            let keep = self.hunk.len() - self.bare_tail;
+            self.hunk.truncate(keep);
         }
         self.hunk
     }

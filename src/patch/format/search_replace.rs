@@ -71,9 +71,10 @@ pub fn parse(text: &str) -> Result<Vec<Edit>> {
             bail!("line {n}: SEARCH block has no `>>>>>>> REPLACE` line");
         }
         i += 1;
-        let mut hunk = Hunk { at_eof: search.is_empty(), ..Hunk::default() };
-        hunk.lines.extend(search.iter().map(|l| Line::Remove(l.to_string())));
-        hunk.lines.extend(replace.iter().map(|l| Line::Add(l.to_string())));
+        let mut hunk = Hunk::default();
+        hunk.at_eof = search.is_empty();
+        search.iter().for_each(|l| hunk.push(Line::Remove, l));
+        replace.iter().for_each(|l| hunk.push(Line::Add, l));
         edits.push(Edit::Diff(FileDiff {
             old_path: Some(path.to_string()),
             new_path: Some(path.to_string()),

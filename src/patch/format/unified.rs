@@ -119,7 +119,7 @@ fn hunk(lines: &[&str], start: usize) -> Result<(Hunk, usize)> {
     let counts = if caps.is_some() { Some((num(2, 1)?, num(4, 1)?)) } else { None };
     let mut body = Body::default();
     // A hunk holds at most as many lines as its two counts together (context counts in both).
-    body.hunk.lines.reserve(counts.map_or(0, |(old, new)| old.saturating_add(new).min(1 << 16)));
+    body.hunk.reserve(counts.map_or(0, |(old, new)| old.saturating_add(new).min(1 << 16)));
     body.hunk.old_start = caps.as_ref().map(|_| num(1, 0)).transpose()?;
     let (mut old_left, mut new_left) = counts.unwrap_or((usize::MAX, usize::MAX));
     let mut i = start + 1;
@@ -133,9 +133,9 @@ fn hunk(lines: &[&str], start: usize) -> Result<(Hunk, usize)> {
         if line.starts_with('\\') {
             // `\ No newline at end of file` belongs to the line before it.
             let hunk = &mut body.hunk;
-            match hunk.lines.last() {
-                Some(Line::Remove(_)) => hunk.old_no_newline = true,
-                Some(Line::Add(_)) => hunk.new_no_newline = true,
+            match hunk.last() {
+                Some(Line::Remove) => hunk.old_no_newline = true,
+                Some(Line::Add) => hunk.new_no_newline = true,
                 _ => (hunk.old_no_newline, hunk.new_no_newline) = (true, true),
             }
             i += 1;
@@ -146,9 +146,9 @@ fn hunk(lines: &[&str], start: usize) -> Result<(Hunk, usize)> {
         }
         match body.push(line) {
             None => break,
-            Some(Line::Context(_)) => (old_left, new_left) = (old_left.saturating_sub(1), new_left.saturating_sub(1)),
-            Some(Line::Remove(_)) => old_left = old_left.saturating_sub(1),
-            Some(Line::Add(_)) => new_left = new_left.saturating_sub(1),
+            Some(Line::Context) => (old_left, new_left) = (old_left.saturating_sub(1), new_left.saturating_sub(1)),
+            Some(Line::Remove) => old_left = old_left.saturating_sub(1),
+            Some(Line::Add) => new_left = new_left.saturating_sub(1),
         }
         i += 1;
     }

@@ -41,12 +41,9 @@ impl Work<'_> {
             // Not there byte for byte: as whole lines, the matcher forgives line endings and
             // whitespace (and says where the closest lines are).
             let mut hunk = Hunk::default();
-            hunk.lines.extend(crate::patch::format::lines(search).into_iter().map(|l| Line::Remove(l.to_string())));
-            hunk.lines.extend(
-                crate::patch::format::lines(&in_file_eol(replace.as_str(), Eol::Lf))
-                    .into_iter()
-                    .map(|l| Line::Add(l.to_string())),
-            );
+            crate::patch::format::lines(search).into_iter().for_each(|l| hunk.push(Line::Remove, l));
+            let replace = in_file_eol(replace.as_str(), Eol::Lf);
+            crate::patch::format::lines(&replace).into_iter().for_each(|l| hunk.push(Line::Add, l));
             let hunks = [hunk];
             let applied = hunks::apply(path, &text, &hunks).map_err(|mut r| {
                 // Said of the search text, not of a hunk; keep what the matcher found nearest.
