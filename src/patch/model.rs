@@ -162,10 +162,9 @@ pub enum Line {
 }
 
 impl Hunk {
-    /// Room for `lines` more lines (of a typical length) without reallocating.
+    /// Room for `lines` more lines without reallocating (the text grows as it comes).
     pub fn reserve(&mut self, lines: usize) {
         self.lines.reserve(lines);
-        self.text.reserve(lines.saturating_mul(40));
     }
 
     pub fn push(&mut self, kind: Line, text: &str) {
