@@ -3,16 +3,10 @@
 //! add up or are missing (`@@ @@`), blank context lines without their space, text around the
 //! diff (a commit message, Markdown fences).
 
-use std::sync::LazyLock;
-
 use anyhow::{Context, Result, bail};
-use regex::Regex;
 
 use super::{Body, lines};
 use crate::patch::model::{Edit, FileDiff, Hunk, Line};
-
-static HUNK_HEADER: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^@@+ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@").expect("valid regex"));
 
 /// A file section being read: the names as written, before prefixes are stripped.
 #[derive(Default)]
@@ -109,18 +103,18 @@ fn git_header(s: &mut Section, line: &str, n: usize) -> Result<bool> {
 /// Read a hunk from its `@@` line; returns it and the index after it.
 fn hunk(lines: &[&str], start: usize) -> Result<(Hunk, usize)> {
     let header = lines[start];
-    let caps = HUNK_HEADER.captures(header);
+    let fields = header_fields(header);
     let num = |i: usize, default: usize| -> Result<usize> {
-        match caps.as_ref().and_then(|c| c.get(i)) {
-            Some(m) => m.as_str().parse().with_context(|| format!("line {}: bad number in `{header}`", start + 1)),
+        match fields.and_then(|f| f[i]) {
+            Some(digits) => digits.parse().with_context(|| format!("line {}: bad number in `{header}`", start + 1)),
             None => Ok(default),
         }
     };
-    let counts = if caps.is_some() { Some((num(2, 1)?, num(4, 1)?)) } else { None };
+    let counts = if fields.is_some() { Some((num(1, 1)?, num(3, 1)?)) } else { None };
     let mut body = Body::default();
     // A hunk holds at most as many lines as its two counts together (context counts in both).
     body.hunk.reserve(counts.map_or(0, |(old, new)| old.saturating_add(new).min(1 << 16)));
-    body.hunk.old_start = caps.as_ref().map(|_| num(1, 0)).transpose()?;
+    body.hunk.old_start = fields.map(|_| num(0, 0)).transpose()?;
     let (mut old_left, mut new_left) = counts.unwrap_or((usize::MAX, usize::MAX));
     let mut i = start + 1;
     while i < lines.len() {
@@ -153,6 +147,27 @@ fn hunk(lines: &[&str], start: usize) -> Result<(Hunk, usize)> {
         i += 1;
     }
     Ok((body.finish(counts.is_none()), i))
+}
+
+/// The numbers of a `@@ -a,b +c,d @@` header as written: old start and count, new start and
+/// count, where a count may be left out. `None` when the line gives no numbers, as `@@ @@`.
+fn header_fields(line: &str) -> Option<[Option<&str>; 4]> {
+    fn digits(s: &str) -> Option<(&str, &str)> {
+        let n = s.bytes().take_while(u8::is_ascii_digit).count();
+        (n > 0).then(|| s.split_at(n))
+    }
+    // A start, and a count after a comma.
+    fn range(s: &str) -> Option<([Option<&str>; 2], &str)> {
+        let (start, rest) = digits(s)?;
+        match rest.strip_prefix(',') {
+            Some(rest) => digits(rest).map(|(count, rest)| ([Some(start), Some(count)], rest)),
+            None => Some(([Some(start), None], rest)),
+        }
+    }
+    let rest = line.strip_prefix("@@")?.trim_start_matches('@').strip_prefix(" -")?;
+    let ([old_start, old_count], rest) = range(rest)?;
+    let ([new_start, new_count], rest) = range(rest.strip_prefix(" +")?)?;
+    rest.starts_with(" @@").then_some([old_start, old_count, new_start, new_count])
 }
 
 fn finish(section: Option<Section>, strip: Option<usize>, edits: &mut Vec<Edit>) -> Result<()> {
@@ -258,6 +273,20 @@ fn unquote(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hunk_headers_give_their_numbers_as_written() {
+        fn some(f: [&'static str; 4]) -> Option<[Option<&'static str>; 4]> {
+            Some(f.map(|s| (!s.is_empty()).then_some(s)))
+        }
+        assert_eq!(header_fields("@@ -12,7 +13,9 @@ fn main() {"), some(["12", "7", "13", "9"]));
+        assert_eq!(header_fields("@@ -1 +1 @@"), some(["1", "", "1", ""]));
+        assert_eq!(header_fields("@@@ -0,0 +1,2 @@@"), some(["0", "0", "1", "2"]));
+        assert_eq!(header_fields("@@ -99999999999999999999 +1 @@"), some(["99999999999999999999", "", "1", ""]));
+        for none in ["@@ @@", "@@ -1, +1 @@", "@@ -x +1 @@", "@@ -1 +1", "@@ -1 +1@@", "@ -1 +1 @@", "@@ -١ +1 @@"] {
+            assert_eq!(header_fields(none), None, "{none}");
+        }
+    }
 
     fn diff(edits: &[Edit]) -> &FileDiff {
         match &edits[0] {
