@@ -35,8 +35,8 @@
 # rm -rf), and what is left is runner's writeback, fsyncs and unchanged-check reads. This VM also
 # runs DAMON proactive reclaim, which drops page cache idle for 60 s, so runs swing.
 #
-# Usage: benches/apply_vs_git.sh   (needs cargo with crates.io access once, hyperfine, git, patch;
-# NO_TIMING=1 skips hyperfine)
+# Usage: benches/apply_vs_git.sh   (needs cargo with crates.io access once, hyperfine, python3,
+# git, patch; NO_TIMING=1 skips the timing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -78,10 +78,21 @@ for tool in runner git patch; do
     diff -r "$work/tree" "$work/new" >/dev/null || { echo "$tool did not produce $NEW" >&2; exit 1; }
 done
 
-[ -n "${NO_TIMING:-}" ] || hyperfine -N --warmup 3 --runs "$RUNS" --prepare "sh -c 'rm -rf $work/tree && cp -r $work/old $work/tree'" \
-    -n "runner apply-patch --tree" "$runner apply-patch --tree $work/tree -p1 $work/big.diff" \
-    -n "git apply" "git -C $work/tree apply -p1 $work/big.diff" \
-    -n "patch -p1" "patch -d $work/tree -p1 -s -i $work/big.diff"
+# Before every timed run: a fresh copy of the old tree, written out (`sync`) so that it is at rest
+# on the disk like a real checkout, and runner's fsyncs do not also write the copy's dirty blocks.
+prepare="rm -rf $work/tree && cp -r $work/old $work/tree && sync"
+if [ -z "${NO_TIMING:-}" ]; then
+    hyperfine -N --warmup 3 --runs "$RUNS" --prepare "sh -c '$prepare'" \
+        -n "runner apply-patch --tree" "$runner apply-patch --tree $work/tree -p1 $work/big.diff" \
+        -n "git apply" "git -C $work/tree apply -p1 $work/big.diff" \
+        -n "patch -p1" "patch -d $work/tree -p1 -s -i $work/big.diff"
+    # hyperfine times each command's runs in one block; a disk that drifts through the series
+    # (see above) then favours whichever goes first. The same, alternated run by run:
+    python3 benches/interleave.py "$RUNS" "$prepare" \
+        "runner=$runner apply-patch --tree $work/tree -p1 $work/big.diff" \
+        "git apply=git -C $work/tree apply -p1 $work/big.diff" \
+        "patch=patch -d $work/tree -p1 -s -i $work/big.diff"
+fi
 
 # The same diff with every line number removed (`@@ @@`, as models often write hunks), one file
 # at a time: each must apply exactly right or be refused as ambiguous, never land elsewhere.
