@@ -35,6 +35,20 @@
 # rm -rf), and what is left is runner's writeback, fsyncs and unchanged-check reads. This VM also
 # runs DAMON proactive reclaim, which drops page cache idle for 60 s, so runs swing.
 #
+# Session 4 (2026-11-24, machine otherwise idle). What changed: each file is created, written
+# and fsynced on one of 8 threads (was: written in turn, then fsynced together); each replaced
+# file is held open through its rename and closed on closer threads, because on this
+# `discard`-mounted ext4 the last close of a removed file waits for the device to discard its
+# blocks (that wait was 8-10 ms inside the rename loop); a hunk keeps its lines in one string;
+# vectors are sized up front; no regex for hunk headers. --check: 16.9 -> 12.2-14.4 ms.
+# The prepare step now syncs the copy: without it, the old files have no blocks on disk yet
+# (delayed allocation), so deleting them costs git nothing while a real checkout's files do
+# cost a discard each. RUNS=40, hyperfine mean / alternated median (benches/interleave.py):
+#   08:38  runner 26.9 / 33.6 ms   git apply 31.8 / 39.9 ms   patch 34.9 / 42.5 ms
+#   08:44  runner 25.5 / 34.1 ms   git apply 35.8 / 38.5 ms   patch 37.0 / 40.1 ms
+# The old prepare (no sync), alternated, 40 rounds: runner 30.8, git apply 26.2 ms (session 3's
+# build 35.8). tmpfs (/dev/shm), alternated: runner 19.0, git apply 25.3 ms.
+#
 # Usage: benches/apply_vs_git.sh   (needs cargo with crates.io access once, hyperfine, python3,
 # git, patch; NO_TIMING=1 skips the timing)
 set -euo pipefail
