@@ -133,10 +133,12 @@ pub fn commit(fence: &Fence, plan: &Plan) -> Result<()> {
 /// Threads that close the files sent to them. The last close of a file whose name a rename or a
 /// deletion removed frees its blocks, and on a file system mounted with `discard` that waits for
 /// the device: holding each file open until its name is gone, then closing it here, takes those
-/// waits out of the rename loop and overlaps them with it.
-fn closer<'scope>(s: &'scope std::thread::Scope<'scope, '_>) -> std::sync::mpsc::Sender<Opened> {
+/// waits out of the rename loop and overlaps them with it. The queue is bounded, so a patch of
+/// thousands of files never holds more than a few dozen open: a send waits when it is full.
+fn closer<'scope>(s: &'scope std::thread::Scope<'scope, '_>) -> std::sync::mpsc::SyncSender<Opened> {
     const CLOSERS: usize = 4;
-    let (send, receive) = std::sync::mpsc::channel::<Opened>();
+    const QUEUED: usize = 32;
+    let (send, receive) = std::sync::mpsc::sync_channel::<Opened>(QUEUED);
     let receive = std::sync::Arc::new(std::sync::Mutex::new(receive));
     for _ in 0..CLOSERS {
         let receive = std::sync::Arc::clone(&receive);

@@ -291,3 +291,36 @@ fn malformed_patches_are_errors_naming_the_problem() {
     let t = Test::new();
     t.run(["apply-patch", "--tree", "nowhere", "missing.diff"]).code(2).stderr_contains("could not read patch");
 }
+
+#[test]
+fn a_patch_of_many_files_applies_within_a_small_descriptor_limit() {
+    use std::os::unix::process::CommandExt;
+    const FILES: usize = 600;
+    let t = Test::new();
+    let mut patch = String::new();
+    for i in 0..FILES {
+        t.write(&format!("tree/d{}/f{i}.txt", i % 7), "one\ntwo\nthree\n");
+        patch.push_str(&format!(
+            "--- a/d{d}/f{i}.txt\n+++ b/d{d}/f{i}.txt\n@@ -1,3 +1,3 @@\n one\n-two\n+TWO\n three\n",
+            d = i % 7
+        ));
+    }
+    t.write("p.patch", &patch);
+    let mut cmd = t.command(["apply-patch", "--tree", "tree", "p.patch"]);
+    // Far fewer descriptors than the patch has files: none may be held per file to the end.
+    let limit = libc::rlimit { rlim_cur: 64, rlim_max: 64 };
+    // SAFETY: setrlimit is async-signal-safe, and `limit` is a valid rlimit.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        })
+    };
+    crate::support::Run::from(cmd.output().unwrap()).success();
+    for i in 0..FILES {
+        assert_eq!(t.read(&format!("tree/d{}/f{i}.txt", i % 7)), "one\nTWO\nthree\n");
+    }
+}
