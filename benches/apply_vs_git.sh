@@ -46,6 +46,8 @@
 # cost a discard each. RUNS=40, hyperfine mean / alternated median (benches/interleave.py):
 #   08:38  runner 26.9 / 33.6 ms   git apply 31.8 / 39.9 ms   patch 34.9 / 42.5 ms
 #   08:44  runner 25.5 / 34.1 ms   git apply 35.8 / 38.5 ms   patch 37.0 / 40.1 ms
+#   08:50  runner 29.2 / 32.1 ms   git apply 32.4 / 36.7 ms   patch 34.5 / 36.0 ms  (closer
+#          queue bounded to 32 files, so a huge patch holds few descriptors)
 # The old prepare (no sync), alternated, 40 rounds: runner 30.8, git apply 26.2 ms (session 3's
 # build 35.8). tmpfs (/dev/shm), alternated: runner 19.0, git apply 25.3 ms.
 #
