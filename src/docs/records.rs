@@ -84,19 +84,7 @@ pub fn load(home: &Home, env: &str) -> Result<Vec<Record>> {
 /// more than on the CPU, so more requests in flight than cores pays.
 fn read_results(home: &Home, env: &str, ids: &[String]) -> Result<Vec<(PatchResult, u64)>> {
     const READERS: usize = 16;
-    let chunk = ids.len().div_ceil(READERS).max(1);
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = ids
-            .chunks(chunk)
-            .map(|ids| scope.spawn(move || ids.iter().map(|id| read_result(&home.result_file(env, id))).collect()))
-            .collect();
-        let mut out = Vec::with_capacity(ids.len());
-        for worker in workers {
-            let part: Result<Vec<_>> = worker.join().expect("result reader panicked");
-            out.extend(part?);
-        }
-        Ok(out)
-    })
+    super::map_on_threads(ids, READERS, 1, |id| read_result(&home.result_file(env, id)))
 }
 
 /// A result and the size of its file.
