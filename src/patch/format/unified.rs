@@ -325,6 +325,10 @@ mod tests {
         // A blank context line written with its space is context, even last.
         let edits = parse("--- a/f\n+++ b/f\n@@ @@\n+x\n \n\n", None).unwrap();
         assert_eq!(diff(&edits).hunks[0].old_lines(), vec![""]);
+        // Counts far too large (a hostile header) are read as far as the hunk goes, without
+        // reserving room for them.
+        let edits = parse("--- f\n+++ f\n@@ -1,4000000000000 +1,4000000000000 @@\n-a\n+b\n", None).unwrap();
+        assert_eq!(diff(&edits).hunks[0].new_lines(), vec!["b"]);
         // Counts too small: the rest of the hunk is still read.
         let edits = parse("--- f\n+++ f\n@@ -1,1 +1,1 @@\n-a\n+b\n+c\n", None).unwrap();
         assert_eq!(diff(&edits).hunks[0].new_lines(), vec!["b", "c"]);
