@@ -55,6 +55,8 @@ fn main() {
             reason: failed.then(|| format!("hunk {} did not match src/mod{}/file.rs", i % 3 + 1, i % 4)),
             reverted_at: None,
             reverted_by: None,
+            commit: None,
+            revert_commit: None,
         };
         fs::write(home.result_file("main", &id), serde_json::to_vec_pretty(&result).unwrap()).unwrap();
         let envelope = serde_json::json!({"id": id, "env": "main", "description": result.description, "patch": "--- a/x\n+++ b/x\n"});

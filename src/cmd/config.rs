@@ -19,6 +19,7 @@ pub fn run(ctx: &Context) -> Result<Outcome> {
         c.health.ping_url(),
     ];
     let source = settings.source.as_ref().map(|p| p.display().to_string());
+    let problems = crate::operator::git_problems(&settings)?;
     if ctx.global.json {
         let secrets: serde_json::Map<_, _> = secrets.iter().map(|s| (s.key.to_string(), json!(s.status()))).collect();
         output::json(&json!({
@@ -27,6 +28,7 @@ pub fn run(ctx: &Context) -> Result<Outcome> {
             "default_env": settings.default_env,
             "config": c,
             "secrets": secrets,
+            "problems": problems,
         }))?;
         return Ok(Outcome::Yes);
     }
@@ -36,6 +38,9 @@ pub fn run(ctx: &Context) -> Result<Outcome> {
         let st = s.status();
         let state = if st.set { "set" } else { "not set" };
         text.push_str(&format!("# secret {}: {} ({state})\n", s.key, st.source.as_deref().unwrap_or("not configured")));
+    }
+    for problem in &problems {
+        text.push_str(&format!("# problem: {problem}\n"));
     }
     text.push('\n');
     text.push_str(&toml::to_string_pretty(c)?);

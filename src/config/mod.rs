@@ -59,6 +59,31 @@ pub struct EnvConfig {
     pub max_file_size: Size,
     /// Hosts a patch's `callback_url` may point at.
     pub callback_hosts: Vec<String>,
+    /// `commit`: each applied patch becomes a git commit of exactly its files.
+    pub git: GitMode,
+    /// Apply only while this branch is checked out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub git_branch: Option<String>,
+    /// The commits' author; the patch's own `author` goes in a trailer.
+    pub git_author: String,
+    /// What to do with a patch that touches a file with uncommitted changes.
+    pub git_dirty: GitDirty,
+}
+
+/// Whether applied patches are committed to the tree's git repository.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GitMode {
+    Off,
+    Commit,
+}
+
+/// A patch touching a file with uncommitted changes: refused, or applied over them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GitDirty {
+    Refuse,
+    Allow,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -135,6 +160,10 @@ impl Default for EnvConfig {
             allowed_paths: Vec::new(),
             max_file_size: Size(8 << 20),
             callback_hosts: Vec::new(),
+            git: GitMode::Off,
+            git_branch: None,
+            git_author: "runner <runner@localhost>".to_string(),
+            git_dirty: GitDirty::Refuse,
         }
     }
 }
@@ -269,6 +298,13 @@ impl Settings {
                 );
             }
             env.tree = normalize(&base.join(&env.tree));
+            if !valid_git_identity(&env.git_author) {
+                bail!(
+                    "{}: env.{name}.git_author = {:?} is not `Name <email>`",
+                    at_key(text, "git_author"),
+                    env.git_author
+                );
+            }
             for pattern in &env.allowed_paths {
                 crate::patch::fence::Glob::new(pattern)
                     .with_context(|| format!("{}: env.{name}.allowed_paths", at_key(text, "allowed_paths")))?;
@@ -322,6 +358,13 @@ pub fn normalize(path: &Path) -> PathBuf {
         }
     }
     out
+}
+
+/// `Name <email>`, as git's `--author` takes it.
+fn valid_git_identity(id: &str) -> bool {
+    id.strip_suffix('>')
+        .and_then(|rest| rest.split_once(" <"))
+        .is_some_and(|(name, email)| !name.trim().is_empty() && !email.is_empty() && !email.contains(['<', '>']))
 }
 
 pub fn valid_env_name(name: &str) -> bool {

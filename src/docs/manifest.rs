@@ -40,6 +40,9 @@ pub struct Patch<'a> {
     /// When `runner revert` put the files back, and who asked.
     pub reverted_at: Option<String>,
     pub reverted_by: Option<&'a str>,
+    /// The git commits of the patch and of its revert (`git = "commit"` environments).
+    pub commit: Option<&'a str>,
+    pub revert_commit: Option<&'a str>,
 }
 
 #[derive(Debug, Serialize)]
@@ -98,6 +101,8 @@ pub fn patch(record: &Record) -> Patch<'_> {
         reason: r.and_then(|r| r.reason.as_deref()),
         reverted_at: r.and_then(|r| r.reverted_at.as_ref()).map(rfc3339::format),
         reverted_by: r.and_then(|r| r.reverted_by.as_deref()),
+        commit: r.and_then(|r| r.commit.as_deref()),
+        revert_commit: r.and_then(|r| r.revert_commit.as_deref()),
     }
 }
 

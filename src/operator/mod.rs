@@ -4,6 +4,7 @@
 
 mod approve;
 pub mod callback;
+mod git;
 mod prepare;
 mod preview;
 mod process;
@@ -19,6 +20,7 @@ use crate::patch::fence::Fence;
 use crate::store::Home;
 
 pub use approve::approve;
+pub use git::problems as git_problems;
 pub use preview::{Preview, preview};
 pub use process::{PatchReport, QueueReport, check_file, check_queue, process_file, process_queue};
 pub use retry::retry;

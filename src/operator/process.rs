@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::prepare::{Prepared, prepare};
+use super::git::{self, Git};
 use super::{Env, JOB, callback, record, recover};
 use crate::config::Settings;
 use crate::patch::backup::{self, sha256_hex};
@@ -250,6 +251,12 @@ fn process_one(env: &Env, entry: &Entry, waited: &Entry, bytes: &[u8], actor: &s
         result.outcome = Outcome::AlreadyApplied;
         return settle(result);
     }
+    let git = Git::of(env.cfg);
+    if let Some(reason) = git.as_ref().map(|g| g.refuse(&git::touched(&result))).transpose()?.flatten() {
+        result.outcome = Outcome::Refused;
+        result.reason = Some(reason);
+        return settle(result);
+    }
     let journal = match journal::apply(env.home, env.name, &entry.id, &env.fence, &prepared.plan, &[left]) {
         Ok(j) => j,
         Err(err) => {
@@ -269,6 +276,10 @@ fn process_one(env: &Env, entry: &Entry, waited: &Entry, bytes: &[u8], actor: &s
         Err(err) => Some(format!("{err:#}")),
     };
     result.checks = checks.unwrap_or_default();
+    let failure = match (failure, &git) {
+        (None, Some(git)) => commit(env, git, &mut result)?,
+        (failure, _) => failure,
+    };
     result.outcome = match failure {
         None => Outcome::Applied,
         Some(why) => {
@@ -283,6 +294,21 @@ fn process_one(env: &Env, entry: &Entry, waited: &Entry, bytes: &[u8], actor: &s
         backup::remove(&backup::dir(env.home, env.name, &entry.id))?;
     }
     Ok(report)
+}
+
+/// Commit the applied, checked patch; why not, if git refused. The result is written first, as
+/// applied: a run killed after the commit lands is then settled as applied by recovery, which
+/// finds the commit by its trailer (one killed before it is rolled back like any other).
+fn commit(env: &Env, git: &Git, result: &mut PatchResult) -> Result<Option<String>> {
+    result.outcome = Outcome::Applied;
+    record::write(env, result)?;
+    Ok(match git.commit_patch(env.name, result)? {
+        Ok(commit) => {
+            result.commit = Some(commit);
+            None
+        }
+        Err(output) => Some(format!("git could not commit the patch: {}", output.trim())),
+    })
 }
 
 fn verdict(c: &crate::store::results::CheckRun) -> String {

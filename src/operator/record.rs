@@ -34,6 +34,8 @@ pub(super) fn draft(env: &Env, entry: &Entry) -> PatchResult {
         reason: None,
         reverted_at: None,
         reverted_by: None,
+        commit: None,
+        revert_commit: None,
     }
 }
 

@@ -1,13 +1,15 @@
 //! What a queue run does first, under the environment's lock: settle whatever a dead run left in
 //! applying/. A journaled patch is rolled back and recorded as failed; a patch claimed but never
 //! journaled wrote nothing to the tree and goes back to pending; a journal whose patch was already
-//! settled (or whose revert was already recorded) is simply removed. A patch settled here is
+//! settled (or whose revert was already recorded) is simply removed. In a `git = "commit"`
+//! environment a patch (or revert) whose commit landed before the run died is settled as done. A patch settled here is
 //! called back like any other (`callback_url`).
 
 use std::time::Instant;
 
 use anyhow::Result;
 
+use super::git::Git;
 use super::process::PatchReport;
 use super::{Env, callback, record, revert};
 use crate::patch::{backup, journal};
@@ -17,13 +19,32 @@ use crate::store::queue::{self, State};
 use crate::store::results::{self, Outcome};
 
 pub(super) fn recover(env: &Env, actor: &str) -> Result<Vec<PatchReport>> {
+    let git = Git::of(env.cfg);
+    let mut reports = match &git {
+        Some(git) => settle_committed(env, git, actor)?,
+        None => Vec::new(),
+    };
     let settled = |key: &str| -> Result<bool> {
         if let Some(id) = revert::patch_of(key) {
-            return Ok(results::read(env.home, env.name, id)?.is_some_and(|r| r.reverted_at.is_some()));
+            let Some(mut result) = results::read(env.home, env.name, id)? else { return Ok(false) };
+            if result.reverted_at.is_some() {
+                return Ok(true);
+            }
+            // A revert whose commit landed before the run died: record it as done.
+            let Some(commit) = git.as_ref().map(|g| g.find_commit(env.name, "Runner-Reverts", id)).transpose()?.flatten()
+            else {
+                return Ok(false);
+            };
+            result.reverted_at = Some(chrono::Utc::now());
+            result.reverted_by = Some(actor.to_string());
+            result.revert_commit = Some(commit);
+            record::write(env, &result)?;
+            events::append(env.home, &Event::new(actor, "patch.reverted").env(env.name).id(id).with("recovered", true))?;
+            backup::remove(&backup::dir(env.home, env.name, key))?;
+            return Ok(true);
         }
         Ok(queue::find(env.home, env.name, key)?.is_some_and(|e| matches!(e.state, State::Applied | State::Failed)))
     };
-    let mut reports = Vec::new();
     for rolled in journal::recover(env.home, env.name, &env.fence, &settled)? {
         let mut reason =
             "a run was interrupted while applying this patch; its files were restored from the backup".to_string();
@@ -71,6 +92,24 @@ pub(super) fn recover(env: &Env, actor: &str) -> Result<Vec<PatchReport>> {
             }
         }
         events::append(env.home, &Event::new(actor, "patch.requeued").env(env.name).id(&entry.id))?;
+    }
+    Ok(reports)
+}
+
+/// Patches a dead run left in applying/ whose git commit had already landed: their change is
+/// recorded in git, so they are settled as applied (with that commit), not rolled back. Their
+/// result was written, as applied, just before the commit.
+fn settle_committed(env: &Env, git: &Git, actor: &str) -> Result<Vec<PatchReport>> {
+    let mut reports = Vec::new();
+    for entry in queue::list(env.home, env.name, State::Applying)? {
+        let Some(commit) = git.find_commit(env.name, "Runner-Patch", &entry.id)? else { continue };
+        let mut result = results::read(env.home, env.name, &entry.id)?.unwrap_or_else(|| record::draft(env, &entry));
+        result.outcome = Outcome::Applied;
+        result.commit = Some(commit);
+        let envelope = std::fs::read(&entry.path).unwrap_or_default();
+        let report = record::settle(env, &entry, result, Instant::now(), actor)?;
+        callback::settled(env, &entry.id, &envelope, Outcome::Applied, actor)?;
+        reports.push(report);
     }
     Ok(reports)
 }

@@ -7,6 +7,7 @@ use anyhow::{Context, Result, bail};
 use chrono::Utc;
 use serde::Serialize;
 
+use super::git::Git;
 use super::{Env, JOB, record, recover};
 use crate::config::Settings;
 use crate::patch::backup::{self, Side};
@@ -114,6 +115,19 @@ pub fn revert(
     let key = format!("{id}{SUFFIX}");
     let journal = journal::apply(home, env.name, &key, &env.fence, &plan, &[])
         .with_context(|| format!("could not revert {id}"))?;
+    // A patch git recorded has its revert recorded too; if git refuses, the revert is undone.
+    if let (Some(git), Some(_)) = (Git::of(env.cfg), &result.commit) {
+        let paths: Vec<&str> = plan.files.iter().map(|f| f.path.as_str()).collect();
+        match git.commit_revert(env.name, &result, &paths)? {
+            Ok(commit) => result.revert_commit = Some(commit),
+            Err(output) => {
+                journal.restore(&env.fence, &plan)?;
+                journal.finish()?;
+                backup::remove(&backup::dir(home, env.name, &key))?;
+                bail!("could not revert {id}: git could not commit the revert, so it was undone: {}", output.trim());
+            }
+        }
+    }
     result.reverted_at = Some(Utc::now());
     result.reverted_by = Some(actor.to_string());
     record::write(&env, &result)?;

@@ -23,8 +23,14 @@ pub fn render(r: &PatchResult) -> String {
         let _ = writeln!(out, "- author: {a}");
     }
     let _ = writeln!(out, "- finished: {} ({} ms)", rfc3339::format(&r.finished_at), r.duration_ms);
+    if let Some(commit) = &r.commit {
+        let _ = writeln!(out, "- commit: {commit}");
+    }
     if let (Some(at), Some(by)) = (&r.reverted_at, &r.reverted_by) {
         let _ = writeln!(out, "- reverted: {} by {by}", rfc3339::format(at));
+    }
+    if let Some(commit) = &r.revert_commit {
+        let _ = writeln!(out, "- revert commit: {commit}");
     }
     if let Some(reason) = &r.reason {
         let _ = writeln!(out, "\n## Reason\n\n{reason}");

@@ -57,6 +57,12 @@ pub struct PatchResult {
     pub reverted_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reverted_by: Option<String>,
+    /// The git commit that recorded the patch (`git = "commit"` environments).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    /// The git commit that recorded its revert.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revert_commit: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -56,6 +56,8 @@ pub fn result(id: &str, outcome: Outcome, finished: &str, files: &[(&str, u64, u
         reason: (!ok).then(|| "hunk 1 did not match".to_string()),
         reverted_at: None,
         reverted_by: None,
+        commit: None,
+        revert_commit: None,
     }
 }
 

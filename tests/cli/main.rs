@@ -13,6 +13,7 @@ mod formats;
 mod foundation;
 mod gen_docs;
 mod generated;
+mod git;
 mod health_check;
 mod operator;
 mod property;
