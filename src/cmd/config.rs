@@ -19,7 +19,7 @@ pub fn run(ctx: &Context) -> Result<Outcome> {
         c.health.ping_url(),
     ];
     let source = settings.source.as_ref().map(|p| p.display().to_string());
-    let problems = crate::operator::git_problems(&settings)?;
+    let problems = crate::operator::git_problems(&settings);
     if ctx.global.json {
         let secrets: serde_json::Map<_, _> = secrets.iter().map(|s| (s.key.to_string(), json!(s.status()))).collect();
         output::json(&json!({

@@ -178,7 +178,12 @@ impl<'a> Git<'a> {
     }
 
     /// Commit a revert of a committed patch: `Revert "<subject>"` and `Runner-Reverts`.
-    pub(super) fn commit_revert(&self, env: &str, result: &PatchResult, paths: &[&str]) -> Result<Result<String, String>> {
+    pub(super) fn commit_revert(
+        &self,
+        env: &str,
+        result: &PatchResult,
+        paths: &[&str],
+    ) -> Result<Result<String, String>> {
         let subject = result.description.as_deref().and_then(|d| d.lines().next()).unwrap_or(&result.id);
         let mut body = format!("This reverts runner patch {}", result.id);
         if let Some(commit) = &result.commit {
@@ -196,7 +201,9 @@ impl<'a> Git<'a> {
     /// The recent commit whose trailers say it records `key: id` in this environment: how
     /// recovery learns that a run died after its commit landed.
     pub(super) fn find_commit(&self, env: &str, key: &str, id: &str) -> Result<Option<String>> {
-        let format = format!("--format=%H%x1f%(trailers:key={key},valueonly,separator=%x1f)%x1f%(trailers:key=Runner-Env,valueonly,separator=%x1f)%x1e");
+        let format = format!(
+            "--format=%H%x1f%(trailers:key={key},valueonly,separator=%x1f)%x1f%(trailers:key=Runner-Env,valueonly,separator=%x1f)%x1e"
+        );
         let log = self.run(&["log", RECOVERY_DEPTH, &format], &[])?;
         if !log.ok {
             return Ok(None); // no commits yet
@@ -211,14 +218,16 @@ impl<'a> Git<'a> {
 
 /// What keeps a `git = "commit"` environment from committing now, one line each (for `config`
 /// and `health-check`): a tree that is not a work tree, a branch that is not checked out.
-pub fn problems(settings: &crate::config::Settings) -> Result<Vec<String>> {
+pub fn problems(settings: &crate::config::Settings) -> Vec<String> {
     let mut out = Vec::new();
     for (name, cfg) in &settings.config.env {
-        if let Some(reason) = Git::of(cfg).map(|git| git.refuse(&[])).transpose()?.flatten() {
-            out.push(format!("env.{name}: {reason}"));
+        match Git::of(cfg).map(|git| git.refuse(&[])) {
+            Some(Ok(Some(reason))) => out.push(format!("env.{name}: {reason}")),
+            Some(Err(err)) => out.push(format!("env.{name}: {err:#}")),
+            _ => {}
         }
     }
-    Ok(out)
+    out
 }
 
 /// Every path a result touches, a move's source included.

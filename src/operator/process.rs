@@ -9,8 +9,8 @@ use anyhow::{Context, Result, bail};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::prepare::{Prepared, prepare};
 use super::git::{self, Git};
+use super::prepare::{Prepared, prepare};
 use super::{Env, JOB, callback, record, recover};
 use crate::config::Settings;
 use crate::patch::backup::{self, sha256_hex};
@@ -49,7 +49,8 @@ pub struct QueueReport {
     pub mode: Mode,
     /// `--check`: the outcomes say what would happen; nothing was written.
     pub check: bool,
-    /// Patches a dead run left half-applied, rolled back by this run.
+    /// Patches a dead run left half-applied: rolled back by this run, or settled as applied
+    /// where their git commit had landed.
     pub recovered: Vec<PatchReport>,
     pub patches: Vec<PatchReport>,
     /// Patches still waiting: for approval, or for the mode to let them through.

@@ -2,8 +2,8 @@
 //! applying/. A journaled patch is rolled back and recorded as failed; a patch claimed but never
 //! journaled wrote nothing to the tree and goes back to pending; a journal whose patch was already
 //! settled (or whose revert was already recorded) is simply removed. In a `git = "commit"`
-//! environment a patch (or revert) whose commit landed before the run died is settled as done. A patch settled here is
-//! called back like any other (`callback_url`).
+//! environment a patch (or revert) whose commit landed before the run died is settled as done.
+//! A patch settled here is called back like any other (`callback_url`).
 
 use std::time::Instant;
 
@@ -31,7 +31,8 @@ pub(super) fn recover(env: &Env, actor: &str) -> Result<Vec<PatchReport>> {
                 return Ok(true);
             }
             // A revert whose commit landed before the run died: record it as done.
-            let Some(commit) = git.as_ref().map(|g| g.find_commit(env.name, "Runner-Reverts", id)).transpose()?.flatten()
+            let Some(commit) =
+                git.as_ref().map(|g| g.find_commit(env.name, "Runner-Reverts", id)).transpose()?.flatten()
             else {
                 return Ok(false);
             };
@@ -39,7 +40,10 @@ pub(super) fn recover(env: &Env, actor: &str) -> Result<Vec<PatchReport>> {
             result.reverted_by = Some(actor.to_string());
             result.revert_commit = Some(commit);
             record::write(env, &result)?;
-            events::append(env.home, &Event::new(actor, "patch.reverted").env(env.name).id(id).with("recovered", true))?;
+            events::append(
+                env.home,
+                &Event::new(actor, "patch.reverted").env(env.name).id(id).with("recovered", true),
+            )?;
             backup::remove(&backup::dir(env.home, env.name, key))?;
             return Ok(true);
         }

@@ -129,7 +129,7 @@ fn manifest_field_by_field() {
                 {"path": "src/x.rs", "action": "modify", "from": null, "added": 3, "removed": 1, "matched": "exact"},
                 {"path": "src/y.rs", "action": "move", "from": "src/old_y.rs", "added": 2, "removed": 0, "matched": "offset"}
             ],
-            "reason": null, "reverted_at": null, "reverted_by": null
+            "reason": null, "reverted_at": null, "reverted_by": null, "commit": null, "revert_commit": null
         })
     );
     let b = &m["patches"][1];
@@ -144,7 +144,7 @@ fn manifest_field_by_field() {
             "id": "d", "state": "pending", "outcome": null, "description": "waiting one", "author": "bob",
             "format": null, "received_at": received, "started_at": null, "finished_at": null, "applied_at": null,
             "duration_ms": null, "added": 0, "removed": 0, "files": [], "reason": null,
-            "reverted_at": null, "reverted_by": null
+            "reverted_at": null, "reverted_by": null, "commit": null, "revert_commit": null
         })
     );
     assert_eq!(

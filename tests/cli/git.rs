@@ -205,7 +205,11 @@ fn a_run_killed_before_its_commit_is_rolled_back() {
 fn a_run_killed_after_its_commit_is_recorded_as_applied() {
     let t = repo("");
     // git's post-commit hook kills the runner (git's parent) once the commit has landed.
-    hook(&t, "post-commit", "test -e ../killed && exit 0\ntouch ../killed\nkill -9 $(awk '{print $4}' /proc/$PPID/stat)");
+    hook(
+        &t,
+        "post-commit",
+        "test -e ../killed && exit 0\ntouch ../killed\nkill -9 $(awk '{print $4}' /proc/$PPID/stat)",
+    );
     queue(&t, "pending", &patch("p1", &[write_op("a.txt", "a2\n")]), 1);
     assert_ne!(t.run(["apply-patch"]).code, 0);
     assert!(t.exists("killed"));
