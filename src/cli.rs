@@ -11,7 +11,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, ValueEnum};
 
 use crate::config::units::Duration;
 use crate::store::mode::Mode;
@@ -28,7 +28,7 @@ pub struct Cli {
     pub global: Global,
 
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Subcommand,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -58,8 +58,8 @@ pub struct Global {
     pub verbose: u8,
 }
 
-#[derive(Debug, Subcommand)]
-pub enum Command {
+#[derive(Debug, clap::Subcommand)]
+pub enum Subcommand {
     /// Write a commented runner.toml in DIR (default: .) and create the on-disk layout.
     Init(InitArgs),
     /// Show the mode, queue counts per environment, the oldest pending patch and the last runs.

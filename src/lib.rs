@@ -3,7 +3,6 @@
 
 pub mod cli;
 pub mod cmd;
-pub mod command;
 pub mod config;
 pub mod docs;
 pub mod exit;
@@ -15,6 +14,8 @@ pub mod patch;
 pub mod slack;
 pub mod status;
 pub mod store;
+pub mod subprocess;
+pub mod time;
 
 use std::io::Write;
 use std::process::ExitCode;

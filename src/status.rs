@@ -11,9 +11,10 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::config::Settings;
-use crate::output::age;
 use crate::store::queue::{self, State};
-use crate::store::{Home, events::rfc3339, heartbeat, mode, mode::Mode};
+use crate::store::{Home, heartbeat, mode, mode::Mode};
+use crate::time::age;
+use crate::time::rfc3339;
 
 #[derive(Debug, Serialize)]
 pub struct Status {

@@ -6,7 +6,7 @@ pub mod config;
 pub mod launch;
 pub mod ping;
 pub mod probe;
-pub mod process;
+pub mod procfs;
 pub mod state;
 pub mod watchdog;
 

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::config::Settings;
 use crate::http::auth::{self, Auth};
-use crate::http::commit::GroupCommit;
+use crate::http::group_commit::GroupCommit;
 use crate::http::limit::RateLimiter;
 use crate::http::metrics::Metrics;
 use crate::http::wire::{Request, Response};

@@ -7,10 +7,11 @@ use serde_json::Value;
 
 use crate::http::app::{App, Reply, internal};
 use crate::http::wire::Response;
-use crate::output::age;
 use crate::status::{self, Status};
 use crate::store::queue::{self, State};
-use crate::store::{events::rfc3339, results};
+use crate::store::results;
+use crate::time::age;
+use crate::time::rfc3339;
 
 /// How many recent patches the dashboard lists.
 const RECENT: usize = 15;

@@ -3,8 +3,8 @@
 
 pub mod app;
 pub mod auth;
-pub mod commit;
 pub mod dashboard;
+pub mod group_commit;
 pub mod intake;
 pub mod limit;
 pub mod metrics;

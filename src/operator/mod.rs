@@ -6,7 +6,7 @@ mod approve;
 pub mod callback;
 mod prepare;
 mod preview;
-mod process;
+mod queue_run;
 mod record;
 mod recover;
 mod retry;
@@ -20,7 +20,7 @@ use crate::store::Home;
 
 pub use approve::approve;
 pub use preview::{Preview, preview};
-pub use process::{PatchReport, QueueReport, check_file, check_queue, process_file, process_queue};
+pub use queue_run::{PatchReport, QueueReport, check_file, check_queue, process_file, process_queue};
 pub use retry::retry;
 pub use revert::{RevertReport, revert};
 

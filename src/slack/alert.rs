@@ -13,8 +13,8 @@ use serde_json::json;
 
 use crate::config::Settings;
 use crate::store::Home;
-use crate::store::events::rfc3339;
 use crate::store::paths::ensure_dir;
+use crate::time::rfc3339;
 
 /// Where an alert went.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

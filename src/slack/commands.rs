@@ -9,12 +9,13 @@ use serde_json::json;
 
 use crate::http::app::App;
 use crate::http::dashboard::{named_entries, recent};
-use crate::output::age;
 use crate::slack::Answer;
 use crate::status;
-use crate::store::events::{self, Event, rfc3339};
+use crate::store::events::{self, Event};
 use crate::store::mode::{self, Mode};
 use crate::store::{atomic, queue};
+use crate::time::age;
+use crate::time::rfc3339;
 use crate::{operator, slack};
 
 /// Who asked, and where.
