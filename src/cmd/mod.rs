@@ -32,7 +32,7 @@ pub struct Context {
 
 impl Context {
     pub fn settings(&self) -> Result<Settings> {
-        Settings::load(&self.global)
+        Settings::load(self.global.config.as_deref(), self.global.home.as_deref())
     }
 
     /// Settings and the home they name.

@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 
 use super::procfs::{Identity, identify};
-use crate::store::paths::ensure_dir;
+use crate::store::fs::ensure_dir;
 
 /// Start `argv` in a new session (so its process group is its own and it outlives us), stdin
 /// from /dev/null, stdout and stderr appended to `log`. Returns the child, to notice an early

@@ -2,7 +2,6 @@
 
 pub mod check;
 pub mod circuit;
-pub mod config;
 pub mod launch;
 pub mod ping;
 pub mod probe;

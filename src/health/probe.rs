@@ -6,10 +6,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 
-use super::config::CheckConfig;
 use super::{launch, procfs};
 use crate::config::Settings;
 use crate::config::units::Size;
+use crate::config::{CheckConfig, is_job_name};
 use crate::store::queue::{self, State};
 use crate::store::{Home, heartbeat};
 use crate::time::age;
@@ -82,7 +82,7 @@ type Outcome = Result<String, String>;
 
 fn http(check: &CheckConfig, url: &str) -> Outcome {
     let timeout = check.timeout.map_or(DEFAULT_TIMEOUT, |t| t.std());
-    let mut resp = crate::slack::alert::agent(timeout).get(url).call().map_err(|e| match e {
+    let mut resp = crate::notify::agent(timeout).get(url).call().map_err(|e| match e {
         ureq::Error::Timeout(_) => format!("GET {url}: no answer within {}", crate::config::units::Duration(timeout)),
         e => format!("GET {url} failed: {}", e.to_string().trim_end()),
     })?;
@@ -204,11 +204,6 @@ fn heartbeat(check: &CheckConfig, beat: &str, home: &Home) -> Outcome {
         return Err(format!("{what} last beat {} ago, over {}", age(seconds), age(max_age.as_secs())));
     }
     Ok(format!("{what} beat {} ago", age(seconds)))
-}
-
-/// `apply-patch` names a runner job; anything with a `/` is a file.
-pub fn is_job_name(beat: &str) -> bool {
-    !beat.contains('/')
 }
 
 fn disk(check: &CheckConfig, path: &Path) -> Outcome {

@@ -10,12 +10,12 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
 use super::circuit::{self, Circuit, ComponentState, Decision};
-use super::config::{CheckConfig, ComponentConfig};
 use super::launch;
 use super::probe::{self, Env, Verdict};
 use super::procfs::{self, Identity};
 use super::state::Time;
-use crate::slack::alert;
+use crate::config::{CheckConfig, ComponentConfig};
+use crate::notify;
 use crate::store::events::{self, Event};
 use crate::store::{Home, atomic};
 
@@ -253,7 +253,7 @@ impl Cycle<'_> {
             verdict.message,
             Human(component.cooldown()),
         );
-        alert::send(self.env.settings, home, "watchdog", &text).map(drop)
+        notify::send(self.env.settings, home, "watchdog", &text).map(drop)
     }
 
     /// Healthy again after an open or half-open circuit: close it, reset the count, say so.
@@ -272,7 +272,7 @@ impl Cycle<'_> {
                 ":large_green_circle: component `{}` is healthy again ({}); circuit closed",
                 component.name, verdict.message
             );
-            alert::send(self.env.settings, home, "watchdog", &text)?;
+            notify::send(self.env.settings, home, "watchdog", &text)?;
         }
         Ok(())
     }

@@ -10,7 +10,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::store::paths::{Home, ensure_dir};
+use crate::store::Home;
+use crate::store::fs::ensure_dir;
 use crate::time::rfc3339;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
