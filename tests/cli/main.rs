@@ -14,6 +14,7 @@ mod foundation;
 mod gen_docs;
 mod generated;
 mod health_check;
+mod module_graph;
 mod operator;
 mod property;
 mod queue_fixture;
