@@ -11,9 +11,10 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser};
 
 use crate::config::units::Duration;
+use crate::patch::Format;
 use crate::store::mode::Mode;
 
 /// Receive model-written code changes, apply them atomically, check, roll back, summarise and audit.
@@ -28,7 +29,7 @@ pub struct Cli {
     pub global: Global,
 
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Subcommand,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -58,8 +59,8 @@ pub struct Global {
     pub verbose: u8,
 }
 
-#[derive(Debug, Subcommand)]
-pub enum Command {
+#[derive(Debug, clap::Subcommand)]
+pub enum Subcommand {
     /// Write a commented runner.toml in DIR (default: .) and create the on-disk layout.
     Init(InitArgs),
     /// Show the mode, queue counts per environment, the oldest pending patch and the last runs.
@@ -152,21 +153,6 @@ pub struct RetryArgs {
     pub env: EnvArg,
 }
 
-/// Patch formats, detected from the content unless forced.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum PatchFormat {
-    /// JSON envelope with `patch` text or `operations`.
-    Json,
-    /// Unified diff, git-style or plain.
-    Unified,
-    /// Codex `*** Begin Patch` envelope.
-    Codex,
-    /// `<<<<<<< SEARCH` / `=======` / `>>>>>>> REPLACE` blocks.
-    SearchReplace,
-    /// The seed system's legacy JSON shapes.
-    Legacy,
-}
-
 #[derive(Debug, Args)]
 pub struct ApplyPatchArgs {
     /// Patch file to apply (`-` for stdin). Without it, process the environment's queue.
@@ -181,7 +167,7 @@ pub struct ApplyPatchArgs {
     pub check: bool,
     /// Read the patch as this format instead of detecting it.
     #[arg(long, value_enum, value_name = "FORMAT")]
-    pub format: Option<PatchFormat>,
+    pub format: Option<Format>,
     /// Strip N leading components from paths in a diff (`a/` and `b/` are recognised without it).
     #[arg(short = 'p', value_name = "N")]
     pub strip: Option<usize>,

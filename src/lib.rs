@@ -3,18 +3,21 @@
 
 pub mod cli;
 pub mod cmd;
-pub mod command;
 pub mod config;
 pub mod docs;
 pub mod exit;
 pub mod health;
 pub mod http;
+pub mod notify;
 pub mod operator;
 pub mod output;
 pub mod patch;
+pub mod sign;
 pub mod slack;
 pub mod status;
 pub mod store;
+pub mod subprocess;
+pub mod time;
 
 use std::io::Write;
 use std::process::ExitCode;

@@ -11,9 +11,10 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::config::Settings;
-use crate::output::age;
 use crate::store::queue::{self, State};
-use crate::store::{Home, events::rfc3339, heartbeat, mode, mode::Mode};
+use crate::store::{Home, heartbeat, mode, mode::Mode, results};
+use crate::time::age;
+use crate::time::rfc3339;
 
 #[derive(Debug, Serialize)]
 pub struct Status {
@@ -131,4 +132,74 @@ ENV          PENDING APPROVED APPLYING APPLIED FAILED  OLDEST PENDING
         }
     }
     out
+}
+
+/// One recently moved patch, as the dashboard and Slack's `/patch-status` list it.
+pub struct Recent {
+    pub env: String,
+    pub id: String,
+    pub state: State,
+    pub outcome: Option<String>,
+    pub age_s: u64,
+}
+
+/// The most recently moved patches across environments, newest first.
+pub fn recent(settings: &Settings, home: &Home, n: usize) -> Result<Vec<Recent>> {
+    let mut all = Vec::new();
+    for env in settings.config.env.keys() {
+        for state in State::ALL {
+            for entry in queue::list(home, env, state)? {
+                all.push((entry.modified, env.clone(), entry));
+            }
+        }
+    }
+    all.sort_by_key(|b| std::cmp::Reverse(b.0));
+    let now = std::time::SystemTime::now();
+    Ok(all
+        .into_iter()
+        .take(n)
+        .map(|(modified, env, entry)| {
+            let outcome = results::read(home, &env, &entry.id).ok().flatten().map(|r| {
+                serde_json::to_value(r.outcome).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
+            });
+            let age_s = now.duration_since(modified).map(|d| d.as_secs()).unwrap_or(0);
+            Recent { env, id: entry.id, state: entry.state, outcome, age_s }
+        })
+        .collect())
+}
+
+/// A state file's named entries (`components` of watchdog.json, `checks` of health.json, or
+/// the top level) as `name → "field value, …"`, without assuming their fields.
+pub fn named_entries(state: Option<&Value>, key: &str) -> Vec<(String, String)> {
+    let Some(state) = state else { return Vec::new() };
+    let Some(map) = state.get(key).unwrap_or(state).as_object() else { return Vec::new() };
+    map.iter()
+        .map(|(name, v)| {
+            let fields = match v.as_object() {
+                Some(fields) => fields
+                    .iter()
+                    .filter(|(_, f)| !f.is_object() && !f.is_array())
+                    .map(|(k, f)| format!("{k} {}", f.as_str().map(String::from).unwrap_or_else(|| f.to_string())))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                None => v.as_str().map(String::from).unwrap_or_else(|| v.to_string()),
+            };
+            (name.clone(), fields)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn named_entries_render_any_fields() {
+        let state = json!({ "components": { "web": { "state": "open", "restarts": 3, "log": [1] } } });
+        assert_eq!(named_entries(Some(&state), "components"), vec![("web".into(), "restarts 3, state open".into())]);
+        let flat = json!({ "disk": "ok" });
+        assert_eq!(named_entries(Some(&flat), "checks"), vec![("disk".into(), "ok".into())]);
+        assert!(named_entries(None, "checks").is_empty());
+    }
 }

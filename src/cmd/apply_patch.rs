@@ -1,5 +1,5 @@
 //! `runner apply-patch`: with `--tree`, apply one file directly (see apply_direct.rs); otherwise
-//! process an environment's queue, or queue one file and process it (src/operator/process.rs).
+//! process an environment's queue, or queue one file and process it (src/operator/queue_run.rs).
 
 use anyhow::{Result, bail};
 

@@ -15,8 +15,8 @@ use crate::health::check::{self, CheckReport, HealthFile};
 use crate::health::ping::Ping;
 use crate::health::probe::Env;
 use crate::health::state::{self, Time};
+use crate::notify::{self, Delivery};
 use crate::output;
-use crate::slack::alert::{self, Delivery};
 use crate::store::events::{self, Event};
 use crate::store::{Home, atomic, heartbeat, lock};
 
@@ -82,7 +82,7 @@ fn cycle(settings: &Settings, home: &Home, args: &HealthCheckArgs) -> Result<Rep
             &Event::new("health-check", action).with("check", r.name.as_str()).with("message", r.message.as_str()),
         )?;
         if args.alert {
-            let delivery = alert::send(settings, home, "health-check", &check::alert_text(r))?;
+            let delivery = notify::send(settings, home, "health-check", &check::alert_text(r))?;
             alerts.push(AlertReport { check: r.name.clone(), delivery });
         }
     }

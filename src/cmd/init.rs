@@ -14,7 +14,7 @@ const TEMPLATE: &str = include_str!("init.toml");
 pub fn run(ctx: &Context, args: InitArgs) -> Result<Outcome> {
     let cwd = std::env::current_dir().context("could not read the current directory")?;
     let dir = crate::config::normalize(&cwd.join(&args.dir));
-    crate::store::paths::ensure_dir(&dir)?;
+    crate::store::fs::ensure_dir(&dir)?;
     let path = dir.join(DEFAULT_FILE);
     if path.exists() {
         bail!("{} already exists; edit it, or remove it to start over", path.display());

@@ -19,7 +19,7 @@ mod watchdog;
 
 use anyhow::Result;
 
-use crate::cli::{Cli, Command, Global};
+use crate::cli::{Cli, Global, Subcommand};
 use crate::config::Settings;
 use crate::exit::Outcome;
 use crate::store::Home;
@@ -32,7 +32,7 @@ pub struct Context {
 
 impl Context {
     pub fn settings(&self) -> Result<Settings> {
-        Settings::load(&self.global)
+        Settings::load(self.global.config.as_deref(), self.global.home.as_deref())
     }
 
     /// Settings and the home they name.
@@ -54,19 +54,19 @@ impl Context {
 pub fn run(cli: Cli) -> Result<Outcome> {
     let ctx = Context { global: cli.global };
     match cli.command {
-        Command::Init(args) => init::run(&ctx, args),
-        Command::Status(args) => status::run(&ctx, args),
-        Command::Config => config::run(&ctx),
-        Command::Mode(args) => mode::run(&ctx, args),
-        Command::Approve(args) => approve::run(&ctx, args),
-        Command::Preview(args) => preview::run(&ctx, args),
-        Command::Revert(args) => revert::run(&ctx, args),
-        Command::Retry(args) => retry::run(&ctx, args),
-        Command::ApplyPatch(args) => apply_patch::run(&ctx, args),
-        Command::ServeWebhook(args) => serve_webhook::run(&ctx, args),
-        Command::ArchiveSummaries(args) => archive_summaries::run(&ctx, args),
-        Command::GenDocs(args) => gen_docs::run(&ctx, args),
-        Command::HealthCheck(args) => health_check::run(&ctx, args),
-        Command::Watchdog(args) => watchdog::run(&ctx, args),
+        Subcommand::Init(args) => init::run(&ctx, args),
+        Subcommand::Status(args) => status::run(&ctx, args),
+        Subcommand::Config => config::run(&ctx),
+        Subcommand::Mode(args) => mode::run(&ctx, args),
+        Subcommand::Approve(args) => approve::run(&ctx, args),
+        Subcommand::Preview(args) => preview::run(&ctx, args),
+        Subcommand::Revert(args) => revert::run(&ctx, args),
+        Subcommand::Retry(args) => retry::run(&ctx, args),
+        Subcommand::ApplyPatch(args) => apply_patch::run(&ctx, args),
+        Subcommand::ServeWebhook(args) => serve_webhook::run(&ctx, args),
+        Subcommand::ArchiveSummaries(args) => archive_summaries::run(&ctx, args),
+        Subcommand::GenDocs(args) => gen_docs::run(&ctx, args),
+        Subcommand::HealthCheck(args) => health_check::run(&ctx, args),
+        Subcommand::Watchdog(args) => watchdog::run(&ctx, args),
     }
 }

@@ -4,6 +4,7 @@
 //! embedded defaults. Every key has a default; unknown keys and wrong types are errors that name
 //! the file, the line and the key. Relative paths are relative to the config file's directory.
 
+pub mod health;
 pub mod secret;
 pub mod units;
 
@@ -13,8 +14,7 @@ use std::path::{Component, Path, PathBuf};
 use anyhow::{Context, Result, anyhow, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::cli::Global;
-pub use crate::health::config::{CheckConfig, ComponentConfig, HealthConfig};
+pub use health::{CheckConfig, ComponentConfig, HealthConfig, is_job_name};
 use secret::SecretRef;
 use units::{Duration, Size};
 
@@ -250,10 +250,11 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// Find and load the config as the global flags say.
-    pub fn load(global: &Global) -> Result<Settings> {
+    /// Find and load the config: `config` is `--config` (or `$RUNNER_CONFIG`), `home` is `--home`
+    /// (or `$RUNNER_HOME`), which wins over the file's.
+    pub fn load(config: Option<&Path>, home: Option<&Path>) -> Result<Settings> {
         let cwd = std::env::current_dir().context("could not read the current directory")?;
-        let explicit = global.config.as_ref().map(|p| normalize(&cwd.join(p)));
+        let explicit = config.map(|p| normalize(&cwd.join(p)));
         let found = explicit.clone().or_else(|| Some(cwd.join(DEFAULT_FILE)).filter(|p| p.is_file()));
         let mut settings = match found {
             Some(path) => {
@@ -263,7 +264,7 @@ impl Settings {
             }
             None => Settings::from_toml("", None)?,
         };
-        if let Some(home) = &global.home {
+        if let Some(home) = home {
             settings.home = normalize(&cwd.join(home));
         }
         Ok(settings)
@@ -322,7 +323,7 @@ impl Settings {
         {
             *file = normalize(&base.join(&*file));
         }
-        crate::health::config::validate(&mut config.check, &mut config.component, &base, text)?;
+        health::validate(&mut config.check, &mut config.component, &base, text)?;
         let home = normalize(&base.join(&config.home));
         config.server.pidfile = home.join(&config.server.pidfile);
         Ok(Settings { source: path.map(Path::to_path_buf), home, default_env, config })

@@ -22,7 +22,7 @@ use serde::Serialize;
 
 use crate::docs::md;
 use crate::store::queue::{self, State};
-use crate::store::{Home, paths::ensure_dir};
+use crate::store::{Home, fs::ensure_dir};
 
 pub const ARCHIVE_DIR: &str = ".archive";
 

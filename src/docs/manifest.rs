@@ -11,9 +11,9 @@ use serde::Serialize;
 use crate::docs::records::Record;
 use crate::docs::stats::{self, Stats};
 use crate::patch::summary::outcome_name;
-use crate::store::events::rfc3339;
 use crate::store::queue::State;
 use crate::store::results::Outcome;
+use crate::time::rfc3339;
 
 pub const FILE: &str = "patch-manifest.json";
 pub const SCHEMA: u32 = 1;

@@ -83,7 +83,7 @@ pub fn apply(home: &Home, env: &str, plan: &Plan) -> Result<()> {
                 .with_context(|| format!("could not remove backup {}", entry.path().display()))?;
         }
     }
-    atomic::sync_dir(&dir)
+    crate::store::fs::sync_dir(&dir)
 }
 
 /// Every path a patch's result names: where files went and where moved files came from.

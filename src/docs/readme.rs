@@ -8,7 +8,7 @@ use crate::docs::records::Record;
 use crate::docs::stats::{self, Stats};
 use crate::docs::{manifest, md};
 use crate::patch::summary::outcome_name;
-use crate::store::events::rfc3339;
+use crate::time::rfc3339;
 
 pub const FILE: &str = "README.md";
 /// How many recent runs "Latest changes" lists.

@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::config::CheckConfig;
 use super::probe::{self, Env, Verdict};
 use super::state::Time;
+use crate::config::CheckConfig;
 
 /// `state/health.json`.
 #[derive(Debug, Default, Serialize, Deserialize)]

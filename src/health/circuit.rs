@@ -5,8 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::config::ComponentConfig;
 use super::state::Time;
+use crate::config::ComponentConfig;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -1,6 +1,6 @@
 //! Starting processes: components detached in their own session with output to a log file, and
 //! operator commands (the `command` probe, a component's `stop`) run to completion through
-//! [`crate::command::run`].
+//! [`crate::subprocess::run`].
 
 use std::fs::OpenOptions;
 use std::os::unix::process::CommandExt;
@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use super::process::{Identity, identify};
-use crate::store::paths::ensure_dir;
+use super::procfs::{Identity, identify};
+use crate::store::fs::ensure_dir;
 
 /// Start `argv` in a new session (so its process group is its own and it outlives us), stdin
 /// from /dev/null, stdout and stderr appended to `log`. Returns the child, to notice an early
@@ -43,7 +43,7 @@ pub fn start_detached(argv: &[String], cwd: &Path, log: &Path, env: &[(&str, &Pa
     Ok((child, id))
 }
 
-pub use crate::command::Finished;
+pub use crate::subprocess::Finished;
 
 /// Output kept from a probe's or stop's command.
 const OUTPUT_LIMIT: usize = 4096;
@@ -53,7 +53,7 @@ pub fn run_with_timeout(argv: &[String], cwd: &Path, timeout: Duration) -> Resul
     let (program, args) = argv.split_first().context("command is empty")?;
     let mut cmd = Command::new(program);
     cmd.args(args).current_dir(cwd);
-    crate::command::run(cmd, timeout, OUTPUT_LIMIT)
+    crate::subprocess::run(cmd, timeout, OUTPUT_LIMIT)
 }
 
 #[cfg(test)]

@@ -2,11 +2,10 @@
 
 pub mod check;
 pub mod circuit;
-pub mod config;
 pub mod launch;
 pub mod ping;
 pub mod probe;
-pub mod process;
+pub mod procfs;
 pub mod state;
 pub mod watchdog;
 

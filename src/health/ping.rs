@@ -23,7 +23,7 @@ impl Ping {
     pub fn send(&self, suffix: &str) {
         let Some(url) = &self.url else { return };
         let target = format!("{}/{suffix}", url.trim_end_matches('/'));
-        let outcome = crate::slack::alert::agent(self.timeout).get(&target).call();
+        let outcome = crate::notify::agent(self.timeout).get(&target).call();
         let problem = match outcome {
             Ok(resp) if resp.status().is_success() => return,
             Ok(resp) => format!("HTTP {}", resp.status().as_u16()),

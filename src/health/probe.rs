@@ -6,13 +6,13 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 
-use super::config::CheckConfig;
-use super::{launch, process};
+use super::{launch, procfs};
 use crate::config::Settings;
 use crate::config::units::Size;
-use crate::output::age;
+use crate::config::{CheckConfig, is_job_name};
 use crate::store::queue::{self, State};
 use crate::store::{Home, heartbeat};
+use crate::time::age;
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
@@ -82,7 +82,7 @@ type Outcome = Result<String, String>;
 
 fn http(check: &CheckConfig, url: &str) -> Outcome {
     let timeout = check.timeout.map_or(DEFAULT_TIMEOUT, |t| t.std());
-    let mut resp = crate::slack::alert::agent(timeout).get(url).call().map_err(|e| match e {
+    let mut resp = crate::notify::agent(timeout).get(url).call().map_err(|e| match e {
         ureq::Error::Timeout(_) => format!("GET {url}: no answer within {}", crate::config::units::Duration(timeout)),
         e => format!("GET {url} failed: {}", e.to_string().trim_end()),
     })?;
@@ -158,19 +158,19 @@ fn tcp(check: &CheckConfig, addr: &str) -> Outcome {
 }
 
 fn process(check: &CheckConfig, pidfile: &Path) -> Outcome {
-    let pid = process::read_pidfile(pidfile).map_err(|e| format!("{e:#}"))?;
+    let pid = procfs::read_pidfile(pidfile).map_err(|e| format!("{e:#}"))?;
     process_limits(pid, check.max_rss, check.max_cpu_percent)
 }
 
 /// A live (not zombie) process within its memory and CPU limits. Shared with the watchdog's
 /// component limits.
 pub fn process_limits(pid: u32, max_rss: Option<Size>, max_cpu: Option<f64>) -> Outcome {
-    match process::Stat::read(pid) {
+    match procfs::Stat::read(pid) {
         None => return Err(format!("process {pid} is not running")),
         Some(s) if !s.alive() => return Err(format!("process {pid} is a zombie (it exited)")),
         Some(_) => {}
     }
-    let rss = process::rss_bytes(pid).unwrap_or(0);
+    let rss = procfs::rss_bytes(pid).unwrap_or(0);
     let mut message = format!("pid {pid}, {} resident", human_bytes(rss));
     if let Some(max) = max_rss
         && rss > max.0
@@ -178,7 +178,7 @@ pub fn process_limits(pid: u32, max_rss: Option<Size>, max_cpu: Option<f64>) -> 
         return Err(format!("pid {pid} uses {} resident, over {max}", human_bytes(rss)));
     }
     if let Some(max) = max_cpu {
-        let used = process::cpu_percent(pid, CPU_SAMPLE).ok_or_else(|| format!("process {pid} exited"))?;
+        let used = procfs::cpu_percent(pid, CPU_SAMPLE).ok_or_else(|| format!("process {pid} exited"))?;
         if used > max {
             return Err(format!("pid {pid} uses {used:.0}% CPU, over {max}%"));
         }
@@ -204,11 +204,6 @@ fn heartbeat(check: &CheckConfig, beat: &str, home: &Home) -> Outcome {
         return Err(format!("{what} last beat {} ago, over {}", age(seconds), age(max_age.as_secs())));
     }
     Ok(format!("{what} beat {} ago", age(seconds)))
-}
-
-/// `apply-patch` names a runner job; anything with a `/` is a file.
-pub fn is_job_name(beat: &str) -> bool {
-    !beat.contains('/')
 }
 
 fn disk(check: &CheckConfig, path: &Path) -> Outcome {

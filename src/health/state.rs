@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::store::events::rfc3339;
+use crate::time::rfc3339;
 
 /// A UTC instant written the one way runner writes times (RFC 3339, milliseconds, `Z`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

@@ -10,12 +10,12 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
 use super::circuit::{self, Circuit, ComponentState, Decision};
-use super::config::{CheckConfig, ComponentConfig};
 use super::launch;
 use super::probe::{self, Env, Verdict};
-use super::process::{self, Identity};
+use super::procfs::{self, Identity};
 use super::state::Time;
-use crate::slack::alert;
+use crate::config::{CheckConfig, ComponentConfig};
+use crate::notify;
 use crate::store::events::{self, Event};
 use crate::store::{Home, atomic};
 
@@ -214,7 +214,7 @@ impl Cycle<'_> {
         let mut verdict = probe::run(check, self.env);
         if verdict.ok
             && (component.memory_limit.is_some() || component.cpu_limit.is_some())
-            && let Ok(pid) = process::read_pidfile(&self.env.home.root().join(component.pidfile()))
+            && let Ok(pid) = procfs::read_pidfile(&self.env.home.root().join(component.pidfile()))
             && let Err(why) = probe::process_limits(pid, component.memory_limit, component.cpu_limit)
         {
             verdict.ok = false;
@@ -253,7 +253,7 @@ impl Cycle<'_> {
             verdict.message,
             Human(component.cooldown()),
         );
-        alert::send(self.env.settings, home, "watchdog", &text).map(drop)
+        notify::send(self.env.settings, home, "watchdog", &text).map(drop)
     }
 
     /// Healthy again after an open or half-open circuit: close it, reset the count, say so.
@@ -272,7 +272,7 @@ impl Cycle<'_> {
                 ":large_green_circle: component `{}` is healthy again ({}); circuit closed",
                 component.name, verdict.message
             );
-            alert::send(self.env.settings, home, "watchdog", &text)?;
+            notify::send(self.env.settings, home, "watchdog", &text)?;
         }
         Ok(())
     }
@@ -309,14 +309,14 @@ impl Cycle<'_> {
         }
         let ours = state.pid.zip(state.start_ticks).map(|(pid, start_ticks)| Identity { pid, start_ticks });
         let pidfile = home.join(component.pidfile());
-        if let Ok(pid) = process::read_pidfile(&pidfile)
-            && process::identify(pid).is_some()
-            && !ours.is_some_and(|id| id.pid == pid && process::alive(id))
+        if let Ok(pid) = procfs::read_pidfile(&pidfile)
+            && procfs::identify(pid).is_some()
+            && !ours.is_some_and(|id| id.pid == pid && procfs::alive(id))
         {
             notes.push(format!("left pid {pid} alone: the pidfile names a process the watchdog did not start"));
         }
         if let Some(id) = ours
-            && let Err(e) = process::stop_group(id, component.stop_grace())
+            && let Err(e) = procfs::stop_group(id, component.stop_grace())
         {
             notes.push(format!("{e:#}"));
         }

@@ -10,14 +10,14 @@ use anyhow::Result;
 use serde_json::json;
 
 use crate::config::Settings;
-use crate::http::auth::{self, Auth};
-use crate::http::commit::GroupCommit;
+use crate::http::auth::Auth;
+use crate::http::group_commit::GroupCommit;
 use crate::http::limit::RateLimiter;
 use crate::http::metrics::Metrics;
 use crate::http::wire::{Request, Response};
-use crate::http::{dashboard, intake, openapi};
+use crate::http::{dashboard, intake, openapi, slack};
 use crate::store::events::{self, Event};
-use crate::store::{Home, atomic};
+use crate::store::{Home, fs::sync_dir};
 
 pub type Reply = Result<Response, Response>;
 
@@ -57,7 +57,7 @@ impl App {
             dir_syncs: GroupCommit::start(|mut dirs: Vec<PathBuf>| {
                 dirs.sort();
                 dirs.dedup();
-                dirs.iter().try_for_each(|d| atomic::sync_dir(d))
+                dirs.iter().try_for_each(|d| sync_dir(d))
             }),
             slack_secret: settings.config.slack.signing_secret().resolve()?,
             limiter: RateLimiter::new(server.rate_limit),
@@ -87,7 +87,7 @@ impl App {
             ("/openapi.json", "GET") => Ok(Response::json(200, &openapi::document(&self.base_url))),
             ("/webhook", "POST") => intake::post(self, req),
             ("/patches/{id}", "GET") => intake::get(self, req),
-            ("/slack/commands", "POST") => crate::slack::handle(self, req),
+            ("/slack/commands", "POST") => slack::handle(self, req),
             ("/status", "GET") => self.guarded(req, || dashboard::status_json(self)),
             ("/dashboard", "GET") => self.guarded(req, || dashboard::page(self)),
             ("/metrics", "GET") => self.guarded(req, || dashboard::metrics(self)),
@@ -99,7 +99,7 @@ impl App {
     /// Status pages need the webhook's credentials unless `server.public_status` is set.
     fn guarded(&self, req: &Request, view: impl FnOnce() -> Reply) -> Reply {
         if !self.settings.config.server.public_status {
-            self.auth.check(req, auth::now_unix())?;
+            self.auth.check(req, crate::sign::now_unix())?;
         }
         view()
     }

@@ -1,16 +1,13 @@
 //! `GET /status` (JSON), `GET /dashboard` (one self-refreshing page, no external assets,
-//! readable on a phone) and `GET /metrics`, all from `status::collect` plus recent patches.
+//! readable on a phone) and `GET /metrics`, all from `status::collect` plus `status::recent`.
 
 use std::fmt::Write;
 
-use serde_json::Value;
-
 use crate::http::app::{App, Reply, internal};
 use crate::http::wire::Response;
-use crate::output::age;
-use crate::status::{self, Status};
-use crate::store::queue::{self, State};
-use crate::store::{events::rfc3339, results};
+use crate::status::{self, Recent, Status, named_entries};
+use crate::time::age;
+use crate::time::rfc3339;
 
 /// How many recent patches the dashboard lists.
 const RECENT: usize = 15;
@@ -26,64 +23,9 @@ pub fn metrics(app: &App) -> Reply {
     Ok(Response::new(200, "text/plain; version=0.0.4", app.metrics.render(&status)))
 }
 
-/// One patch as the dashboard lists it.
-pub struct Recent {
-    pub env: String,
-    pub id: String,
-    pub state: State,
-    pub outcome: Option<String>,
-    pub age_s: u64,
-}
-
-/// The most recently moved patches across environments, newest first.
-pub fn recent(app: &App, n: usize) -> anyhow::Result<Vec<Recent>> {
-    let mut all = Vec::new();
-    for env in app.settings.config.env.keys() {
-        for state in State::ALL {
-            for entry in queue::list(&app.home, env, state)? {
-                all.push((entry.modified, env.clone(), entry));
-            }
-        }
-    }
-    all.sort_by_key(|b| std::cmp::Reverse(b.0));
-    let now = std::time::SystemTime::now();
-    Ok(all
-        .into_iter()
-        .take(n)
-        .map(|(modified, env, entry)| {
-            let outcome = results::read(&app.home, &env, &entry.id).ok().flatten().map(|r| {
-                serde_json::to_value(r.outcome).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
-            });
-            let age_s = now.duration_since(modified).map(|d| d.as_secs()).unwrap_or(0);
-            Recent { env, id: entry.id, state: entry.state, outcome, age_s }
-        })
-        .collect())
-}
-
-/// A state file's named entries (`components` of watchdog.json, `checks` of health.json, or
-/// the top level) as `name → "field value, …"`, without assuming their fields.
-pub fn named_entries(state: Option<&Value>, key: &str) -> Vec<(String, String)> {
-    let Some(state) = state else { return Vec::new() };
-    let Some(map) = state.get(key).unwrap_or(state).as_object() else { return Vec::new() };
-    map.iter()
-        .map(|(name, v)| {
-            let fields = match v.as_object() {
-                Some(fields) => fields
-                    .iter()
-                    .filter(|(_, f)| !f.is_object() && !f.is_array())
-                    .map(|(k, f)| format!("{k} {}", f.as_str().map(String::from).unwrap_or_else(|| f.to_string())))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                None => v.as_str().map(String::from).unwrap_or_else(|| v.to_string()),
-            };
-            (name.clone(), fields)
-        })
-        .collect()
-}
-
 pub fn page(app: &App) -> Reply {
     let status = status::collect(&app.settings, None).map_err(internal)?;
-    let recent = recent(app, RECENT).map_err(internal)?;
+    let recent = status::recent(&app.settings, &app.home, RECENT).map_err(internal)?;
     Ok(Response::new(200, "text/html; charset=utf-8", render(&status, &recent)))
 }
 
@@ -176,16 +118,6 @@ tr.failed td{color:#a00}tr.applied td{color:#070}.muted{color:#777;font-size:.85
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn named_entries_render_any_fields() {
-        let state = json!({ "components": { "web": { "state": "open", "restarts": 3, "log": [1] } } });
-        assert_eq!(named_entries(Some(&state), "components"), vec![("web".into(), "restarts 3, state open".into())]);
-        let flat = json!({ "disk": "ok" });
-        assert_eq!(named_entries(Some(&flat), "checks"), vec![("disk".into(), "ok".into())]);
-        assert!(named_entries(None, "checks").is_empty());
-    }
 
     #[test]
     fn escapes_html() {

@@ -12,16 +12,17 @@ use crate::config::EnvConfig;
 use crate::patch::{self, Patch, fence::Fence};
 
 use crate::http::app::{App, Reply, internal};
-use crate::http::auth::{self, Proof};
+use crate::http::auth::Proof;
 use crate::http::wire::{Request, Response};
 use crate::operator::callback;
+use crate::sign::now_unix;
 use crate::store::atomic::Staged;
 use crate::store::events::Event;
 use crate::store::mode;
 use crate::store::queue::{self, State};
 
 pub fn post(app: &App, req: &Request) -> Reply {
-    let proof = app.auth.check(req, auth::now_unix())?;
+    let proof = app.auth.check(req, now_unix())?;
     if let Proof::Delivery(delivery) = &proof
         && app.auth.seen_delivery(delivery)
     {
@@ -114,7 +115,7 @@ fn accept(app: &App, req: &Request, delivery: Option<&str>) -> Reply {
 
 /// `GET /patches/{id}[?env=E]`: its state, its result record and its summary, if they exist yet.
 pub fn get(app: &App, req: &Request) -> Reply {
-    app.auth.check(req, auth::now_unix())?;
+    app.auth.check(req, now_unix())?;
     let id = req.path.trim_start_matches("/patches/");
     if !queue::valid_id(id) {
         return Err(Response::error(404, "no such patch: ids are 1-128 letters, digits, `.`, `_` or `-`", None));

@@ -3,12 +3,13 @@
 
 pub mod app;
 pub mod auth;
-pub mod commit;
 pub mod dashboard;
+pub mod group_commit;
 pub mod intake;
 pub mod limit;
 pub mod metrics;
 pub mod openapi;
 pub mod server;
 pub mod signal;
+pub mod slack;
 pub mod wire;

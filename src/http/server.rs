@@ -17,7 +17,7 @@ use serde_json::json;
 use crate::http::app::App;
 use crate::http::signal;
 use crate::http::wire::{Conn, Limits, Response};
-use crate::store::events::rfc3339;
+use crate::time::rfc3339;
 
 const CONN_STACK: usize = 256 << 10;
 /// How often the accept loop looks at the stop flag.

@@ -4,7 +4,7 @@
 use anyhow::{Result, bail};
 
 use super::Env;
-use super::process::waiting;
+use super::queue_run::waiting;
 use crate::config::Settings;
 use crate::store::Home;
 use crate::store::events::{self, Event};

@@ -73,12 +73,7 @@ fn notify(env: &Env, id: &str, url: &str, state: State, actor: &str) -> Result<(
 /// carry a token.
 fn post(env: &Env, url: &str, body: &Value) -> Result<u16> {
     check(url, &env.cfg.callback_hosts)?;
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(TIMEOUT))
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .build()
-        .into();
+    let agent: ureq::Agent = crate::notify::agent_config(TIMEOUT).max_redirects(0).build().into();
     let status = agent
         .post(url)
         .send_json(body)

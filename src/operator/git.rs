@@ -56,7 +56,7 @@ impl<'a> Git<'a> {
             }
         }
         let timeout: Duration = self.cfg.validate_timeout.std();
-        let done = crate::command::run(cmd, timeout, OUTPUT_LIMIT).context("could not run git")?;
+        let done = crate::subprocess::run(cmd, timeout, OUTPUT_LIMIT).context("could not run git")?;
         let ok = done.status.is_some_and(|s| s.success());
         let output = match done.status {
             None => format!("git timed out after {} ms and was killed\n{}", timeout.as_millis(), done.output),

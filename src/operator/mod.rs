@@ -7,7 +7,7 @@ pub mod callback;
 mod git;
 mod prepare;
 mod preview;
-mod process;
+mod queue_run;
 mod record;
 mod recover;
 mod retry;
@@ -22,7 +22,7 @@ use crate::store::Home;
 pub use approve::approve;
 pub use git::problems as git_problems;
 pub use preview::{Preview, preview};
-pub use process::{PatchReport, QueueReport, check_file, check_queue, process_file, process_queue};
+pub use queue_run::{PatchReport, QueueReport, check_file, check_queue, process_file, process_queue};
 pub use retry::retry;
 pub use revert::{RevertReport, revert};
 

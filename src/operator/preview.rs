@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::Env;
 use super::prepare::prepare;
-use super::process::waiting;
+use super::queue_run::waiting;
 use crate::config::Settings;
 use crate::patch::plan::{FileChange, Snapshot};
 use crate::store::Home;

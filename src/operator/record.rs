@@ -7,7 +7,7 @@ use anyhow::Result;
 use chrono::{DateTime, Utc};
 
 use super::Env;
-use super::process::PatchReport;
+use super::queue_run::PatchReport;
 use crate::patch::summary;
 use crate::store::queue::{self, Entry, State};
 use crate::store::results::{Outcome, PatchResult, SCHEMA};

@@ -10,7 +10,7 @@ use std::time::Instant;
 use anyhow::Result;
 
 use super::git::Git;
-use super::process::PatchReport;
+use super::queue_run::PatchReport;
 use super::{Env, callback, record, revert};
 use crate::patch::{backup, journal};
 use crate::store::atomic;

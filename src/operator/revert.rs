@@ -14,10 +14,11 @@ use crate::patch::backup::{self, Side};
 use crate::patch::journal;
 use crate::patch::plan::{FileChange, Plan};
 use crate::patch::transaction::snapshot;
-use crate::store::events::{self, Event, rfc3339};
+use crate::store::events::{self, Event};
 use crate::store::queue::{self, State};
 use crate::store::results::{self, FileResult, Outcome, PatchResult};
 use crate::store::{Home, lock};
+use crate::time::rfc3339;
 
 const SUFFIX: &str = "~revert";
 

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::patch::plan::{Plan, Snapshot};
-use crate::store::{Home, atomic, paths::ensure_dir};
+use crate::store::{Home, atomic, fs::ensure_dir};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
@@ -111,7 +111,9 @@ pub fn write(home: &Home, env: &str, key: &str, plan: &Plan, flush_also: &[&Path
     let backups = home.backups_dir(env);
     std::thread::scope(|s| {
         let dirs = s.spawn(|| {
-            std::iter::once(backups.as_path()).chain(flush_also.iter().copied()).try_for_each(atomic::sync_dir)
+            std::iter::once(backups.as_path())
+                .chain(flush_also.iter().copied())
+                .try_for_each(crate::store::fs::sync_dir)
         });
         let files = atomic::write_many(&all);
         dirs.join().unwrap_or_else(|_| Err(anyhow::anyhow!("a sync thread panicked")))?;

@@ -3,11 +3,10 @@
 use anyhow::{Context, Result, anyhow, bail};
 use serde_json::Value;
 
-use crate::cli::PatchFormat;
 use crate::patch::format::{codex, envelope, legacy, search_replace, unified};
 use crate::patch::model::{Edit, Format, Meta, Patch};
 
-pub fn parse(input: &[u8], forced: Option<PatchFormat>, strip: Option<usize>) -> Result<Patch> {
+pub fn parse(input: &[u8], forced: Option<Format>, strip: Option<usize>) -> Result<Patch> {
     let input = input.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(input);
     let text = std::str::from_utf8(input).map_err(|e| anyhow!("the patch is not UTF-8 text ({e})"))?;
     if text.trim().is_empty() {
@@ -15,11 +14,7 @@ pub fn parse(input: &[u8], forced: Option<PatchFormat>, strip: Option<usize>) ->
     }
     let json = || serde_json::from_str::<Value>(text).context("the patch is not valid JSON");
     let format = match forced {
-        Some(PatchFormat::Json) => Format::Json,
-        Some(PatchFormat::Legacy) => Format::Legacy,
-        Some(PatchFormat::Unified) => Format::Unified,
-        Some(PatchFormat::Codex) => Format::Codex,
-        Some(PatchFormat::SearchReplace) => Format::SearchReplace,
+        Some(format) => format,
         None if text.trim_start().starts_with('{') => {
             if legacy::is_legacy(&json()?) {
                 Format::Legacy

@@ -15,14 +15,20 @@ pub struct Meta {
     pub callback_url: Option<String>,
 }
 
-/// The format a patch was read as.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// The format a patch was read as, or is forced to with `apply-patch --format` (the variants'
+/// docs are that flag's help).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Format {
+    /// JSON envelope with `patch` text or `operations`.
     Json,
+    /// Unified diff, git-style or plain.
     Unified,
+    /// Codex `*** Begin Patch` envelope.
     Codex,
+    /// `<<<<<<< SEARCH` / `=======` / `>>>>>>> REPLACE` blocks.
     SearchReplace,
+    /// The seed system's legacy JSON shapes.
     Legacy,
 }
 

@@ -4,8 +4,8 @@
 
 use std::fmt::Write;
 
-use crate::store::events::rfc3339;
 use crate::store::results::{Outcome, PatchResult};
+use crate::time::rfc3339;
 
 /// Lines of each check's output the summary shows (the result file keeps up to output_limit).
 const OUTPUT_TAIL_LINES: usize = 40;

@@ -79,7 +79,7 @@ fn prune_empty_dirs(fence: &Fence, rel: &str) -> Result<()> {
     while let Some(d) = dir.filter(|d| !d.as_os_str().is_empty()) {
         let abs = fence.join(&d.to_string_lossy());
         match fs::remove_dir(&abs) {
-            Ok(()) => atomic::sync_dir(abs.parent().unwrap_or(fence.root()))?,
+            Ok(()) => crate::store::fs::sync_dir(abs.parent().unwrap_or(fence.root()))?,
             Err(_) => break, // not empty (or not ours to remove): stop here
         }
         dir = d.parent();

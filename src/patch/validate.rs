@@ -1,5 +1,5 @@
 //! Validate commands: run with `sh -c` in the tree after a patch is written, through
-//! [`crate::command::run`] (own process group, timeout, capped combined output).
+//! [`crate::subprocess::run`] (own process group, timeout, capped combined output).
 
 use std::path::Path;
 use std::process::Command;
@@ -42,7 +42,7 @@ impl Runner<'_> {
     pub fn run(&self, command: &str) -> Result<CheckRun> {
         let mut cmd = Command::new("sh");
         cmd.arg("-c").arg(command).current_dir(self.tree).envs(self.vars.iter().map(|(k, v)| (k, v)));
-        let finished = crate::command::run(cmd, self.timeout, self.limit)
+        let finished = crate::subprocess::run(cmd, self.timeout, self.limit)
             .with_context(|| format!("could not run validate command {command:?}"))?;
         let mut output = finished.output;
         if finished.status.is_none() {

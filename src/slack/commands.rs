@@ -7,20 +7,31 @@ use std::fmt::Write;
 use anyhow::{Result, bail};
 use serde_json::json;
 
-use crate::http::app::App;
-use crate::http::dashboard::{named_entries, recent};
-use crate::output::age;
+use crate::config::Settings;
 use crate::slack::Answer;
-use crate::status;
-use crate::store::events::{self, Event, rfc3339};
+use crate::status::{self, named_entries, recent};
+use crate::store::events::{self, Event};
 use crate::store::mode::{self, Mode};
-use crate::store::{atomic, queue};
+use crate::store::{Home, atomic, queue};
+use crate::time::age;
+use crate::time::rfc3339;
 use crate::{operator, slack};
 
-/// Who asked, and where.
+/// What a command may use: the listener's settings and home, the address clients reach it at
+/// (for links), and who asked.
 pub struct Ctx<'a> {
-    pub app: &'a App,
+    pub settings: &'a Settings,
+    pub home: &'a Home,
+    pub base_url: &'a str,
+    /// `slack:<user id>`, as the audit log names the caller.
     pub actor: String,
+    user: &'a str,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(settings: &'a Settings, home: &'a Home, base_url: &'a str, user: &'a str) -> Ctx<'a> {
+        Ctx { settings, home, base_url, actor: format!("slack:{user}"), user }
+    }
 }
 
 pub struct Command {
@@ -51,24 +62,23 @@ pub const COMMANDS: &[Command] = &[
     Command { name: "/watchdog-ping", usage: "", help: "components as the watchdog last saw them", changes: false, run: daemons },
     Command { name: "/daemon-status", usage: "", help: "same as /watchdog-ping", changes: false, run: daemons },
     Command { name: "/summary-logs", usage: "[n]", help: "the n newest patch summaries (default 3)", changes: false, run: summaries },
-    Command { name: "/dashboard", usage: "", help: "the dashboard's link", changes: false, run: |c, _| Ok(format!("<{}/dashboard>", c.app.base_url)) },
+    Command { name: "/dashboard", usage: "", help: "the dashboard's link", changes: false, run: |c, _| Ok(format!("<{}/dashboard>", c.base_url)) },
     Command { name: "/help", usage: "", help: "this list", changes: false, run: |_, _| Ok(help()) },
 ];
 
-/// Run `command` for Slack user `user`; every outcome is an answer (refusals included).
-pub fn run(app: &App, command: &str, text: &str, user: &str) -> Answer {
+/// Run `command` for the caller; every outcome is an answer (refusals included).
+pub fn run(ctx: &Ctx, command: &str, text: &str) -> Answer {
     let Some(cmd) = COMMANDS.iter().find(|c| c.name == command) else {
         return Answer { in_channel: false, text: format!("unknown command `{command}`\n{}", help()) };
     };
-    let ctx = Ctx { app, actor: format!("slack:{user}") };
-    let admins = &app.settings.config.slack.admins;
-    if cmd.changes && !admins.is_empty() && !admins.iter().any(|a| a == user) {
-        audit(&ctx, cmd, text, Err("not an admin"));
+    let admins = &ctx.settings.config.slack.admins;
+    if cmd.changes && !admins.is_empty() && !admins.iter().any(|a| a == ctx.user) {
+        audit(ctx, cmd, text, Err("not an admin"));
         return Answer { in_channel: false, text: format!("`{command}` changes runner: only slack.admins may use it") };
     }
-    let result = (cmd.run)(&ctx, text);
+    let result = (cmd.run)(ctx, text);
     if cmd.changes {
-        audit(&ctx, cmd, text, result.as_ref().map(|_| ()).map_err(|_| "failed"));
+        audit(ctx, cmd, text, result.as_ref().map(|_| ()).map_err(|_| "failed"));
     }
     match result {
         Ok(text) => Answer { in_channel: cmd.changes, text },
@@ -83,7 +93,7 @@ fn audit(ctx: &Ctx, cmd: &Command, text: &str, outcome: Result<(), &str>) {
         Err(why) => event.with("ok", false).with("error", why),
     };
     // The command's own effect is already durable; a full disk must not hide it from the user.
-    let _ = events::append(&ctx.app.home, &event);
+    let _ = events::append(&ctx.home, &event);
 }
 
 fn help() -> String {
@@ -95,15 +105,15 @@ fn help() -> String {
 }
 
 fn status_runner(ctx: &Ctx, _: &str) -> Result<String> {
-    let report = status::collect(&ctx.app.settings, None)?;
+    let report = status::collect(&ctx.settings, None)?;
     Ok(format!("```{}```", status::render(&report)))
 }
 
 fn queues(ctx: &Ctx, _: &str) -> Result<String> {
     let mut out = String::new();
-    for env in ctx.app.settings.config.env.keys() {
+    for env in ctx.settings.config.env.keys() {
         for state in [queue::State::Pending, queue::State::Approved, queue::State::Failed] {
-            let entries = queue::list(&ctx.app.home, env, state)?;
+            let entries = queue::list(&ctx.home, env, state)?;
             let ids: Vec<_> = entries.iter().take(10).map(|e| format!("`{}`", e.id)).collect();
             let more = entries.len().saturating_sub(10);
             let _ = write!(out, "*{env}* {state}: {}", entries.len());
@@ -116,7 +126,7 @@ fn queues(ctx: &Ctx, _: &str) -> Result<String> {
             out.push('\n');
         }
     }
-    let recent = recent(ctx.app, 5)?;
+    let recent = recent(ctx.settings, ctx.home, 5)?;
     if !recent.is_empty() {
         out.push_str("*recent*\n");
         for r in recent {
@@ -131,16 +141,16 @@ fn queues(ctx: &Ctx, _: &str) -> Result<String> {
 fn target_and_env<'a>(ctx: &'a Ctx, text: &'a str, default: &'a str) -> Result<(&'a str, &'a str)> {
     let mut words = text.split_whitespace();
     let target = words.next().unwrap_or(default);
-    let env = words.next().unwrap_or(&ctx.app.settings.default_env);
+    let env = words.next().unwrap_or(&ctx.settings.default_env);
     if words.next().is_some() {
         bail!("too many words: give a patch and, optionally, an environment");
     }
-    Ok((target, ctx.app.settings.env(Some(env))?.0))
+    Ok((target, ctx.settings.env(Some(env))?.0))
 }
 
 fn preview(ctx: &Ctx, text: &str) -> Result<String> {
     let (target, env) = target_and_env(ctx, text, "next")?;
-    let p = operator::preview(&ctx.app.settings, &ctx.app.home, env, target)?;
+    let p = operator::preview(&ctx.settings, &ctx.home, env, target)?;
     let mut out = format!("*{}*", p.summary);
     if let Some(description) = &p.description {
         let _ = write!(out, "\n{description}");
@@ -156,7 +166,7 @@ fn approve(ctx: &Ctx, text: &str) -> Result<String> {
         bail!("usage: /patch-approve <id|next|all> [env]");
     }
     let (target, env) = target_and_env(ctx, text, "next")?;
-    let ids = operator::approve(&ctx.app.settings, &ctx.app.home, env, target, &ctx.actor)?;
+    let ids = operator::approve(&ctx.settings, &ctx.home, env, target, &ctx.actor)?;
     Ok(match ids.as_slice() {
         [] => format!("nothing is pending in {env}"),
         ids => format!("approved in {env}: {}", ids.iter().map(|i| format!("`{i}`")).collect::<Vec<_>>().join(", ")),
@@ -168,7 +178,7 @@ fn revert(ctx: &Ctx, text: &str) -> Result<String> {
         bail!("usage: /patch-revert <id|last> [env]");
     }
     let (target, env) = target_and_env(ctx, text, "last")?;
-    let r = operator::revert(&ctx.app.settings, &ctx.app.home, env, target, false, &ctx.actor)?;
+    let r = operator::revert(&ctx.settings, &ctx.home, env, target, false, &ctx.actor)?;
     if r.reverted {
         Ok(format!("reverted `{}` in {env}: restored {}", r.id, r.restored.join(", ")))
     } else {
@@ -184,30 +194,30 @@ fn revert(ctx: &Ctx, text: &str) -> Result<String> {
 fn again(ctx: &Ctx, text: &str) -> Result<String> {
     let (target, env) = target_and_env(ctx, text, "newest")?;
     let id = match target {
-        "newest" => match queue::list(&ctx.app.home, env, queue::State::Failed)?.pop() {
+        "newest" => match queue::list(&ctx.home, env, queue::State::Failed)?.pop() {
             Some(entry) => entry.id,
             None => bail!("no patch has failed in {env}"),
         },
         id => id.to_string(),
     };
-    operator::retry(&ctx.app.settings, &ctx.app.home, env, &id, &ctx.actor)?;
+    operator::retry(&ctx.settings, &ctx.home, env, &id, &ctx.actor)?;
     Ok(format!("`{id}` queued again in {env} (approved)"))
 }
 
 fn set_mode(ctx: &Ctx, new: Mode) -> Result<String> {
-    let previous = mode::set(&ctx.app.home, new, &ctx.actor)?;
+    let previous = mode::set(&ctx.home, new, &ctx.actor)?;
     Ok(format!("mode: *{new}* (was {previous}), set by <@{}>", ctx.actor.trim_start_matches("slack:")))
 }
 
 fn cursor_mode(ctx: &Ctx, text: &str) -> Result<String> {
     if text.is_empty() {
-        return Ok(format!("mode: *{}*", mode::read(&ctx.app.home)?));
+        return Ok(format!("mode: *{}*", mode::read(&ctx.home)?));
     }
     set_mode(ctx, text.parse()?)
 }
 
 fn toggle(ctx: &Ctx, _: &str) -> Result<String> {
-    match mode::read(&ctx.app.home)? {
+    match mode::read(&ctx.home)? {
         Mode::Lockdown => bail!("runner is in lockdown: lift it with `/cursor-mode auto`"),
         Mode::Paused => set_mode(ctx, Mode::Auto),
         Mode::Auto | Mode::Manual => set_mode(ctx, Mode::Paused),
@@ -222,19 +232,19 @@ fn kill(ctx: &Ctx, text: &str) -> Result<String> {
 }
 
 fn restart(ctx: &Ctx, text: &str) -> Result<String> {
-    let components: Vec<_> = ctx.app.settings.config.component.iter().map(|c| c.name.as_str()).collect();
+    let components: Vec<_> = ctx.settings.config.component.iter().map(|c| c.name.as_str()).collect();
     if !components.contains(&text) {
         let known = if components.is_empty() { "none".to_string() } else { components.join(", ") };
         bail!("no component named `{text}`: runner.toml configures {known}");
     }
     let request = json!({ "requested_by": ctx.actor, "time": rfc3339::format(&chrono::Utc::now()) });
-    let path = ctx.app.home.restart_requests_dir().join(text);
+    let path = ctx.home.restart_requests_dir().join(text);
     atomic::write(&path, format!("{request}\n").as_bytes())?;
     Ok(format!("restart of `{text}` requested: the next watchdog run will do it"))
 }
 
 fn daemons(ctx: &Ctx, _: &str) -> Result<String> {
-    let path = ctx.app.home.watchdog_file();
+    let path = ctx.home.watchdog_file();
     let state = match std::fs::read(&path) {
         Ok(bytes) => serde_json::from_slice(&bytes).ok(),
         Err(_) => return Ok("no watchdog run has written its state yet".into()),
@@ -254,8 +264,8 @@ fn summaries(ctx: &Ctx, text: &str) -> Result<String> {
     let n: usize =
         if text.is_empty() { 3 } else { text.parse().map_err(|_| anyhow::anyhow!("usage: /summary-logs [n]"))? };
     let mut all = Vec::new();
-    for env in ctx.app.settings.config.env.keys() {
-        let Ok(dir) = std::fs::read_dir(ctx.app.home.summaries_dir(env)) else { continue };
+    for env in ctx.settings.config.env.keys() {
+        let Ok(dir) = std::fs::read_dir(ctx.home.summaries_dir(env)) else { continue };
         for entry in dir.flatten() {
             let path = entry.path();
             if path.extension().is_some_and(|e| e == "md") {

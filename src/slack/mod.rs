@@ -1,35 +1,15 @@
-//! Slack: slash commands (`POST /slack/commands`, verified with Slack's v0 signature) and
-//! their replies. Outgoing alerts live in `alert`.
+//! Slack: slash commands and their replies, and Slack's v0 request signature. The route that
+//! verifies and dispatches them (`POST /slack/commands`) is the listener's, in `crate::http::slack`;
+//! outgoing alerts live in `crate::notify`.
 
-pub mod alert;
 pub mod commands;
 pub mod form;
 pub mod verify;
 
 use serde_json::json;
 
-use crate::http::app::{App, Reply};
-use crate::http::auth;
-use crate::http::wire::{Request, Response};
-
 /// Slack cuts a section's text at 3,000 characters; stay under it.
 pub const TEXT_LIMIT: usize = 2900;
-
-/// Verify, decode and run one slash command. Slack shows any non-200 answer as a failure, so
-/// after the signature check every outcome, refusals included, is a 200 with a message.
-pub fn handle(app: &App, req: &Request) -> Reply {
-    let secret = app.slack_secret.as_deref().ok_or_else(|| {
-        Response::error(503, "Slack commands are off: set slack.signing_secret_env or slack.signing_secret_file", None)
-    })?;
-    verify::check(secret.as_bytes(), req, auth::now_unix()).map_err(|e| Response::error(401, e, None))?;
-    let form = form::parse(&String::from_utf8_lossy(&req.body));
-    let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).unwrap_or_default();
-    if field("ssl_check") == "1" {
-        return Ok(Response::new(200, "text/plain", "")); // Slack checking the certificate
-    }
-    let reply = commands::run(app, field("command"), field("text").trim(), field("user_id"));
-    Ok(Response::json(200, &reply.to_json()))
-}
 
 /// What a command answers: shown to the caller only, or to the channel.
 #[derive(Debug)]

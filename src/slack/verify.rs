@@ -1,14 +1,7 @@
 //! Slack's v0 request signature: `X-Slack-Signature: v0=<hex HMAC-SHA256 of "v0:<ts>:<raw body>">`
 //! under the app's signing secret, with `X-Slack-Request-Timestamp` within five minutes.
 
-use crate::http::auth::{check_timestamp, signature_matches};
-use crate::http::wire::Request;
-
-pub fn check(secret: &[u8], req: &Request, now: i64) -> Result<(), &'static str> {
-    let ts = req.header("x-slack-request-timestamp").ok_or("X-Slack-Request-Timestamp is missing")?;
-    let signature = req.header("x-slack-signature").ok_or("X-Slack-Signature is missing")?;
-    verify(secret, ts, signature, &req.body, now)
-}
+use crate::sign::{check_timestamp, signature_matches};
 
 pub fn verify(secret: &[u8], ts: &str, signature: &str, body: &[u8], now: i64) -> Result<(), &'static str> {
     check_timestamp(ts, now)?;

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, Result};
 
-use crate::store::paths::ensure_dir;
+use crate::store::fs::{ensure_dir, sync_dir};
 
 /// Temp files start with this prefix so a crashed writer's leftovers can be recognised.
 pub const TEMP_PREFIX: &str = ".runner-tmp.";
@@ -261,11 +261,6 @@ fn alive(pid: libc::pid_t) -> bool {
     // SAFETY: signal 0 sends nothing; it only asks whether the process exists.
     let signalled = unsafe { libc::kill(pid, 0) } == 0;
     signalled || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
-}
-
-/// fsync a directory so the names in it (new files, renames) survive a crash.
-pub fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir).and_then(|d| d.sync_all()).with_context(|| format!("could not sync directory {}", dir.display()))
 }
 
 fn parent(path: &Path) -> &Path {

@@ -6,11 +6,13 @@ use std::fs::OpenOptions;
 use std::io::Write;
 
 use anyhow::{Context, Result};
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::store::paths::{Home, ensure_dir};
+use crate::store::Home;
+use crate::store::fs::ensure_dir;
+use crate::time::rfc3339;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Event {
@@ -85,21 +87,4 @@ pub fn read_all(home: &Home) -> Result<Vec<Event>> {
         Err(e) => return Err(e).with_context(|| format!("could not read audit log {}", path.display())),
     };
     Ok(text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect())
-}
-
-/// RFC 3339 with milliseconds and `Z`, the one time format runner writes.
-pub mod rfc3339 {
-    use super::*;
-    use serde::{Deserializer, Serializer};
-
-    pub fn format(t: &DateTime<Utc>) -> String {
-        t.to_rfc3339_opts(SecondsFormat::Millis, true)
-    }
-    pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&format(t))
-    }
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
-        let s = String::deserialize(d)?;
-        DateTime::parse_from_rfc3339(&s).map(|t| t.with_timezone(&Utc)).map_err(serde::de::Error::custom)
-    }
 }

@@ -7,7 +7,8 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::store::{Home, atomic, events::rfc3339};
+use crate::store::{Home, atomic};
+use crate::time::rfc3339;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Heartbeat {

@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 
 use crate::exit::Busy;
-use crate::store::paths::{Home, ensure_dir};
+use crate::store::Home;
+use crate::store::fs::ensure_dir;
 
 /// A held lock; released on drop.
 #[derive(Debug)]

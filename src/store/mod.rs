@@ -3,6 +3,7 @@
 
 pub mod atomic;
 pub mod events;
+pub mod fs;
 pub mod heartbeat;
 pub mod lock;
 pub mod mode;

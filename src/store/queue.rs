@@ -146,7 +146,7 @@ pub fn claim(home: &Home, env: &str, entry: &Entry) -> Result<Entry> {
     let dest = file_path(home, env, State::Applying, &entry.id);
     atomic::rename_unsynced(&entry.path, &dest)
         .with_context(|| format!("could not move patch {} from {} to applying", entry.id, entry.state))?;
-    atomic::sync_dir(&home.queue_dir(env, State::Applying))?;
+    crate::store::fs::sync_dir(&home.queue_dir(env, State::Applying))?;
     Ok(Entry { id: entry.id.clone(), state: State::Applying, path: dest, modified: entry.modified })
 }
 

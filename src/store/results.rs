@@ -5,7 +5,8 @@ use anyhow::Result;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::store::{Home, atomic, events::rfc3339, queue::State};
+use crate::store::{Home, atomic, queue::State};
+use crate::time::rfc3339;
 
 pub const SCHEMA: u32 = 1;
 

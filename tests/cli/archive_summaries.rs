@@ -135,7 +135,7 @@ fn unknown_env_and_bad_age_are_errors() {
 fn prune_backups_keeps_the_newest_backup_of_every_file() {
     let t = Test::new().file("runner.toml", CONFIG);
     let now = Utc::now();
-    let ago = |days: i64| runner::store::events::rfc3339::format(&(now - chrono::Duration::days(days)));
+    let ago = |days: i64| runner::time::rfc3339::format(&(now - chrono::Duration::days(days)));
     store(&t, &result("a", Outcome::Applied, &ago(30), &[("x", 1, 0)]));
     let mut b = result("b", Outcome::Applied, &ago(20), &[("x", 1, 0), ("y", 1, 0), ("z", 0, 0)]);
     b.files[2].from = Some("w".into());

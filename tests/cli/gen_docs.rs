@@ -137,7 +137,7 @@ fn manifest_field_by_field() {
     assert!(b["applied_at"].is_null());
     assert_eq!(b["reason"], "hunk 2 did not match src/x.rs\nclosest lines: …");
     let d = &m["patches"][3];
-    let received = runner::store::events::rfc3339::format(&DateTime::<Utc>::from(pending_mtime));
+    let received = runner::time::rfc3339::format(&DateTime::<Utc>::from(pending_mtime));
     assert_eq!(
         *d,
         json!({

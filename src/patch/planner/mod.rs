@@ -6,7 +6,6 @@ use std::collections::HashMap;
 
 mod textops;
 
-use crate::config::EnvConfig;
 use crate::patch::fence::Fence;
 use crate::patch::hunks;
 use crate::patch::model::{Edit, FileDiff, Hunk, Patch};
@@ -21,13 +20,6 @@ use crate::store::results::FileResult;
 pub struct Limits {
     /// Largest file a patch may read or produce.
     pub max_file_size: u64,
-}
-
-impl Limits {
-    /// The limits an environment's config sets.
-    pub fn of(env: &EnvConfig) -> Limits {
-        Limits { max_file_size: env.max_file_size.0 }
-    }
 }
 
 impl Default for Limits {
@@ -523,11 +515,6 @@ mod tests {
         for _ in 0..5 {
             assert_eq!(plan_str(&fence, &diff).unwrap_err().file, names[3]);
         }
-    }
-
-    #[test]
-    fn limits_come_from_the_environment() {
-        assert_eq!(Limits::of(&EnvConfig::default()), Limits::default());
     }
 
     #[test]

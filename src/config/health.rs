@@ -150,6 +150,11 @@ impl CheckConfig {
     }
 }
 
+/// `apply-patch` names a runner job; anything with a `/` is a file.
+pub fn is_job_name(beat: &str) -> bool {
+    !beat.contains('/')
+}
+
 /// Check names are unique, each check has one kind, each component names a known check and a
 /// start command. Relative disk paths are made absolute against the config's directory.
 pub fn validate(checks: &mut [CheckConfig], components: &mut [ComponentConfig], base: &Path, text: &str) -> Result<()> {
@@ -175,7 +180,7 @@ pub fn validate(checks: &mut [CheckConfig], components: &mut [ComponentConfig], 
             *disk = base.join(&*disk);
         }
         if let Some(beat) = &mut check.heartbeat
-            && !crate::health::probe::is_job_name(beat)
+            && !is_job_name(beat)
         {
             *beat = base.join(&*beat).display().to_string();
         }

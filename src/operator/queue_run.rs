@@ -19,7 +19,7 @@ use crate::store::events::{self, Event};
 use crate::store::mode::{self, Mode};
 use crate::store::queue::{self, Entry, State};
 use crate::store::results::{Outcome, PatchResult};
-use crate::store::{Home, atomic, heartbeat, lock};
+use crate::store::{Home, fs::sync_dir, heartbeat, lock};
 
 /// One patch's fate, as a queue run reports it.
 #[derive(Debug, Clone, Serialize)]
@@ -227,7 +227,7 @@ fn process_one(env: &Env, entry: &Entry, waited: &Entry, bytes: &[u8], actor: &s
     let left = waited.path.parent().context("a queued patch has a directory")?;
     // Outcomes that write nothing to the tree finish the claim's flush first.
     let settle = |result| {
-        atomic::sync_dir(left)?;
+        sync_dir(left)?;
         record::settle(env, entry, result, t0, actor)
     };
     let mut result = record::draft(env, entry);

@@ -1,5 +1,6 @@
-//! Outgoing alerts: the one place runner posts to Slack's incoming webhook (health-check,
-//! watchdog and serve-webhook all come through here). One attempt per alert, bounded by
+//! Outgoing notifications: the one ureq agent setup every outgoing request uses (alerts, probes,
+//! pings, patch callbacks) and the one place runner posts to Slack's incoming webhook
+//! (health-check and watchdog come through here). One attempt per alert, bounded by
 //! `slack.alert_timeout`, never a retry loop: an alert that cannot be posted, or has nowhere to
 //! go, is appended as a JSON line to `<home>/alerts.log` instead, so it is never lost silently.
 
@@ -13,8 +14,8 @@ use serde_json::json;
 
 use crate::config::Settings;
 use crate::store::Home;
-use crate::store::events::rfc3339;
-use crate::store::paths::ensure_dir;
+use crate::store::fs::ensure_dir;
+use crate::time::rfc3339;
 
 /// Where an alert went.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -28,7 +29,12 @@ pub enum Delivery {
 
 /// A ureq agent that gives up after `timeout` end to end and returns HTTP errors as responses.
 pub fn agent(timeout: std::time::Duration) -> ureq::Agent {
-    ureq::Agent::config_builder().timeout_global(Some(timeout)).http_status_as_error(false).build().into()
+    agent_config(timeout).build().into()
+}
+
+/// [`agent`]'s settings, for a caller that tightens them further before building.
+pub fn agent_config(timeout: std::time::Duration) -> ureq::config::ConfigBuilder<ureq::typestate::AgentScope> {
+    ureq::Agent::config_builder().timeout_global(Some(timeout)).http_status_as_error(false)
 }
 
 /// Post `text` to Slack, or log it when Slack is not configured or does not take it.
