@@ -58,10 +58,10 @@ fn main() {
             commit: None,
             revert_commit: None,
         };
-        fs::write(home.result_file("main", &id), serde_json::to_vec_pretty(&result).unwrap()).unwrap();
+        fs::write(home.result_file("main", &id).unwrap(), serde_json::to_vec_pretty(&result).unwrap()).unwrap();
         let envelope = serde_json::json!({"id": id, "env": "main", "description": result.description, "patch": "--- a/x\n+++ b/x\n"});
         fs::write(home.queue_dir("main", state).join(format!("{id}.json")), envelope.to_string()).unwrap();
-        let summary = home.summary_file("main", &id);
+        let summary = home.summary_file("main", &id).unwrap();
         fs::write(&summary, format!("# {id}\n\n{}\n", result.description.as_deref().unwrap_or(""))).unwrap();
         let age = Duration::from_secs(2 * 86_400 + (i as u64 % 172_800));
         fs::File::options().write(true).open(&summary).unwrap().set_modified(now - age).unwrap();

@@ -442,7 +442,7 @@ mod tests {
     fn old_summaries(home: &Home, ids: &[&str]) -> Plan {
         let old = SystemTime::now() - Duration::from_secs(10 * 86_400);
         for id in ids {
-            let path = home.summary_file("main", id);
+            let path = home.summary_file("main", id).unwrap();
             atomic::write(&path, format!("# {id}\n").as_bytes()).unwrap();
             std::fs::File::options().write(true).open(&path).unwrap().set_modified(old).unwrap();
         }
@@ -497,7 +497,7 @@ mod tests {
         assert_eq!(plan.archived[0].to, planned.with_file_name("a.2.md"));
         assert!(plan.archived[0].dest.ends_with("/a.2.md"), "{}", plan.archived[0].dest);
         assert_eq!(std::fs::read(&plan.archived[0].to).unwrap(), b"# a\n");
-        assert!(!home.summary_file("main", "a").exists());
+        assert!(!home.summary_file("main", "a").unwrap().exists());
     }
 
     #[test]
@@ -506,13 +506,13 @@ mod tests {
         let home = Home::new(dir.path());
         let old = SystemTime::now() - Duration::from_secs(10 * 86_400);
         for id in ["a", "b"] {
-            let path = home.summary_file("main", id);
+            let path = home.summary_file("main", id).unwrap();
             atomic::write(&path, b"# s\n").unwrap();
             std::fs::File::options().write(true).open(&path).unwrap().set_modified(old).unwrap();
         }
         let mut plan = plan(&home, "main", Duration::from_secs(86_400), SystemTime::now()).unwrap();
         assert_eq!(plan.archived.len(), 2);
-        std::fs::remove_file(home.summary_file("main", "a")).unwrap();
+        std::fs::remove_file(home.summary_file("main", "a").unwrap()).unwrap();
         apply(&mut plan).unwrap();
         assert!(!plan.archived[0].to.exists());
         assert_eq!(std::fs::read(&plan.archived[1].to).unwrap(), b"# s\n");

@@ -20,6 +20,7 @@ use chrono::{DateTime, Utc};
 
 use crate::docs::ids_in;
 use crate::docs::records::Record;
+use crate::patch::backup;
 use crate::store::queue::State;
 use crate::store::results::Outcome;
 use crate::store::{Home, atomic};
@@ -68,8 +69,8 @@ pub fn plan(home: &Home, env: &str, records: &[Record], older_than: Duration, no
 pub fn apply(home: &Home, env: &str, plan: &Plan) -> Result<()> {
     let dir = home.backups_dir(env);
     for id in &plan.remove {
-        let from = dir.join(id);
-        atomic::rename(&from, &dir.join(format!("{PRUNING}{id}")))?;
+        let from = backup::dir(home, env, id)?;
+        atomic::rename(&from, &from.with_file_name(format!("{PRUNING}{id}")))?;
     }
     let entries = match std::fs::read_dir(&dir) {
         Ok(e) => e,

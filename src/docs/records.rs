@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use crate::docs::ids_in;
-use crate::store::queue::State;
+use crate::store::queue::{self, State};
 use crate::store::results::PatchResult;
 use crate::store::{Home, read};
 
@@ -73,7 +73,7 @@ pub fn load(home: &Home, env: &str) -> Result<Vec<Record>> {
         records.push(Record { id: id.clone(), state, result: Some(result), result_size: Some(size), waiting: None });
     }
     for (id, state) in states {
-        let waiting = read_envelope(&home.queue_dir(env, state).join(format!("{id}.json")));
+        let waiting = read_envelope(&queue::file_path(home, env, state, &id)?);
         records.push(Record { id, state, result: None, result_size: None, waiting: Some(waiting) });
     }
     records.sort_by(|a, b| (a.received_at(), &a.id).cmp(&(b.received_at(), &b.id)));
@@ -84,7 +84,7 @@ pub fn load(home: &Home, env: &str) -> Result<Vec<Record>> {
 /// more than on the CPU, so more requests in flight than cores pays.
 fn read_results(home: &Home, env: &str, ids: &[String]) -> Result<Vec<(PatchResult, u64)>> {
     const READERS: usize = 16;
-    super::map_on_threads(ids, READERS, 1, |id| read_result(&home.result_file(env, id)))
+    super::map_on_threads(ids, READERS, 1, |id| read_result(&home.result_file(env, id)?))
 }
 
 /// A result and the size of its file.

@@ -38,7 +38,7 @@ pub fn check(url: &str, hosts: &[String]) -> Result<()> {
 /// until apply-patch has run).
 pub fn record(home: &Home, env: &str, id: &str, state: State) -> Result<Value> {
     let result = results::read(home, env, id)?;
-    let summary = std::fs::read_to_string(home.summary_file(env, id)).ok();
+    let summary = std::fs::read_to_string(home.summary_file(env, id)?).ok();
     Ok(json!({ "id": id, "env": env, "state": state, "result": result, "summary": summary }))
 }
 

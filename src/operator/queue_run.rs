@@ -96,7 +96,7 @@ pub fn process_file(
         Some(e) => bail!(
             "patch {id} is already {} (see {}); `runner retry {id}` queues a failed one again",
             e.state,
-            home.result_file(env.name, &id).display()
+            home.result_file(env.name, &id)?.display()
         ),
         None => {
             queue::enqueue(home, env.name, &id, State::Pending, &stored)?;
@@ -262,7 +262,7 @@ fn process_one(env: &Env, entry: &Entry, waited: &Entry, bytes: &[u8], actor: &s
         Ok(j) => j,
         Err(err) => {
             result.reason = Some(format!("{err:#}"));
-            backup::remove(&backup::dir(env.home, env.name, &entry.id))?;
+            backup::remove(&backup::dir(env.home, env.name, &entry.id)?)?;
             return settle(result);
         }
     };
@@ -292,7 +292,7 @@ fn process_one(env: &Env, entry: &Entry, waited: &Entry, bytes: &[u8], actor: &s
     let report = record::settle(env, entry, result, t0, actor)?;
     journal.finish()?;
     if report.outcome == Outcome::RolledBack {
-        backup::remove(&backup::dir(env.home, env.name, &entry.id))?;
+        backup::remove(&backup::dir(env.home, env.name, &entry.id)?)?;
     }
     Ok(report)
 }

@@ -82,6 +82,6 @@ pub(super) fn write(env: &Env, result: &PatchResult) -> Result<()> {
     json.push(b'\n');
     let summary = summary::render(result);
     let (result_file, summary_file) =
-        (env.home.result_file(env.name, &result.id), env.home.summary_file(env.name, &result.id));
+        (env.home.result_file(env.name, &result.id)?, env.home.summary_file(env.name, &result.id)?);
     atomic::write_many(&[(&result_file, &json), (&summary_file, summary.as_bytes())])
 }

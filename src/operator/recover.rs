@@ -44,7 +44,7 @@ pub(super) fn recover(env: &Env, actor: &str) -> Result<Vec<PatchReport>> {
                 env.home,
                 &Event::new(actor, "patch.reverted").env(env.name).id(id).with("recovered", true),
             )?;
-            backup::remove(&backup::dir(env.home, env.name, key))?;
+            backup::remove(&backup::dir(env.home, env.name, key)?)?;
             return Ok(true);
         }
         Ok(queue::find(env.home, env.name, key)?.is_some_and(|e| matches!(e.state, State::Applied | State::Failed)))
@@ -63,7 +63,7 @@ pub(super) fn recover(env: &Env, actor: &str) -> Result<Vec<PatchReport>> {
                 env.home,
                 &Event::new(actor, "patch.revert-recovered").env(env.name).id(id).with("reason", reason.as_str()),
             )?;
-            backup::remove(&backup::dir(env.home, env.name, &rolled.key))?;
+            backup::remove(&backup::dir(env.home, env.name, &rolled.key)?)?;
             continue;
         }
         let Some(entry) = queue::find(env.home, env.name, &rolled.key)?.filter(|e| e.state == State::Applying) else {
@@ -76,7 +76,7 @@ pub(super) fn recover(env: &Env, actor: &str) -> Result<Vec<PatchReport>> {
         // Read before settling moves it; an unreadable envelope just has no callback.
         let envelope = std::fs::read(&entry.path).unwrap_or_default();
         let report = record::settle(env, &entry, result, Instant::now(), actor)?;
-        backup::remove(&backup::dir(env.home, env.name, &rolled.key))?;
+        backup::remove(&backup::dir(env.home, env.name, &rolled.key)?)?;
         callback::settled(env, &entry.id, &envelope, Outcome::Error, actor)?;
         reports.push(report);
     }
@@ -143,7 +143,7 @@ mod tests {
     /// What a revert writes before it records itself: the files back to the backup.
     fn start_revert(settings: &Settings, home: &Home) -> journal::Journal {
         let env = Env::open(settings, home, "main").unwrap();
-        let manifest = backup::read(home, "main", "p1").unwrap();
+        let manifest = backup::read(home, "main", "p1", &env.fence).unwrap();
         let file = &manifest.files[0];
         let change = FileChange {
             path: file.path.clone(),

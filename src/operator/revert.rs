@@ -15,16 +15,14 @@ use crate::patch::journal;
 use crate::patch::plan::{FileChange, Plan};
 use crate::patch::transaction::snapshot;
 use crate::store::events::{self, Event};
-use crate::store::queue::{self, State};
+use crate::store::queue::{self, REVERT_SUFFIX, State};
 use crate::store::results::{self, FileResult, Outcome, PatchResult};
 use crate::store::{Home, lock};
 use crate::time::rfc3339;
 
-const SUFFIX: &str = "~revert";
-
 /// The patch a revert's journal key belongs to.
 pub(super) fn patch_of(key: &str) -> Option<&str> {
-    key.strip_suffix(SUFFIX)
+    key.strip_suffix(REVERT_SUFFIX)
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -50,13 +48,31 @@ pub fn revert(
     let env = Env::open(settings, home, env)?;
     let _lock = lock::acquire(home, JOB, Some(env.name), false)?;
     recover::recover(&env, actor)?;
-    let mut result = match target {
-        "last" => last_applied(&env)?,
-        id => {
-            results::read(home, env.name, id)?.with_context(|| format!("no result for patch {id} in {}", env.name))?
-        }
-    };
+    let mut result = revertible(&env, target)?;
     let id = result.id.clone();
+    let manifest = read_backup(&env, &id)?;
+    let (plan, mut report) = plan_restore(&env, &id, &manifest, force)?;
+    if !report.changed_since.is_empty() && !force {
+        report.restored.clear();
+        let refused = Event::new(actor, "patch.revert-refused").env(env.name).id(&id);
+        events::append(home, &refused.with("changed_since", report.changed_since.clone()))?;
+        return Ok(report);
+    }
+    restore(&env, &mut result, &plan, actor)?;
+    let reverted = Event::new(actor, "patch.reverted").env(env.name).id(&id);
+    events::append(home, &reverted.with("files", report.restored.clone()).with("forced", force))?;
+    report.reverted = true;
+    Ok(report)
+}
+
+/// The result of the patch `target` names (an id or `last`), if it is one a revert can undo.
+fn revertible(env: &Env, target: &str) -> Result<PatchResult> {
+    let result = match target {
+        "last" => last_applied(env)?,
+        id => results::read(env.home, env.name, id)?
+            .with_context(|| format!("no result for patch {id} in {}", env.name))?,
+    };
+    let id = &result.id;
     match result.outcome {
         Outcome::Applied => {}
         Outcome::AlreadyApplied => bail!("patch {id} changed nothing when it ran: there is nothing to revert"),
@@ -68,10 +84,23 @@ pub fn revert(
     if let (Some(at), Some(by)) = (&result.reverted_at, &result.reverted_by) {
         bail!("patch {id} was already reverted at {} by {by}", rfc3339::format(at));
     }
-    let manifest = backup::read(home, env.name, &id)
-        .with_context(|| format!("could not revert {id}: its backup is gone (pruned by archive-summaries?)"))?;
+    Ok(result)
+}
+
+/// The patch's backup manifest, its paths through the fence.
+fn read_backup(env: &Env, id: &str) -> Result<backup::Manifest> {
+    backup::read(env.home, env.name, id, &env.fence).with_context(|| {
+        let gone = backup::dir(env.home, env.name, id).is_ok_and(|d| !d.join(backup::MANIFEST).exists());
+        let why = if gone { ": its backup is gone (pruned by archive-summaries?)" } else { "" };
+        format!("could not revert {id}{why}")
+    })
+}
+
+/// What putting every backed-up file back would change, and the report of it: which files
+/// differ from the backup and which of those someone else changed since the patch.
+fn plan_restore(env: &Env, id: &str, manifest: &backup::Manifest, force: bool) -> Result<(Plan, RevertReport)> {
     let mut report = RevertReport {
-        id: id.clone(),
+        id: id.to_string(),
         reverted: false,
         forced: force,
         restored: Vec::new(),
@@ -83,67 +112,53 @@ pub fn revert(
         if file.side(now.as_ref()) == Side::Other {
             report.changed_since.push(file.path.clone());
         }
-        let before = backup::before(home, env.name, &id, file)?;
-        if now != before {
-            let action = match (&now, &before) {
-                (None, _) => "create",
-                (_, None) => "delete",
-                _ => "modify",
-            };
-            let result = FileResult {
-                path: file.path.clone(),
-                action: action.into(),
-                from: None,
-                added: 0,
-                removed: 0,
-                matched: None,
-            };
-            report.restored.push(file.path.clone());
-            plan.files.push(FileChange { path: file.path.clone(), before: now, after: before, result });
+        let before = backup::before(env.home, env.name, id, file)?;
+        if now == before {
+            continue;
         }
+        let action = match (&now, &before) {
+            (None, _) => "create",
+            (_, None) => "delete",
+            _ => "modify",
+        };
+        let result = FileResult {
+            path: file.path.clone(),
+            action: action.into(),
+            from: None,
+            added: 0,
+            removed: 0,
+            matched: None,
+        };
+        report.restored.push(file.path.clone());
+        plan.files.push(FileChange { path: file.path.clone(), before: now, after: before, result });
     }
-    if !report.changed_since.is_empty() && !force {
-        report.restored.clear();
-        events::append(
-            home,
-            &Event::new(actor, "patch.revert-refused")
-                .env(env.name)
-                .id(&id)
-                .with("changed_since", report.changed_since.clone()),
-        )?;
-        return Ok(report);
-    }
-    let key = format!("{id}{SUFFIX}");
-    let journal = journal::apply(home, env.name, &key, &env.fence, &plan, &[])
+    Ok((plan, report))
+}
+
+/// Write the plan as one journaled change (under `<id>~revert`), then record the revert.
+fn restore(env: &Env, result: &mut PatchResult, plan: &Plan, actor: &str) -> Result<()> {
+    let id = result.id.clone();
+    let key = format!("{id}{REVERT_SUFFIX}");
+    let journal = journal::apply(env.home, env.name, &key, &env.fence, plan, &[])
         .with_context(|| format!("could not revert {id}"))?;
     // A patch git recorded has its revert recorded too; if git refuses, the revert is undone.
     if let (Some(git), Some(_)) = (Git::of(env.cfg), &result.commit) {
         let paths: Vec<&str> = plan.files.iter().map(|f| f.path.as_str()).collect();
-        match git.commit_revert(env.name, &result, &paths)? {
+        match git.commit_revert(env.name, result, &paths)? {
             Ok(commit) => result.revert_commit = Some(commit),
             Err(output) => {
-                journal.restore(&env.fence, &plan)?;
+                journal.restore(&env.fence, plan)?;
                 journal.finish()?;
-                backup::remove(&backup::dir(home, env.name, &key))?;
+                backup::remove(&backup::dir(env.home, env.name, &key)?)?;
                 bail!("could not revert {id}: git could not commit the revert, so it was undone: {}", output.trim());
             }
         }
     }
     result.reverted_at = Some(Utc::now());
     result.reverted_by = Some(actor.to_string());
-    record::write(&env, &result)?;
+    record::write(env, result)?;
     journal.finish()?;
-    backup::remove(&backup::dir(home, env.name, &key))?;
-    events::append(
-        home,
-        &Event::new(actor, "patch.reverted")
-            .env(env.name)
-            .id(&id)
-            .with("files", report.restored.clone())
-            .with("forced", force),
-    )?;
-    report.reverted = true;
-    Ok(report)
+    backup::remove(&backup::dir(env.home, env.name, &key)?)
 }
 
 /// The most recently applied patch that has not been reverted.

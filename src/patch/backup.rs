@@ -6,12 +6,13 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::patch::fence::Fence;
 use crate::patch::plan::{Plan, Snapshot};
-use crate::store::{Home, atomic, fs::ensure_dir};
+use crate::store::{Home, atomic, fs::ensure_dir, paths};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
@@ -69,15 +70,15 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-pub fn dir(home: &Home, env: &str, key: &str) -> PathBuf {
-    home.backups_dir(env).join(key)
+pub fn dir(home: &Home, env: &str, key: &str) -> Result<PathBuf> {
+    paths::id_path(home.backups_dir(env), key, "")
 }
 
 /// Back up the `before` side of every change in the plan, durably, replacing any leftover
 /// backup under the same key (from a run that died before its journal existed). `flush_also`:
 /// directories the caller needs flushed before the journal, flushed alongside.
 pub fn write(home: &Home, env: &str, key: &str, plan: &Plan, flush_also: &[&Path]) -> Result<Manifest> {
-    let dir = dir(home, env, key);
+    let dir = dir(home, env, key)?;
     remove(&dir)?;
     ensure_dir(&dir)?;
     let mut files = Vec::new();
@@ -123,17 +124,32 @@ pub fn write(home: &Home, env: &str, key: &str, plan: &Plan, flush_also: &[&Path
     Ok(manifest)
 }
 
-pub fn read(home: &Home, env: &str, key: &str) -> Result<Manifest> {
-    let path = dir(home, env, key).join(MANIFEST);
+/// Read a backup's manifest. It is data read from disk, not trusted: every path it names must pass
+/// the environment's fence (and is returned normalised), and every blob must be one of the names
+/// [`write`] gives, before anything is restored from it.
+pub fn read(home: &Home, env: &str, key: &str, fence: &Fence) -> Result<Manifest> {
+    let path = dir(home, env, key)?.join(MANIFEST);
     let bytes = fs::read(&path).with_context(|| format!("could not read backup manifest {}", path.display()))?;
-    serde_json::from_slice(&bytes).with_context(|| format!("could not parse backup manifest {}", path.display()))
+    let mut manifest: Manifest = serde_json::from_slice(&bytes)
+        .with_context(|| format!("could not parse backup manifest {}", path.display()))?;
+    for file in &mut manifest.files {
+        file.path = fence
+            .check(&file.path)
+            .with_context(|| format!("its backup manifest names a path the fence refuses ({})", path.display()))?;
+        if let Some(blob) = &file.blob
+            && (blob.is_empty() || !blob.bytes().all(|b| b.is_ascii_digit()))
+        {
+            bail!("its backup manifest {} names a blob {blob:?} that is not a backup file", path.display());
+        }
+    }
+    Ok(manifest)
 }
 
 /// The old side of one backed-up file, read back from its blob.
 pub fn before(home: &Home, env: &str, key: &str, file: &BackupFile) -> Result<Option<Snapshot>> {
     match (&file.blob, file.mode) {
         (Some(blob), Some(mode)) => {
-            let path = dir(home, env, key).join(blob);
+            let path = dir(home, env, key)?.join(blob);
             let bytes = fs::read(&path)
                 .with_context(|| format!("could not read backup of {} ({})", file.path, path.display()))?;
             if sha256_hex(&bytes) != file.sha256_before.as_deref().unwrap_or_default() {
@@ -155,5 +171,33 @@ pub fn remove(dir: &Path) -> Result<()> {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e).with_context(|| format!("could not remove backup {}", dir.display())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_manifest_is_read_through_the_fence() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir(tmp.path().join("tree")).unwrap();
+        let fence = Fence::new(&tmp.path().join("tree"), &[]).unwrap();
+        let home = Home::new(tmp.path().join("home"));
+        let manifest = |path: &str, blob: &str| {
+            let json = serde_json::json!({"key": "p1", "files": [{"path": path, "existed": true, "mode": 0o644, "blob": blob}]});
+            atomic::write(&dir(&home, "main", "p1").unwrap().join(MANIFEST), json.to_string().as_bytes()).unwrap();
+            read(&home, "main", "p1", &fence).map(|m| m.files[0].path.clone()).map_err(|e| format!("{e:#}"))
+        };
+        assert_eq!(manifest("./src//a.rs", "0").unwrap(), "src/a.rs");
+        for (path, blob, says) in [
+            ("/etc/passwd", "0", "names a path the fence refuses"),
+            ("../x", "0", "names a path the fence refuses"),
+            (".git/hooks/pre-commit", "0", "names a path the fence refuses"),
+            ("a.rs", "../../../etc/shadow", "names a blob \"../../../etc/shadow\" that is not a backup file"),
+        ] {
+            let err = manifest(path, blob).unwrap_err();
+            assert!(err.contains(says), "{path} {blob}: {err}");
+        }
     }
 }

@@ -20,7 +20,7 @@ use crate::patch::fence::Fence;
 use crate::patch::plan::Plan;
 use crate::patch::transaction::{self, put, snapshot};
 use crate::store::queue::State;
-use crate::store::{Home, atomic};
+use crate::store::{Home, atomic, paths};
 
 /// Journal files end with this; they sit beside the patch envelopes in `applying/` but are not
 /// patches (queue listing only takes `<id>.json`).
@@ -33,8 +33,8 @@ pub struct Journal {
     path: PathBuf,
 }
 
-fn path(home: &Home, env: &str, key: &str) -> PathBuf {
-    home.queue_dir(env, State::Applying).join(format!("{key}{SUFFIX}"))
+fn path(home: &Home, env: &str, key: &str) -> Result<PathBuf> {
+    paths::id_path(home.queue_dir(env, State::Applying), key, SUFFIX)
 }
 
 /// Back up, journal, and write every change in the plan. On an error the files already written
@@ -42,7 +42,7 @@ fn path(home: &Home, env: &str, key: &str) -> PathBuf {
 /// `flush_also`: directories to make durable before the journal (with the backup's flush).
 pub fn apply(home: &Home, env: &str, key: &str, fence: &Fence, plan: &Plan, flush_also: &[&Path]) -> Result<Journal> {
     backup::write(home, env, key, plan, flush_also).with_context(|| format!("could not back up the files of {key}"))?;
-    let journal = Journal { key: key.to_string(), path: path(home, env, key) };
+    let journal = Journal { key: key.to_string(), path: path(home, env, key)? };
     // The journal is an empty marker: the backup's manifest says everything recovery needs.
     atomic::touch(&journal.path).context("could not write the journal")?;
     if let Err(err) = transaction::commit(fence, plan) {
@@ -115,7 +115,7 @@ pub fn recover(
     let mut out = Vec::new();
     for key in keys {
         if settled(&key)? {
-            atomic::remove(&path(home, env, &key))?;
+            atomic::remove(&path(home, env, &key)?)?;
         } else {
             out.push(
                 roll_back(home, env, fence, &key)
@@ -128,14 +128,14 @@ pub fn recover(
 
 fn roll_back(home: &Home, env: &str, fence: &Fence, key: &str) -> Result<Recovered> {
     let mut done = Recovered { key: key.to_string(), restored: Vec::new(), conflicts: Vec::new() };
-    if !backup::dir(home, env, key).join(backup::MANIFEST).exists() {
+    if !backup::dir(home, env, key)?.join(backup::MANIFEST).exists() {
         // The manifest is durable before the journal is created, so a journal without one is a
         // settled patch's whose backup was dropped (after a rollback) and whose lazy removal a
         // power cut undid: nothing was written under it that is not settled.
-        Journal { key: key.to_string(), path: path(home, env, key) }.finish()?;
+        Journal { key: key.to_string(), path: path(home, env, key)? }.finish()?;
         return Ok(done);
     }
-    let manifest = backup::read(home, env, key)?;
+    let manifest = backup::read(home, env, key, fence)?;
     for file in manifest.files.iter().rev() {
         remove_stale_temps(fence, &file.path)?;
         let now = snapshot(fence, &file.path)?;
@@ -148,7 +148,7 @@ fn roll_back(home: &Home, env: &str, fence: &Fence, key: &str) -> Result<Recover
             Side::Other => done.conflicts.push(file.path.clone()),
         }
     }
-    Journal { key: key.to_string(), path: path(home, env, key) }.finish()?;
+    Journal { key: key.to_string(), path: path(home, env, key)? }.finish()?;
     Ok(done)
 }
 
@@ -235,17 +235,17 @@ mod tests {
         assert!(err.contains("gone.txt changed on disk"), "{err}");
         assert_eq!(read(&fence, "a.txt").as_deref(), Some("a1\n"));
         assert_eq!(read(&fence, "new/b.txt"), None);
-        assert!(!path(&home, "main", "p2").exists());
+        assert!(!path(&home, "main", "p2").unwrap().exists());
     }
 
     #[test]
     fn a_damaged_backup_is_refused_not_restored() {
         let (_dir, home, fence, plan) = setup();
         apply(&home, "main", "p1", &fence, &plan, &[]).unwrap();
-        std::fs::write(backup::dir(&home, "main", "p1").join("0"), "garbage").unwrap();
+        std::fs::write(backup::dir(&home, "main", "p1").unwrap().join("0"), "garbage").unwrap();
         let err = format!("{:#}", recover(&home, "main", &fence, &|_| Ok(false)).unwrap_err());
         assert!(err.contains("damaged"), "{err}");
-        assert!(path(&home, "main", "p1").exists(), "the journal stays for a later attempt");
+        assert!(path(&home, "main", "p1").unwrap().exists(), "the journal stays for a later attempt");
     }
 
     #[test]
@@ -253,7 +253,7 @@ mod tests {
         let (_dir, home, fence, plan) = setup();
         let journal = apply(&home, "main", "p1", &fence, &plan, &[]).unwrap();
         journal.restore(&fence, &plan).unwrap();
-        backup::remove(&backup::dir(&home, "main", "p1")).unwrap();
+        backup::remove(&backup::dir(&home, "main", "p1").unwrap()).unwrap();
         let rec = recover(&home, "main", &fence, &|_| Ok(false)).unwrap();
         assert!(rec[0].restored.is_empty() && rec[0].conflicts.is_empty());
         assert!(!journal.path.exists());
@@ -265,6 +265,6 @@ mod tests {
         apply(&home, "main", "p1", &fence, &plan, &[]).unwrap();
         assert!(recover(&home, "main", &fence, &|key| Ok(key == "p1")).unwrap().is_empty());
         assert_eq!(read(&fence, "a.txt").as_deref(), Some("a2\n"));
-        assert!(!path(&home, "main", "p1").exists());
+        assert!(!path(&home, "main", "p1").unwrap().exists());
     }
 }

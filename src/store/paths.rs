@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 
 use crate::store::fs::ensure_dir;
-use crate::store::queue::State;
+use crate::store::queue::{self, State};
 
 /// The home directory (`<home>/` in DESIGN.md).
 #[derive(Debug, Clone)]
@@ -59,8 +59,8 @@ impl Home {
     pub fn results_dir(&self, env: &str) -> PathBuf {
         self.root.join(env).join("results")
     }
-    pub fn result_file(&self, env: &str, id: &str) -> PathBuf {
-        self.results_dir(env).join(format!("{id}.json"))
+    pub fn result_file(&self, env: &str, id: &str) -> Result<PathBuf> {
+        id_path(self.results_dir(env), id, ".json")
     }
     pub fn backups_dir(&self, env: &str) -> PathBuf {
         self.root.join(env).join("backups")
@@ -68,8 +68,8 @@ impl Home {
     pub fn summaries_dir(&self, env: &str) -> PathBuf {
         self.root.join(env).join("summaries")
     }
-    pub fn summary_file(&self, env: &str, id: &str) -> PathBuf {
-        self.summaries_dir(env).join(format!("{id}.md"))
+    pub fn summary_file(&self, env: &str, id: &str) -> Result<PathBuf> {
+        id_path(self.summaries_dir(env), id, ".md")
     }
 
     /// Create the whole layout for these environments; existing directories are left alone.
@@ -83,5 +83,30 @@ impl Home {
             ensure_dir(&dir)?;
         }
         Ok(())
+    }
+}
+
+/// The one place a patch id becomes a path: `<dir>/<id><ext>`. An id is data (typed by an
+/// operator, sent from Slack, read from a result file), so anything but a valid id or journal
+/// key ([`queue::check_key`]) is refused here, and no id can name a path outside `dir`.
+pub fn id_path(mut dir: PathBuf, id: &str, ext: &str) -> Result<PathBuf> {
+    queue::check_key(id)?;
+    dir.push(format!("{id}{ext}"));
+    Ok(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_become_paths_inside_their_directory_only() {
+        let home = Home::new("/h");
+        assert_eq!(home.result_file("main", "p-1").unwrap(), Path::new("/h/main/results/p-1.json"));
+        assert_eq!(id_path(PathBuf::from("/b"), "p-1~revert", "").unwrap(), Path::new("/b/p-1~revert"));
+        for bad in ["/etc/x", "../../x", "a/b", "..", "", "p~other", "~revert", "../x~revert"] {
+            let err = home.summary_file("main", bad).unwrap_err().to_string();
+            assert!(err.starts_with("invalid patch id"), "{bad:?}: {err}");
+        }
     }
 }

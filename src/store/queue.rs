@@ -10,7 +10,7 @@ use std::time::SystemTime;
 use anyhow::{Context, Result, anyhow, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::store::{Home, atomic};
+use crate::store::{Home, atomic, paths};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -77,8 +77,19 @@ pub fn check_id(id: &str) -> Result<()> {
     }
 }
 
-fn file_path(home: &Home, env: &str, state: State, id: &str) -> PathBuf {
-    home.queue_dir(env, state).join(format!("{id}.json"))
+/// A revert's journal and backup key is `<id>~revert`, which no patch id can take.
+pub const REVERT_SUFFIX: &str = "~revert";
+
+/// A journal or backup key: a patch id, or a revert's `<id>~revert`.
+pub fn check_key(key: &str) -> Result<()> {
+    match key.strip_suffix(REVERT_SUFFIX) {
+        Some(id) if valid_id(id) => Ok(()),
+        _ => check_id(key),
+    }
+}
+
+pub fn file_path(home: &Home, env: &str, state: State, id: &str) -> Result<PathBuf> {
+    paths::id_path(home.queue_dir(env, state), id, ".json")
 }
 
 /// The patches in one state, oldest first (by modification time, then id).
@@ -106,9 +117,8 @@ pub fn list(home: &Home, env: &str, state: State) -> Result<Vec<Entry>> {
 
 /// Where a patch is now, if anywhere.
 pub fn find(home: &Home, env: &str, id: &str) -> Result<Option<Entry>> {
-    check_id(id)?;
     for state in State::ALL {
-        let path = file_path(home, env, state, id);
+        let path = file_path(home, env, state, id)?;
         if let Ok(meta) = path.metadata() {
             return Ok(Some(Entry {
                 id: id.to_string(),
@@ -124,8 +134,7 @@ pub fn find(home: &Home, env: &str, id: &str) -> Result<Option<Entry>> {
 /// Write a new patch envelope straight into `state` (a temp file, fsync, rename, fsync the
 /// directory): once this returns, the patch survives a crash.
 pub fn enqueue(home: &Home, env: &str, id: &str, state: State, bytes: &[u8]) -> Result<Entry> {
-    check_id(id)?;
-    let path = file_path(home, env, state, id);
+    let path = file_path(home, env, state, id)?;
     atomic::write(&path, bytes)?;
     Ok(Entry { id: id.to_string(), state, path, modified: SystemTime::now() })
 }
@@ -133,8 +142,7 @@ pub fn enqueue(home: &Home, env: &str, id: &str, state: State, bytes: &[u8]) -> 
 /// The first half of [`enqueue`], for a caller that commits many patches at once: the envelope
 /// durable in a temp file beside its place in `state`, to be installed and its directory synced.
 pub fn stage(home: &Home, env: &str, id: &str, state: State, bytes: &[u8]) -> Result<atomic::Staged> {
-    check_id(id)?;
-    atomic::Staged::new(&file_path(home, env, state, id), bytes, None)
+    atomic::Staged::new(&file_path(home, env, state, id)?, bytes, None)
 }
 
 /// Claim a waiting patch: move it to applying/ and make the new name durable, leaving the sync
@@ -143,7 +151,7 @@ pub fn stage(home: &Home, env: &str, id: &str, state: State, bytes: &[u8]) -> Re
 /// patch in both directories, which recovery folds back into one (an orphan in applying/ is
 /// renamed back over its waiting copy).
 pub fn claim(home: &Home, env: &str, entry: &Entry) -> Result<Entry> {
-    let dest = file_path(home, env, State::Applying, &entry.id);
+    let dest = file_path(home, env, State::Applying, &entry.id)?;
     atomic::rename_unsynced(&entry.path, &dest)
         .with_context(|| format!("could not move patch {} from {} to applying", entry.id, entry.state))?;
     crate::store::fs::sync_dir(&home.queue_dir(env, State::Applying))?;
@@ -152,7 +160,7 @@ pub fn claim(home: &Home, env: &str, entry: &Entry) -> Result<Entry> {
 
 /// Move a patch from one state to another, durably.
 pub fn transition(home: &Home, env: &str, entry: &Entry, to: State) -> Result<Entry> {
-    let dest = file_path(home, env, to, &entry.id);
+    let dest = file_path(home, env, to, &entry.id)?;
     atomic::rename(&entry.path, &dest)
         .with_context(|| format!("could not move patch {} from {} to {}", entry.id, entry.state, to))?;
     Ok(Entry { id: entry.id.clone(), state: to, path: dest, modified: entry.modified })

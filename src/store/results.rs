@@ -91,11 +91,11 @@ pub struct CheckRun {
 }
 
 pub fn write(home: &Home, result: &PatchResult) -> Result<()> {
-    atomic::write_json(&home.result_file(&result.env, &result.id), result)
+    atomic::write_json(&home.result_file(&result.env, &result.id)?, result)
 }
 
 pub fn read(home: &Home, env: &str, id: &str) -> Result<Option<PatchResult>> {
-    super::read_json(&home.result_file(env, id), "result")
+    super::read_json(&home.result_file(env, id)?, "result")
 }
 
 mod opt_rfc3339 {

@@ -325,7 +325,7 @@ fn interrupted_runs_leave_no_half_written_file() {
     for i in 0..3000 {
         let r = result(&format!("n{i:05}"), Outcome::Applied, "2026-11-22T00:00:00Z", &[("src/many.rs", 1, 1)]);
         // Plain writes: durability is not what this test is about, and 3,000 fsyncs are slow.
-        std::fs::write(h.result_file("main", &r.id), serde_json::to_vec(&r).unwrap()).unwrap();
+        std::fs::write(h.result_file("main", &r.id).unwrap(), serde_json::to_vec(&r).unwrap()).unwrap();
     }
     // Time one full run, then kill runs that start from scratch at sixteen points across that
     // span. The data does not change, so every generated file on disk, whenever the kill landed,

@@ -19,6 +19,7 @@ mod module_graph;
 mod operator;
 mod property;
 mod queue_fixture;
+mod revert_escape;
 mod serve_webhook;
 mod slack;
 mod watchdog;
