@@ -6,6 +6,7 @@ mod apply_patch;
 mod approve;
 mod archive_summaries;
 mod config;
+mod dashboard_link;
 mod gen_docs;
 mod health_check;
 mod init;
@@ -68,5 +69,6 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::GenDocs(args) => gen_docs::run(&ctx, args),
         Command::HealthCheck(args) => health_check::run(&ctx, args),
         Command::Watchdog(args) => watchdog::run(&ctx, args),
+        Command::DashboardLink(args) => dashboard_link::run(&ctx, args),
     }
 }

@@ -19,7 +19,7 @@ use crate::patch::fence::Fence;
 use crate::store::Home;
 
 pub use approve::approve;
-pub use preview::{Preview, preview};
+pub use preview::{Preview, diff, preview};
 pub use process::{PatchReport, QueueReport, check_file, check_queue, process_file, process_queue};
 pub use retry::retry;
 pub use revert::{RevertReport, revert};

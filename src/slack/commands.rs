@@ -17,6 +17,9 @@ use crate::store::mode::{self, Mode};
 use crate::store::{atomic, queue};
 use crate::{operator, slack};
 
+/// How long a link from `/dashboard` opens the dashboard.
+const LINK_TTL_S: u64 = 15 * 60;
+
 /// Who asked, and where.
 pub struct Ctx<'a> {
     pub app: &'a App,
@@ -51,7 +54,7 @@ pub const COMMANDS: &[Command] = &[
     Command { name: "/watchdog-ping", usage: "", help: "components as the watchdog last saw them", changes: false, run: daemons },
     Command { name: "/daemon-status", usage: "", help: "same as /watchdog-ping", changes: false, run: daemons },
     Command { name: "/summary-logs", usage: "[n]", help: "the n newest patch summaries (default 3)", changes: false, run: summaries },
-    Command { name: "/dashboard", usage: "", help: "the dashboard's link", changes: false, run: |c, _| Ok(format!("<{}/dashboard>", c.app.base_url)) },
+    Command { name: "/dashboard", usage: "", help: "a link that opens the dashboard for 15 minutes (to you only)", changes: false, run: dashboard_link },
     Command { name: "/help", usage: "", help: "this list", changes: false, run: |_, _| Ok(help()) },
 ];
 
@@ -125,6 +128,17 @@ fn queues(ctx: &Ctx, _: &str) -> Result<String> {
         }
     }
     Ok(out)
+}
+
+/// A signed dashboard link, answered to the caller only (the command does not change anything).
+fn dashboard_link(ctx: &Ctx, _: &str) -> Result<String> {
+    // The dashboard can approve and revert: a link is for those who may do that from Slack.
+    let admins = &ctx.app.settings.config.slack.admins;
+    if !admins.is_empty() && !admins.iter().any(|a| ctx.actor == format!("slack:{a}")) {
+        bail!("the dashboard can change runner: only slack.admins get a link");
+    }
+    let url = crate::http::dashboard::session::issue_link(&ctx.app.home, &ctx.app.base_url, LINK_TTL_S, &ctx.actor)?;
+    Ok(format!("<{url}|Open the dashboard> (the link works for 15 minutes; do not share it)"))
 }
 
 /// `"<target> [env]"` → the target (or `default`) and the environment (or the default one).
