@@ -54,16 +54,31 @@ impl Metrics {
                 let _ = writeln!(out, "runner_queue_depth{{env=\"{}\",state=\"{state}\"}} {n}", label(env));
             }
         }
-        family(&mut out, "runner_job_last_run_timestamp_seconds", "gauge", "When each job last ran successfully (Unix seconds).");
+        family(
+            &mut out,
+            "runner_job_last_run_timestamp_seconds",
+            "gauge",
+            "When each job last ran successfully (Unix seconds).",
+        );
         for (job, j) in &status.jobs {
             let at = chrono::DateTime::parse_from_rfc3339(&j.last_run).map(|t| t.timestamp_millis() as f64 / 1000.0);
             if let Ok(at) = at {
                 let _ = writeln!(out, "runner_job_last_run_timestamp_seconds{{job=\"{}\"}} {at}", label(job));
             }
         }
-        family(&mut out, "runner_job_last_run_duration_seconds", "gauge", "How long each job's last successful run took.");
+        family(
+            &mut out,
+            "runner_job_last_run_duration_seconds",
+            "gauge",
+            "How long each job's last successful run took.",
+        );
         for (job, j) in &status.jobs {
-            let _ = writeln!(out, "runner_job_last_run_duration_seconds{{job=\"{}\"}} {}", label(job), j.duration_ms as f64 / 1000.0);
+            let _ = writeln!(
+                out,
+                "runner_job_last_run_duration_seconds{{job=\"{}\"}} {}",
+                label(job),
+                j.duration_ms as f64 / 1000.0
+            );
         }
         family(&mut out, "runner_mode", "gauge", "The mode: 1 for the current one, 0 for the others.");
         for mode in [Mode::Auto, Mode::Manual, Mode::Paused, Mode::Lockdown] {

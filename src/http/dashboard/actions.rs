@@ -12,7 +12,8 @@ use crate::slack::form;
 use crate::store::mode::{self, Mode};
 
 fn forbidden(viewer: &Viewer, why: &str) -> Response {
-    let body = format!("<h1>Not allowed</h1>{}<p><a href=/dashboard>back to the dashboard</a></p>", html::notice("bad", why));
+    let body =
+        format!("<h1>Not allowed</h1>{}<p><a href=/dashboard>back to the dashboard</a></p>", html::notice("bad", why));
     html::page(403, "not allowed", viewer, None, &body)
 }
 
@@ -24,7 +25,9 @@ pub fn post(app: &App, req: &Request, session: Option<Session>) -> Reply {
     let viewer = Viewer::Session(session.clone());
     let fields = form::parse(&String::from_utf8_lossy(&req.body));
     let field = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
-    let key = session::key(&app.home).map_err(internal)?.ok_or_else(|| forbidden(&viewer, "Sessions were revoked: sign in again."))?;
+    let key = session::key(&app.home)
+        .map_err(internal)?
+        .ok_or_else(|| forbidden(&viewer, "Sessions were revoked: sign in again."))?;
     if !field("csrf").is_some_and(|t| session::csrf_matches(&key, &session, t)) {
         return Err(forbidden(&viewer, "This form has no valid CSRF token: reload the page and try again."));
     }
@@ -40,7 +43,8 @@ pub fn post(app: &App, req: &Request, session: Option<Session>) -> Reply {
             Ok(signin::see_other("/dashboard"))
         }
         path => {
-            let Some((id, action)) = path.strip_prefix("/dashboard/patches/").and_then(|rest| rest.split_once('/')) else {
+            let Some((id, action)) = path.strip_prefix("/dashboard/patches/").and_then(|rest| rest.split_once('/'))
+            else {
                 return Err(Response::error(404, format!("no route {path}"), None));
             };
             let env = app

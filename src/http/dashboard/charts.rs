@@ -13,9 +13,9 @@ use crate::store::results::{Outcome, PatchResult};
 
 pub const DAYS: u64 = 30;
 const W: f64 = 600.0;
-const H: f64 = 200.0;
+const H: f64 = 220.0;
 /// Room for the axis labels.
-const LEFT: f64 = 40.0;
+const LEFT: f64 = 64.0;
 const BOTTOM: f64 = 20.0;
 
 /// Outcomes in stacking order, with their colours.
@@ -170,7 +170,11 @@ pub fn durations(runs: &[Run], now: DateTime<Utc>) -> String {
         if coords.is_empty() {
             continue;
         }
-        let _ = write!(s, "<polyline points=\"{}\" fill=none stroke=\"{colour}\" stroke-width=2><title>{name}</title></polyline>", coords.join(" "));
+        let _ = write!(
+            s,
+            "<polyline points=\"{}\" fill=none stroke=\"{colour}\" stroke-width=2><title>{name}</title></polyline>",
+            coords.join(" ")
+        );
         for c in &coords {
             let (x, y) = c.split_once(',').unwrap_or_default();
             let _ = write!(s, "<circle cx={x} cy={y} r=3 fill=\"{colour}\" />");

@@ -59,7 +59,11 @@ pub fn page(status: u16, title: &str, viewer: &Viewer, refresh: Option<u32>, bod
     );
     match viewer {
         Viewer::Session(s) => {
-            let _ = write!(h, "<form method=post action=/dashboard/sign-out class=right>{}<button>Sign out</button></form>", csrf_input(s));
+            let _ = write!(
+                h,
+                "<form method=post action=/dashboard/sign-out class=right>{}<button>Sign out</button></form>",
+                csrf_input(s)
+            );
         }
         Viewer::ReadOnly => h.push_str("<a class=right href=/dashboard/sign-in>Sign in</a>"),
     }
@@ -69,7 +73,10 @@ pub fn page(status: u16, title: &str, viewer: &Viewer, refresh: Option<u32>, bod
     Response::new(status, "text/html; charset=utf-8", h)
         .with_header("Cache-Control", "no-store")
         .with_header("X-Frame-Options", "DENY")
-        .with_header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'")
+        .with_header(
+            "Content-Security-Policy",
+            "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'",
+        )
 }
 
 pub fn csrf_input(session: &Session) -> String {
@@ -119,15 +126,15 @@ h1{font-size:1.4em;margin:.6em 0 .3em}h2{font-size:1.1em;margin:1.4em 0 .4em}\
 table{border-collapse:collapse;width:100%;background:#fff;font-size:.93em}\
 th,td{text-align:left;padding:.35em .5em;border-bottom:1px solid #e3e6ea;vertical-align:top}\
 th{font-weight:600;color:#556;background:#eef0f3}\
-td.n{text-align:right;font-variant-numeric:tabular-nums}\
+td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}\
 .badge{display:inline-block;padding:.05em .5em;border-radius:1em;font-size:.85em;font-weight:600;white-space:nowrap}\
 .ok{background:#d9f2df;color:#145c27}.warn{background:#fff1c2;color:#6b4e00}\
 .bad{background:#fbd5d5;color:#8a1010}.muted{background:#e4e6ea;color:#444}\
 .mode{font-size:.7em;vertical-align:middle}\
 .notice{padding:.5em .8em;border-radius:.3em}\
 pre{background:#fff;border:1px solid #e3e6ea;padding:.6em;white-space:pre-wrap;overflow-wrap:anywhere;font-size:.85em;line-height:1.35}\
-.diff .add{background:#e6ffec;color:#0b5a1f;display:block}.diff .del{background:#ffebe9;color:#8a1010;display:block}\
-.diff .hunk{color:#5a32a3;display:block}.diff .file{font-weight:700;display:block}\
+.diff span{display:block}.diff .add{background:#e6ffec;color:#0b5a1f}.diff .del{background:#ffebe9;color:#8a1010}\
+.diff .hunk{color:#5a32a3}.diff .file{font-weight:700}\
 .cut{color:#8a1010;font-style:italic}\
 form.inline{display:inline}button,select,input{font:inherit;padding:.25em .6em;border-radius:.3em;border:1px solid #99a;background:#fff}\
 button.primary{background:#1f6feb;color:#fff;border-color:#1f6feb}button.danger{background:#c62828;color:#fff;border-color:#c62828}\
@@ -137,7 +144,11 @@ dl{display:grid;grid-template-columns:max-content 1fr;gap:.2em 1em;margin:.5em 0
 figure{margin:0;background:#fff;padding:.5em;border:1px solid #e3e6ea}svg{width:100%;height:auto;display:block}\
 figcaption{font-size:.85em;color:#556}.legend span{margin-right:.8em}\
 .muted-text{color:#667;font-size:.88em}a{color:#1f5fbf}\
-@media (max-width:480px){body{font-size:14px}table{font-size:.85em}th,td{padding:.3em .3em}}";
+@media (max-width:560px){body{font-size:14px}\
+table.cards,table.cards tbody{display:block}table.cards tr:first-child{display:none}table.cards tr{display:block;padding:.45em .5em;border-bottom:1px solid #e3e6ea}\
+table.cards td{display:inline;border:0;padding:0 .6em 0 0}table.cards td.name{font-weight:600}\
+table.cards td.long{display:block;padding-top:.15em}table.cards td.wide{display:none}\
+table.cards td[data-label]::before{content:attr(data-label) \" \";color:#667;font-size:.85em}}";
 
 #[cfg(test)]
 mod tests {

@@ -45,7 +45,8 @@ pub fn handle(app: &App, req: &Request) -> Reply {
         ("GET", path) => {
             let viewer = viewer(app, req, session)?;
             let query = form::parse(&req.query);
-            let param = |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty());
+            let param =
+                |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty());
             match path.trim_end_matches('/') {
                 "/dashboard" => overview::page(app, &viewer),
                 "/dashboard/patches" => patches::list(app, &viewer, &query),
@@ -65,9 +66,9 @@ pub fn handle(app: &App, req: &Request) -> Reply {
 /// What a finished action says on the page it leads back to.
 fn done_message(action: &str) -> Option<&'static str> {
     match action {
-        "approve" => Some("approved: the next apply-patch run takes it"),
-        "retry" => Some("queued again (approved): the next apply-patch run takes it"),
-        "revert" => Some("reverted: its files are back as they were"),
+        "approve" => Some("Approved: an apply-patch run takes it from the approved queue."),
+        "retry" => Some("Queued again as approved: an apply-patch run takes it."),
+        "revert" => Some("Reverted: its files were put back as they were before it."),
         _ => None,
     }
 }
@@ -107,8 +108,8 @@ pub fn recent(app: &App, n: usize) -> anyhow::Result<Vec<Recent>> {
         .into_iter()
         .take(n)
         .map(|row| {
-            let outcome = results::read(&app.home, &row.env, &row.id)?
-                .map(|r| crate::patch::summary::outcome_name(r.outcome));
+            let outcome =
+                results::read(&app.home, &row.env, &row.id)?.map(|r| crate::patch::summary::outcome_name(r.outcome));
             let age_s = now.duration_since(row.modified).map(|d| d.as_secs()).unwrap_or(0);
             Ok(Recent { env: row.env, id: row.id, state: row.state, outcome, age_s })
         })

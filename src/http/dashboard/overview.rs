@@ -26,20 +26,34 @@ pub fn page(app: &App, viewer: &Viewer) -> Reply {
     };
     let _ = write!(h, "<h1>runner <span class=\"badge mode {mode_kind}\" id=mode>{}</span></h1>", status.mode);
     if let Some(s) = viewer.session() {
-        let _ = write!(h, "<form method=post action=/dashboard/mode class=actions>{}<label>mode <select name=mode>", csrf_input(s));
+        let _ = write!(
+            h,
+            "<form method=post action=/dashboard/mode class=actions>{}<label>mode <select name=mode>",
+            csrf_input(s)
+        );
         for m in [Mode::Auto, Mode::Manual, Mode::Paused, Mode::Lockdown] {
             let selected = if m == status.mode { " selected" } else { "" };
             let _ = write!(h, "<option{selected}>{m}</option>");
         }
         h.push_str("</select></label><button>Set mode</button></form>");
     }
-    let _ = write!(h, "<p class=muted-text>updated {} · reloads every {REFRESH_SECS} s</p>", crate::store::events::rfc3339::format(&now));
+    let _ = write!(
+        h,
+        "<p class=muted-text>updated {} · reloads every {REFRESH_SECS} s</p>",
+        crate::store::events::rfc3339::format(&now)
+    );
     queues(&mut h, &status);
     health(&mut h, status.health.as_ref());
     watchdog(&mut h, status.watchdog.as_ref());
     jobs(&mut h, &status);
     let runs = charts::runs(app, now).map_err(internal)?;
-    let _ = write!(h, "<h2>Last {} days</h2><div class=charts>{}{}</div>", charts::DAYS, charts::per_day(&runs, now), charts::durations(&runs, now));
+    let _ = write!(
+        h,
+        "<h2>Last {} days</h2><div class=charts>{}{}</div>",
+        charts::DAYS,
+        charts::per_day(&runs, now),
+        charts::durations(&runs, now)
+    );
     let latest: Vec<_> = patches::rows(app, None, None).map_err(internal)?.into_iter().take(LATEST).collect();
     h.push_str("<h2>Latest patches</h2>");
     h.push_str(&patches::table(app, &latest).map_err(internal)?);
@@ -48,15 +62,18 @@ pub fn page(app: &App, viewer: &Viewer) -> Reply {
 }
 
 fn queues(h: &mut String, status: &Status) {
-    h.push_str("<h2>Queues</h2><div class=scroll><table id=queues><tr><th>env<th>pending<th>approved<th>applying<th>applied<th>failed<th>oldest waiting</tr>");
+    h.push_str("<h2>Queues</h2><div class=scroll><table class=cards id=queues><tr><th>env<th class=n>pending<th class=n>approved<th class=n>applying<th class=n>applied<th class=n>failed<th>oldest waiting</tr>");
     for (env, e) in &status.envs {
         let oldest = e.oldest_pending_age_s.map(age).unwrap_or_else(|| "-".into());
         let link = |state: &str, n: usize| {
-            format!("<td class=n><a href=\"/dashboard/patches?state={state}&env={}\">{n}</a>", html::url(env))
+            format!(
+                "<td class=n data-label={state}><a href=\"/dashboard/patches?state={state}&env={}\">{n}</a>",
+                html::url(env)
+            )
         };
         let _ = write!(
             h,
-            "<tr><td>{}{}{}{}{}{}<td>{oldest}</tr>",
+            "<tr><td class=name>{}{}{}{}{}{}<td data-label=\"oldest waiting\">{oldest}</tr>",
             esc(env),
             link("pending", e.pending),
             link("approved", e.approved),
@@ -82,7 +99,7 @@ fn entries<'a>(state: Option<&'a Value>, key: &str) -> Vec<(&'a String, &'a Valu
 }
 
 fn health(h: &mut String, state: Option<&Value>) {
-    h.push_str("<h2>Health</h2><div class=scroll><table id=health><tr><th>check<th>state<th>failing<th>last change<th>message</tr>");
+    h.push_str("<h2>Health</h2><div class=scroll><table class=cards id=health><tr><th>check<th>state<th class=n>failing<th>last change<th>message</tr>");
     let checks = entries(state, "checks");
     if checks.is_empty() {
         h.push_str("<tr><td colspan=5>no health-check has run</tr>");
@@ -96,7 +113,7 @@ fn health(h: &mut String, state: Option<&Value>) {
         };
         let _ = write!(
             h,
-            "<tr><td>{}<td>{state}<td class=n>{failing}<td>{}<td>{}</tr>",
+            "<tr><td class=name>{}<td>{state}<td class=n data-label=failing>{failing}<td data-label=\"last change\">{}<td class=long>{}</tr>",
             esc(name),
             esc(&text(c, "last_change")),
             esc(&text(c, "message"))
@@ -106,7 +123,7 @@ fn health(h: &mut String, state: Option<&Value>) {
 }
 
 fn watchdog(h: &mut String, state: Option<&Value>) {
-    h.push_str("<h2>Watchdog</h2><div class=scroll><table id=watchdog><tr><th>component<th>circuit<th>restarts in window<th>last restart<th>message</tr>");
+    h.push_str("<h2>Watchdog</h2><div class=scroll><table class=cards id=watchdog><tr><th>component<th>circuit<th class=n>restarts in window<th>last restart<th>message</tr>");
     let components = entries(state, "components");
     if components.is_empty() {
         h.push_str("<tr><td colspan=5>no watchdog run yet</tr>");
@@ -120,7 +137,7 @@ fn watchdog(h: &mut String, state: Option<&Value>) {
         };
         let _ = write!(
             h,
-            "<tr><td>{}<td>{}<td class=n>{}<td>{}<td>{}</tr>",
+            "<tr><td class=name>{}<td>{}<td class=n data-label=restarts>{}<td data-label=\"last restart\">{}<td class=long>{}</tr>",
             esc(name),
             badge(kind, circuit),
             c["restarts"].as_u64().unwrap_or(0),
@@ -132,14 +149,14 @@ fn watchdog(h: &mut String, state: Option<&Value>) {
 }
 
 fn jobs(h: &mut String, status: &Status) {
-    h.push_str("<h2>Jobs</h2><div class=scroll><table id=jobs><tr><th>job<th>last run<th>ago<th>took</tr>");
+    h.push_str("<h2>Jobs</h2><div class=scroll><table class=cards id=jobs><tr><th>job<th>last run<th>ago<th class=n>took</tr>");
     if status.jobs.is_empty() {
         h.push_str("<tr><td colspan=4>no job has run yet</tr>");
     }
     for (job, j) in &status.jobs {
         let _ = write!(
             h,
-            "<tr><td>{}<td>{}<td>{}<td class=n>{} ms</tr>",
+            "<tr><td class=name>{}<td data-label=\"last run\">{}<td data-label=ago>{}<td class=n data-label=took>{} ms</tr>",
             esc(job),
             esc(&j.last_run),
             age(j.age_s),

@@ -3,6 +3,7 @@
 //! summary and audit events, and the actions that apply to it).
 
 use std::fmt::Write;
+use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use anyhow::{Context, Result};
@@ -31,6 +32,8 @@ pub struct Row {
     pub id: String,
     pub state: State,
     pub modified: SystemTime,
+    /// The queue file: a waiting patch's description is in it.
+    pub path: PathBuf,
 }
 
 /// Every patch in every environment (or `env`), in `state` when given, newest first.
@@ -39,7 +42,7 @@ pub fn rows(app: &App, env: Option<&str>, state: Option<State>) -> Result<Vec<Ro
     for name in app.settings.config.env.keys().filter(|e| env.is_none_or(|want| want == e.as_str())) {
         for s in State::ALL.into_iter().filter(|s| state.is_none_or(|want| want == *s)) {
             for entry in queue::list(&app.home, name, s)? {
-                all.push(Row { env: name.clone(), id: entry.id, state: s, modified: entry.modified });
+                all.push(Row { env: name.clone(), id: entry.id, state: s, modified: entry.modified, path: entry.path });
             }
         }
     }
@@ -54,7 +57,7 @@ pub fn link(env: &str, id: &str) -> String {
 /// A table of patches with their state, outcome (reverted ones as reverted) and age.
 pub fn table(app: &App, rows: &[Row]) -> Result<String> {
     let mut h = String::from(
-        "<div class=scroll><table id=patches><tr><th>patch<th>env<th>state<th>outcome<th>description<th>age</tr>",
+        "<div class=scroll><table class=cards id=patches><tr><th>patch<th>env<th>state<th>outcome<th>description<th>age</tr>",
     );
     if rows.is_empty() {
         h.push_str("<tr><td colspan=6>no patches</tr>");
@@ -64,10 +67,14 @@ pub fn table(app: &App, rows: &[Row]) -> Result<String> {
         let result = results::read(&app.home, &r.env, &r.id)?;
         let outcome = result.as_ref().map(|r| outcome_name(r.outcome));
         let reverted = result.as_ref().is_some_and(|r| r.reverted_at.is_some());
-        let description = result.as_ref().and_then(|r| r.description.clone()).unwrap_or_default();
+        let description = match &result {
+            Some(r) => r.description.clone(),
+            None => envelope_description(&r.path),
+        };
+        let description = description.unwrap_or_default();
         let _ = write!(
             h,
-            "<tr class={state}><td><a href=\"{link}\">{id}</a><td>{env}<td>{state}<td>{badge}<td>{desc}<td>{age}</tr>",
+            "<tr class={state}><td class=name><a href=\"{link}\">{id}</a><td>{env}<td class=wide>{state}<td>{badge}<td class=long>{desc}<td data-label=age>{age}</tr>",
             link = link(&r.env, &r.id),
             id = esc(&r.id),
             env = esc(&r.env),
@@ -79,6 +86,13 @@ pub fn table(app: &App, rows: &[Row]) -> Result<String> {
     }
     h.push_str("</table></div>");
     Ok(h)
+}
+
+/// A waiting patch's description, from its JSON envelope (none for other formats, or a file
+/// that moved on meanwhile).
+fn envelope_description(path: &Path) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+    value.get("description")?.as_str().map(String::from)
 }
 
 /// `GET /dashboard/patches?state=S&env=E&page=N`.
@@ -102,7 +116,9 @@ pub fn list(app: &App, viewer: &Viewer, query: &[(String, String)]) -> Reply {
     let pages = all.len().div_ceil(PAGE_SIZE).max(1);
     let shown: Vec<Row> = all.into_iter().skip((page - 1) * PAGE_SIZE).take(PAGE_SIZE).collect();
 
-    let mut h = String::from("<h1>Patches</h1><form method=get action=/dashboard/patches class=actions><label>state <select name=state><option value=\"\">any</option>");
+    let mut h = String::from(
+        "<h1>Patches</h1><form method=get action=/dashboard/patches class=actions><label>state <select name=state><option value=\"\">any</option>",
+    );
     for s in State::ALL {
         let selected = if state == Some(s) { " selected" } else { "" };
         let _ = write!(h, "<option{selected}>{s}</option>");
@@ -148,11 +164,13 @@ pub fn locate(app: &App, id: &str, env: Option<&str>) -> Result<Option<(String, 
 pub fn detail(app: &App, viewer: &Viewer, id: &str, env: Option<&str>, message: Option<(&str, &str)>) -> Reply {
     let status = if message.is_some_and(|(kind, _)| kind == "bad") { 409 } else { 200 };
     let not_found = || Response::error(404, format!("no patch {id}"), Some("id"));
-    let (env, entry) = locate(app, id, env).map_err(|e| Response::error(404, format!("{e:#}"), Some("id")))?.ok_or_else(not_found)?;
+    let (env, entry) =
+        locate(app, id, env).map_err(|e| Response::error(404, format!("{e:#}"), Some("id")))?.ok_or_else(not_found)?;
     let result = results::read(&app.home, &env, id).map_err(internal)?;
     let state = entry.as_ref().map(|e| e.state).or(result.as_ref().map(|r| r.state));
     let waiting = matches!(state, Some(State::Pending | State::Approved | State::Incoming));
-    let preview = if waiting { Some(operator::preview(&app.settings, &app.home, &env, id).map_err(internal)?) } else { None };
+    let preview =
+        if waiting { Some(operator::preview(&app.settings, &app.home, &env, id).map_err(internal)?) } else { None };
     let reverted = result.as_ref().is_some_and(|r| r.reverted_at.is_some());
 
     let mut h = String::new();
@@ -162,7 +180,8 @@ pub fn detail(app: &App, viewer: &Viewer, id: &str, env: Option<&str>, message: 
     let state_name = state.map(State::as_str).unwrap_or("unknown");
     let outcome = result.as_ref().map(|r| outcome_name(r.outcome));
     let _ = write!(h, "<h1>{} {}</h1><dl>", esc(id), patch_badge(state_name, outcome.as_deref(), reverted));
-    let description = result.as_ref().and_then(|r| r.description.clone()).or(preview.as_ref().and_then(|p| p.description.clone()));
+    let description =
+        result.as_ref().and_then(|r| r.description.clone()).or(preview.as_ref().and_then(|p| p.description.clone()));
     let author = result.as_ref().and_then(|r| r.author.clone()).or(preview.as_ref().and_then(|p| p.author.clone()));
     let mut field = |name: &str, value: Option<String>| {
         if let Some(v) = value {
@@ -179,7 +198,12 @@ pub fn detail(app: &App, viewer: &Viewer, id: &str, env: Option<&str>, message: 
         field("finished", Some(rfc3339::format(&r.finished_at)));
         field("took", Some(format!("{} ms", r.duration_ms)));
         field("reason", r.reason.clone());
-        field("reverted", r.reverted_at.as_ref().map(|t| format!("{} by {}", rfc3339::format(t), r.reverted_by.as_deref().unwrap_or("?"))));
+        field(
+            "reverted",
+            r.reverted_at
+                .as_ref()
+                .map(|t| format!("{} by {}", rfc3339::format(t), r.reverted_by.as_deref().unwrap_or("?"))),
+        );
     }
     h.push_str("</dl>");
     h.push_str(&actions(viewer, &env, id, state, result.as_ref()));
@@ -232,7 +256,7 @@ fn actions(viewer: &Viewer, env: &str, id: &str, state: Option<State>, result: O
         _ => {}
     }
     if matches!(state, Some(State::Pending | State::Approved)) {
-        let _ = write!(h, "<a href=\"{}#diff\">Preview again</a>", link(env, id));
+        let _ = write!(h, "<a href=\"{}#diff\">Preview now</a>", link(env, id));
     }
     h.push_str("</div>");
     h
@@ -252,7 +276,14 @@ fn made_diff(app: &App, env: &str, result: &PatchResult) -> Result<(String, Opti
         if file.side(now.as_ref()) == Side::Other {
             changed.push(file.path.clone());
         }
-        let blank = FileResult { path: file.path.clone(), action: String::new(), from: None, added: 0, removed: 0, matched: None };
+        let blank = FileResult {
+            path: file.path.clone(),
+            action: String::new(),
+            from: None,
+            added: 0,
+            removed: 0,
+            matched: None,
+        };
         let change = FileChange { path: file.path.clone(), before, after: now, result: blank };
         if change.changes_anything() {
             diff.push_str(&operator::diff(&change));
@@ -285,7 +316,7 @@ pub fn diff_html(diff: &str) -> String {
             "ctx"
         };
         let text = if line.is_empty() { " ".to_string() } else { esc(line) };
-        let _ = write!(h, "<span class={class} style=display:block>{text}</span>");
+        let _ = write!(h, "<span class={class}>{text}</span>");
     }
     h.push_str("</pre>");
     h
@@ -295,7 +326,9 @@ fn files(files: &[FileResult]) -> String {
     if files.is_empty() {
         return String::new();
     }
-    let mut h = String::from("<h2>Files</h2><div class=scroll><table id=files><tr><th>path<th>action<th>+<th>-<th>matched</tr>");
+    let mut h = String::from(
+        "<h2>Files</h2><div class=scroll><table class=cards id=files><tr><th>path<th>action<th>+<th>-<th>matched</tr>",
+    );
     for f in files {
         let path = match &f.from {
             Some(from) => format!("{from} → {}", f.path),
@@ -303,7 +336,7 @@ fn files(files: &[FileResult]) -> String {
         };
         let _ = write!(
             h,
-            "<tr><td>{}<td>{}<td class=n>{}<td class=n>{}<td>{}</tr>",
+            "<tr><td class=name>{}<td>{}<td class=n data-label=+>{}<td class=n data-label=->{}<td data-label=matched>{}</tr>",
             esc(&path),
             esc(&f.action),
             f.added,
@@ -328,7 +361,12 @@ fn checks(result: &PatchResult) -> String {
             (false, Some(code)) => badge("bad", &format!("exit {code}")),
             (false, None) => badge("bad", "killed"),
         };
-        let _ = write!(h, "<p><code>{}</code> {verdict} <span class=muted-text>{} ms</span></p>", esc(&c.command), c.duration_ms);
+        let _ = write!(
+            h,
+            "<p><code>{}</code> {verdict} <span class=muted-text>{} ms</span></p>",
+            esc(&c.command),
+            c.duration_ms
+        );
         let (cut, shown) = tail(&c.output, OUTPUT_SHOWN);
         h.push_str("<pre class=output>");
         if cut > 0 {
@@ -357,15 +395,22 @@ fn patch_events(app: &App, env: &str, id: &str) -> Result<String> {
         .into_iter()
         .filter(|e| e.id.as_deref() == Some(id) && e.env.as_deref().is_none_or(|e| e == env))
         .collect();
-    let mut h = String::from("<h2>Events</h2><div class=scroll><table id=events><tr><th>time<th>actor<th>action<th>detail</tr>");
+    let mut h = String::from(
+        "<h2>Events</h2><div class=scroll><table class=cards id=events><tr><th>time<th>actor<th>action<th>detail</tr>",
+    );
     if events.is_empty() {
         h.push_str("<tr><td colspan=4>none</tr>");
     }
     for e in events {
-        let detail = e.detail.iter().map(|(k, v)| format!("{k} {}", v.as_str().map(String::from).unwrap_or_else(|| v.to_string()))).collect::<Vec<_>>().join(", ");
+        let detail = e
+            .detail
+            .iter()
+            .map(|(k, v)| format!("{k} {}", v.as_str().map(String::from).unwrap_or_else(|| v.to_string())))
+            .collect::<Vec<_>>()
+            .join(", ");
         let _ = write!(
             h,
-            "<tr><td>{}<td>{}<td>{}<td>{}</tr>",
+            "<tr><td data-label=time>{}<td class=name>{}<td>{}<td class=long>{}</tr>",
             rfc3339::format(&e.time),
             esc(&e.actor),
             esc(&e.action),
@@ -383,10 +428,10 @@ mod tests {
     #[test]
     fn diff_lines_are_coloured_and_escaped() {
         let h = diff_html("--- a/x\n+++ b/x\n@@ -1 +1 @@\n-old <b>\n+new\n\n same\n");
-        assert!(h.contains("<span class=del style=display:block>-old &lt;b&gt;</span>"), "{h}");
-        assert!(h.contains("<span class=add style=display:block>+new</span>"), "{h}");
+        assert!(h.contains("<span class=del>-old &lt;b&gt;</span>"), "{h}");
+        assert!(h.contains("<span class=add>+new</span>"), "{h}");
         assert!(h.contains("<span class=hunk"), "{h}");
-        assert!(h.contains("<span class=ctx style=display:block> </span>"), "{h}");
+        assert!(h.contains("<span class=ctx> </span>"), "{h}");
     }
 
     #[test]

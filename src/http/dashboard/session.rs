@@ -45,10 +45,12 @@ pub fn key_path(home: &Home) -> PathBuf {
 pub fn key(home: &Home) -> Result<Option<Vec<u8>>> {
     let path = key_path(home);
     match std::fs::read_to_string(&path) {
-        Ok(text) => decode_hex(text.trim())
-            .filter(|k| k.len() == KEY_BYTES)
-            .map(Some)
-            .with_context(|| format!("could not read dashboard key {}: not {KEY_BYTES} hex bytes (delete it to make a new one)", path.display())),
+        Ok(text) => decode_hex(text.trim()).filter(|k| k.len() == KEY_BYTES).map(Some).with_context(|| {
+            format!(
+                "could not read dashboard key {}: not {KEY_BYTES} hex bytes (delete it to make a new one)",
+                path.display()
+            )
+        }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e).with_context(|| format!("could not read dashboard key {}", path.display())),
     }
@@ -109,8 +111,7 @@ pub fn link_token(key: &[u8], now: i64, ttl_s: u64) -> Result<String> {
 /// Whether a link token is ours and not expired.
 pub fn link_valid(key: &[u8], token: &str, now: i64) -> bool {
     let mut parts = token.split('.');
-    let (Some(expires), Some(nonce), Some(mac), None) = (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    let (Some(expires), Some(nonce), Some(mac), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
         return false;
     };
     signature_matches(key, &[b"link:", expires.as_bytes(), b":", nonce.as_bytes()], mac)

@@ -51,7 +51,10 @@ pub fn link(app: &App, req: &Request) -> Reply {
     let token = fields.iter().find(|(k, _)| k == "t").map(|(_, v)| v.as_str()).unwrap_or_default();
     let key = session::key(&app.home).map_err(internal)?;
     if !key.is_some_and(|k| session::link_valid(&k, token, now_unix())) {
-        return Err(page(401, Some("This link is invalid or has expired: ask for a new one, or sign in with the token.")));
+        return Err(page(
+            401,
+            Some("This link is invalid or has expired: ask for a new one, or sign in with the token."),
+        ));
     }
     start(app, "link")
 }
