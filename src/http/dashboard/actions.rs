@@ -10,6 +10,7 @@ use crate::http::wire::{Request, Response};
 use crate::operator;
 use crate::slack::form;
 use crate::store::mode::{self, Mode};
+use crate::store::queue;
 
 fn forbidden(viewer: &Viewer, why: &str) -> Response {
     let body =
@@ -47,6 +48,7 @@ pub fn post(app: &App, req: &Request, session: Option<Session>) -> Reply {
             else {
                 return Err(Response::error(404, format!("no route {path}"), None));
             };
+            queue::check_id(id).map_err(|e| Response::error(404, format!("{e:#}"), Some("id")))?;
             let env = app
                 .settings
                 .env(field("env"))

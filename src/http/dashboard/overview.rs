@@ -149,7 +149,9 @@ fn watchdog(h: &mut String, state: Option<&Value>) {
 }
 
 fn jobs(h: &mut String, status: &Status) {
-    h.push_str("<h2>Jobs</h2><div class=scroll><table class=cards id=jobs><tr><th>job<th>last run<th>ago<th class=n>took</tr>");
+    h.push_str(
+        "<h2>Jobs</h2><div class=scroll><table class=cards id=jobs><tr><th>job<th>last run<th>ago<th class=n>took</tr>",
+    );
     if status.jobs.is_empty() {
         h.push_str("<tr><td colspan=4>no job has run yet</tr>");
     }

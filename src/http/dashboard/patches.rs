@@ -370,7 +370,7 @@ fn checks(result: &PatchResult) -> String {
         let (cut, shown) = tail(&c.output, OUTPUT_SHOWN);
         h.push_str("<pre class=output>");
         if cut > 0 {
-            let _ = write!(h, "<span class=cut>[{cut} bytes cut]</span>\n");
+            let _ = writeln!(h, "<span class=cut>[{cut} bytes cut]</span>");
         }
         h.push_str(&esc(shown));
         h.push_str("</pre>");
@@ -432,6 +432,20 @@ mod tests {
         assert!(h.contains("<span class=add>+new</span>"), "{h}");
         assert!(h.contains("<span class=hunk"), "{h}");
         assert!(h.contains("<span class=ctx> </span>"), "{h}");
+    }
+
+    #[test]
+    fn long_check_output_is_cut_and_the_cut_marked() {
+        let output = format!("{}<END>", "x".repeat(OUTPUT_SHOWN + 100));
+        let result: PatchResult = serde_json::from_value(serde_json::json!({
+            "schema": 1, "id": "p", "env": "main", "state": "failed", "outcome": "rolled-back", "format": "json",
+            "started_at": "2026-11-24T01:00:00.000Z", "finished_at": "2026-11-24T01:00:01.000Z", "duration_ms": 1000,
+            "checks": [{ "command": "make test", "exit_code": 2, "timed_out": false, "duration_ms": 900, "output": output }],
+        }))
+        .unwrap();
+        let h = checks(&result);
+        assert!(h.contains("<span class=cut>[105 bytes cut]</span>"), "{h}");
+        assert!(h.contains("&lt;END&gt;</pre>") && h.contains("exit 2"), "{h}");
     }
 
     #[test]
