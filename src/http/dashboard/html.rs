@@ -138,7 +138,7 @@ pre{background:#fff;border:1px solid #e3e6ea;padding:.6em;white-space:pre-wrap;o
 .cut{color:#8a1010;font-style:italic}\
 form.inline{display:inline}button,select,input{font:inherit;padding:.25em .6em;border-radius:.3em;border:1px solid #99a;background:#fff}\
 button.primary{background:#1f6feb;color:#fff;border-color:#1f6feb}button.danger{background:#c62828;color:#fff;border-color:#c62828}\
-.actions{display:flex;flex-wrap:wrap;gap:.5em;margin:.8em 0}\
+.actions{display:flex;flex-wrap:wrap;align-items:center;gap:.5em;margin:.8em 0}\
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.2em 1em;margin:.5em 0}dt{color:#556}dd{margin:0}\
 .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(17em,1fr));gap:1em}\
 figure{margin:0;background:#fff;padding:.5em;border:1px solid #e3e6ea}svg{width:100%;height:auto;display:block}\
