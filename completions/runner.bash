@@ -28,6 +28,9 @@ _runner() {
             runner,config)
                 cmd="runner__subcmd__config"
                 ;;
+            runner,dashboard-link)
+                cmd="runner__subcmd__dashboard__subcmd__link"
+                ;;
             runner,gen-docs)
                 cmd="runner__subcmd__gen__subcmd__docs"
                 ;;
@@ -73,6 +76,9 @@ _runner() {
             runner__subcmd__help,config)
                 cmd="runner__subcmd__help__subcmd__config"
                 ;;
+            runner__subcmd__help,dashboard-link)
+                cmd="runner__subcmd__help__subcmd__dashboard__subcmd__link"
+                ;;
             runner__subcmd__help,gen-docs)
                 cmd="runner__subcmd__help__subcmd__gen__subcmd__docs"
                 ;;
@@ -113,7 +119,7 @@ _runner() {
 
     case "${cmd}" in
         runner)
-            opts="-q -v -h -V --config --home --json --wait --quiet --verbose --help --version init status config mode approve preview revert retry apply-patch serve-webhook archive-summaries gen-docs health-check watchdog help"
+            opts="-q -v -h -V --config --home --json --wait --quiet --verbose --help --version init status config mode approve preview revert retry apply-patch serve-webhook archive-summaries gen-docs health-check watchdog dashboard-link help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -270,6 +276,32 @@ _runner() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        runner__subcmd__dashboard__subcmd__link)
+            opts="-q -v -h --ttl --config --home --json --wait --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --ttl)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         runner__subcmd__gen__subcmd__docs)
             opts="-e -q -v -h --env --check --all --config --home --json --wait --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -323,7 +355,7 @@ _runner() {
             return 0
             ;;
         runner__subcmd__help)
-            opts="init status config mode approve preview revert retry apply-patch serve-webhook archive-summaries gen-docs health-check watchdog help"
+            opts="init status config mode approve preview revert retry apply-patch serve-webhook archive-summaries gen-docs health-check watchdog dashboard-link help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -379,6 +411,20 @@ _runner() {
             return 0
             ;;
         runner__subcmd__help__subcmd__config)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        runner__subcmd__help__subcmd__dashboard__subcmd__link)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

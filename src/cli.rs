@@ -89,6 +89,8 @@ pub enum Subcommand {
     HealthCheck(HealthCheckArgs),
     /// Probe each configured component once and restart the unhealthy, within their budget.
     Watchdog(WatchdogArgs),
+    /// Print a signed, expiring URL that opens the dashboard without the token.
+    DashboardLink(DashboardLinkArgs),
 }
 
 #[derive(Debug, Args)]
@@ -226,4 +228,11 @@ pub struct WatchdogArgs {
     /// Probe and say what would be done, without stopping or starting anything.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DashboardLinkArgs {
+    /// How long the link opens the dashboard (the session it starts lasts server.session_ttl).
+    #[arg(long, value_name = "AGE", default_value = "15m")]
+    pub ttl: Duration,
 }

@@ -6,6 +6,7 @@ mod apply_patch;
 mod approve;
 mod archive_summaries;
 mod config;
+mod dashboard_link;
 mod gen_docs;
 mod health_check;
 mod init;
@@ -68,5 +69,6 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Subcommand::GenDocs(args) => gen_docs::run(&ctx, args),
         Subcommand::HealthCheck(args) => health_check::run(&ctx, args),
         Subcommand::Watchdog(args) => watchdog::run(&ctx, args),
+        Subcommand::DashboardLink(args) => dashboard_link::run(&ctx, args),
     }
 }

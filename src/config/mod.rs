@@ -111,6 +111,8 @@ pub struct ServerConfig {
     pub public_url: Option<String>,
     /// Relative to home.
     pub pidfile: PathBuf,
+    /// How long a dashboard sign-in lasts.
+    pub session_ttl: Duration,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -185,6 +187,7 @@ impl Default for ServerConfig {
             public_status: false,
             public_url: None,
             pidfile: PathBuf::from("state/serve.pid"),
+            session_ttl: Duration::secs(12 * 3600),
         }
     }
 }

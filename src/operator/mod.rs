@@ -12,6 +12,7 @@ mod record;
 mod recover;
 mod retry;
 mod revert;
+pub mod session;
 
 use anyhow::Result;
 
@@ -21,7 +22,7 @@ use crate::store::Home;
 
 pub use approve::approve;
 pub use git::problems as git_problems;
-pub use preview::{Preview, preview};
+pub use preview::{Preview, diff, preview};
 pub use queue_run::{PatchReport, QueueReport, check_file, check_queue, process_file, process_queue};
 pub use retry::retry;
 pub use revert::{RevertReport, revert};

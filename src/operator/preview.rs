@@ -80,8 +80,8 @@ pub fn preview(settings: &Settings, home: &Home, env: &str, target: &str) -> Res
     Ok(preview)
 }
 
-/// One file's change as git would show it.
-fn diff(change: &FileChange) -> String {
+/// One file's change as git would show it (also the dashboard's diff of an applied patch).
+pub fn diff(change: &FileChange) -> String {
     let side = |s: &Option<Snapshot>, prefix: &str| match s {
         Some(_) => format!("{prefix}/{}", change.path),
         None => "/dev/null".to_string(),

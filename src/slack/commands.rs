@@ -17,6 +17,9 @@ use crate::time::age;
 use crate::time::rfc3339;
 use crate::{operator, slack};
 
+/// How long a link from `/dashboard` opens the dashboard.
+const LINK_TTL_S: u64 = 15 * 60;
+
 /// What a command may use: the listener's settings and home, the address clients reach it at
 /// (for links), and who asked.
 pub struct Ctx<'a> {
@@ -62,7 +65,7 @@ pub const COMMANDS: &[Command] = &[
     Command { name: "/watchdog-ping", usage: "", help: "components as the watchdog last saw them", changes: false, run: daemons },
     Command { name: "/daemon-status", usage: "", help: "same as /watchdog-ping", changes: false, run: daemons },
     Command { name: "/summary-logs", usage: "[n]", help: "the n newest patch summaries (default 3)", changes: false, run: summaries },
-    Command { name: "/dashboard", usage: "", help: "the dashboard's link", changes: false, run: |c, _| Ok(format!("<{}/dashboard>", c.base_url)) },
+    Command { name: "/dashboard", usage: "", help: "a link that opens the dashboard for 15 minutes (to you only)", changes: false, run: dashboard_link },
     Command { name: "/help", usage: "", help: "this list", changes: false, run: |_, _| Ok(help()) },
 ];
 
@@ -135,6 +138,17 @@ fn queues(ctx: &Ctx, _: &str) -> Result<String> {
         }
     }
     Ok(out)
+}
+
+/// A signed dashboard link, answered to the caller only (the command does not change anything).
+fn dashboard_link(ctx: &Ctx, _: &str) -> Result<String> {
+    // The dashboard can approve and revert: a link is for those who may do that from Slack.
+    let admins = &ctx.settings.config.slack.admins;
+    if !admins.is_empty() && !admins.iter().any(|a| ctx.actor == format!("slack:{a}")) {
+        bail!("the dashboard can change runner: only slack.admins get a link");
+    }
+    let url = operator::session::issue_link(ctx.home, ctx.base_url, LINK_TTL_S, &ctx.actor)?;
+    Ok(format!("<{url}|Open the dashboard> (the link works for 15 minutes; do not share it)"))
 }
 
 /// `"<target> [env]"` → the target (or `default`) and the environment (or the default one).

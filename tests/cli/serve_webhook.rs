@@ -489,7 +489,10 @@ fn the_model_reads_back_what_apply_patch_made_of_its_patch() {
     assert_eq!(r["result"]["files"][0]["path"], "notes/a.txt", "{r}");
     assert!(r["summary"].as_str().is_some_and(|s| s.contains("notes/a.txt")), "{r}");
     let metrics = server.get("/metrics", &[("Authorization", &auth)]).status(200).body;
-    assert!(metrics.lines().any(|l| l.starts_with("runner_seconds_since_last_apply ")), "{metrics}");
+    assert!(
+        metrics.lines().any(|l| l.starts_with("runner_job_last_run_timestamp_seconds{job=\"apply-patch\"} ")),
+        "{metrics}"
+    );
     assert!(metrics.contains("runner_queue_depth{env=\"main\",state=\"applied\"} 1"), "{metrics}");
 }
 
