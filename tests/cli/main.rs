@@ -14,6 +14,7 @@ mod foundation;
 mod gen_docs;
 mod generated;
 mod health_check;
+mod listener_hardening;
 mod operator;
 mod property;
 mod queue_fixture;
