@@ -23,7 +23,9 @@ impl IpNet {
             v4 => v4,
         };
         match (self.addr, ip) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => same_prefix(net.to_bits().into(), ip.to_bits().into(), self.prefix, 32),
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                same_prefix(net.to_bits().into(), ip.to_bits().into(), self.prefix, 32)
+            }
             (IpAddr::V6(net), IpAddr::V6(ip)) => same_prefix(net.to_bits(), ip.to_bits(), self.prefix, 128),
             _ => false,
         }

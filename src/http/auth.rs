@@ -82,7 +82,10 @@ impl Auth {
             let at = check_timestamp(ts, now).map_err(denied)?;
             let hex = signature.strip_prefix("v1=").ok_or_else(|| denied("X-Runner-Signature must be `v1=<hex>`"))?;
             return if signature_matches(secret, &[b"v1:", ts.as_bytes(), b":", &req.body], hex) {
-                Ok(Proof::Signed(Signed { key: format!("v1={}", hex.to_ascii_lowercase()), expires: at + MAX_SKEW_SECS }))
+                Ok(Proof::Signed(Signed {
+                    key: format!("v1={}", hex.to_ascii_lowercase()),
+                    expires: at + MAX_SKEW_SECS,
+                }))
             } else {
                 Err(denied("invalid X-Runner-Signature"))
             };

@@ -298,7 +298,10 @@ fn head_end(buf: &[u8]) -> Result<Option<usize>, ReadError> {
     let mut from = 0;
     while let Some(at) = memchr::memchr(b'\n', &buf[from..]).map(|i| from + i) {
         if at == 0 || buf[at - 1] != b'\r' {
-            return Err(ReadError::answer(400, "a line in the request head ends in a bare LF: end every line with CRLF"));
+            return Err(ReadError::answer(
+                400,
+                "a line in the request head ends in a bare LF: end every line with CRLF",
+            ));
         }
         if at >= 3 && &buf[at - 3..at - 1] == b"\r\n" {
             return Ok(Some(at + 1));
@@ -322,7 +325,10 @@ fn parse_head(head: &[u8], remote: IpAddr) -> Result<Request, ReadError> {
             return Err(ReadError::answer(431, &format!("more than {MAX_HEADERS} header lines")));
         }
         Err(httparse::Error::HeaderName) => {
-            return Err(ReadError::answer(400, "malformed header name: names are tokens (letters, digits, !#$%&'*+-.^_`|~)"));
+            return Err(ReadError::answer(
+                400,
+                "malformed header name: names are tokens (letters, digits, !#$%&'*+-.^_`|~)",
+            ));
         }
         Err(httparse::Error::HeaderValue) => {
             return Err(ReadError::answer(400, "a header value holds a control character"));
@@ -438,7 +444,9 @@ mod tests {
 
     #[test]
     fn refuses_malformed_heads() {
-        for bad in ["GET /", "GET / HTTP/2.0", "GET x HTTP/1.1\r\nHost: x", "GET / HTTP/1.1\r\nno colon", "GET  / HTTP/1.1"] {
+        for bad in
+            ["GET /", "GET / HTTP/2.0", "GET x HTTP/1.1\r\nHost: x", "GET / HTTP/1.1\r\nno colon", "GET  / HTTP/1.1"]
+        {
             assert_eq!(status(head(bad)), 400, "{bad}");
         }
         let req = head("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2").unwrap();

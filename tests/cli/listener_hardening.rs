@@ -126,7 +126,8 @@ fn every_405_names_the_allowed_methods_and_allow_is_exact() {
     let t = Test::new().file("runner.toml", config(""));
     let server = Server::start(&t);
     let auth = bearer();
-    for path in ["/health", "/openapi.json", "/webhook", "/patches/x", "/slack/commands", "/status", "/dashboard", "/metrics"]
+    for path in
+        ["/health", "/openapi.json", "/webhook", "/patches/x", "/slack/commands", "/status", "/dashboard", "/metrics"]
     {
         let r = send(server.addr, "OPTIONS", path, &[("Authorization", &auth)], b"");
         assert_eq!(r.status, 405, "{path}: {r:?}");
@@ -212,7 +213,8 @@ fn anonymous_requests_do_not_lock_out_an_authenticated_client() {
 #[test]
 fn forwarded_addresses_are_believed_only_from_trusted_proxies() {
     let limited = config("").replace("rate_limit = 0", "rate_limit = 2");
-    let t = Test::new().file("runner.toml", limited.replace("[server]\n", "[server]\ntrusted_proxies = [\"127.0.0.1\"]\n"));
+    let t =
+        Test::new().file("runner.toml", limited.replace("[server]\n", "[server]\ntrusted_proxies = [\"127.0.0.1\"]\n"));
     let server = Server::start(&t);
     let from = |ip: &str| server.get("/health", &[("X-Forwarded-For", ip)]);
     from("198.51.100.1").status(200);
@@ -276,7 +278,8 @@ fn bodies_held_at_once_are_bounded_and_past_the_budget_get_503() {
         held.push(s);
     }
     let padded = |id: &str| {
-        let body = json!({ "id": id, "description": "x".repeat(1800), "operations": [{ "op": "delete", "path": "x" }] });
+        let body =
+            json!({ "id": id, "description": "x".repeat(1800), "operations": [{ "op": "delete", "path": "x" }] });
         body.to_string()
     };
     let r = server.post_json("/webhook", &padded("over-budget")).status(503);
@@ -398,14 +401,20 @@ fn a_replayed_signature_queues_nothing_even_after_a_restart() {
     let server = Server::start(&t);
     // The replay is remembered: answered, and not queued a second time.
     let replay = signed(server.addr, ts, &body).status(200).json();
-    assert_eq!(replay, json!({ "id": "once", "env": "main", "state": null, "url": format!("http://{}/patches/once", server.addr) }));
+    assert_eq!(
+        replay,
+        json!({ "id": "once", "env": "main", "state": null, "url": format!("http://{}/patches/once", server.addr) })
+    );
     assert!(!pending(&t, "once").exists(), "the replay queued the patch again");
     // A GitHub-style body re-sent under a new delivery id is the same signature.
     let gh = envelope("gh-once");
     let sig = format!("sha256={}", hex_hmac(HMAC_SECRET, gh.as_bytes()));
     let post = |delivery: &str| {
-        let headers =
-            [("Content-Type", "application/json"), ("X-Hub-Signature-256", sig.as_str()), ("X-GitHub-Delivery", delivery)];
+        let headers = [
+            ("Content-Type", "application/json"),
+            ("X-Hub-Signature-256", sig.as_str()),
+            ("X-GitHub-Delivery", delivery),
+        ];
         send(server.addr, "POST", "/webhook", &headers, gh.as_bytes())
     };
     post("d-1").status(202);
