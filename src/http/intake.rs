@@ -4,7 +4,8 @@
 //! shape, environment, id, then the patch itself (format and every path inside the fence). It
 //! is answered 202 only after it, its directory and its audit line are durable (the last two
 //! group-committed with concurrent requests, see `commit`). The same id with the same
-//! bytes answers 200 with its state; with other bytes, 409.
+//! bytes answers 200 with its state; with other bytes, 409. A signed request is accepted once:
+//! a replay of its signature answers 200 with the patch it made (see `replay`).
 
 use serde_json::{Value, json};
 
