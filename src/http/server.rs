@@ -7,7 +7,7 @@
 //! `serve` returns.
 
 use std::io::Write;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -115,38 +115,39 @@ fn connection(stream: TcpStream, addr: SocketAddr, app: &App, shared: &Shared, l
             Err(e) => {
                 if let Some(res) = e.response {
                     app.metrics.observe("-", res.status);
-                    close_with(conn, addr, "-", "-", &res);
+                    close_with(conn, addr, addr.ip(), "-", "-", &res);
                 }
                 return;
             }
         };
         let started = Instant::now();
-        incoming.req.client = app.client_of(&incoming.req);
+        let client = app.client_of(&incoming.req);
+        incoming.req.client = client;
         let (method, path) = (incoming.req.method.clone(), incoming.req.path.clone());
-        let _share = match proxied.then(|| shared.shares.claim(incoming.req.client)) {
+        let _share = match proxied.then(|| shared.shares.claim(client)) {
             Some(None) => {
                 let res = Response::error(503, "too many open connections from this address: retry shortly", None)
                     .with_header("Retry-After", "1");
                 app.metrics.observe("-", res.status);
-                return close_with(conn, addr, &method, &path, &res);
+                return close_with(conn, addr, client, &method, &path, &res);
             }
             share => share.flatten(),
         };
         if let Err(res) = app.admit(&incoming.req) {
-            return close_with(conn, addr, &method, &path, &res);
+            return close_with(conn, addr, client, &method, &path, &res);
         }
         let Some(_reserved) = shared.bodies.reserve(incoming.body_length()) else {
             let res = Response::error(503, "the listener holds as many request bodies as it may: retry shortly", None)
                 .with_header("Retry-After", "1");
             app.metrics.observe("-", res.status);
-            return close_with(conn, addr, &method, &path, &res);
+            return close_with(conn, addr, client, &method, &path, &res);
         };
         let req = match conn.read_body(incoming) {
             Ok(req) => req,
             Err(e) => {
                 if let Some(res) = e.response {
                     app.metrics.observe("-", res.status);
-                    close_with(conn, addr, &method, &path, &res);
+                    close_with(conn, addr, client, &method, &path, &res);
                 }
                 return;
             }
@@ -157,7 +158,7 @@ fn connection(stream: TcpStream, addr: SocketAddr, app: &App, shared: &Shared, l
         };
         let keep_alive = req.keep_alive && !signal::stopping();
         // Logged before sending, so a client that has its answer can find the line.
-        access(addr, &req.method, &req.path, &res, started.elapsed());
+        access(addr, client, &req.method, &req.path, &res, started.elapsed());
         let sent = if req.method == "HEAD" { conn.send_head(&res, keep_alive) } else { conn.send(&res, keep_alive) };
         if sent.is_err() || !keep_alive {
             return;
@@ -167,8 +168,8 @@ fn connection(stream: TcpStream, addr: SocketAddr, app: &App, shared: &Shared, l
 
 /// Answer and close, with whatever of the request is still unread left unread: log it, send
 /// it, and linger so the client reads the answer instead of a reset.
-fn close_with(mut conn: Conn, addr: SocketAddr, method: &str, path: &str, res: &Response) {
-    access(addr, method, path, res, Duration::ZERO);
+fn close_with(mut conn: Conn, addr: SocketAddr, client: IpAddr, method: &str, path: &str, res: &Response) {
+    access(addr, client, method, path, res, Duration::ZERO);
     if conn.send(res, false).is_ok() {
         conn.linger();
     }
@@ -180,7 +181,7 @@ fn close_with(mut conn: Conn, addr: SocketAddr, method: &str, path: &str, res: &
 fn refuse(stream: TcpStream, app: &App, addr: SocketAddr, refusing: &Arc<AtomicUsize>, why: &str) {
     let res = Response::error(503, why, None).with_header("Retry-After", "1");
     app.metrics.observe("-", res.status);
-    access(addr, "-", "-", &res, Duration::ZERO);
+    access(addr, addr.ip(), "-", "-", &res, Duration::ZERO);
     if refusing.fetch_add(1, Ordering::SeqCst) >= MAX_REFUSING {
         refusing.fetch_sub(1, Ordering::SeqCst);
         return;
@@ -205,8 +206,9 @@ fn readable(listener: &TcpListener) -> bool {
 }
 
 /// One JSON access-log line per request on stderr: no bodies, no query strings, no headers.
-fn access(addr: SocketAddr, method: &str, path: &str, res: &Response, took: Duration) {
-    log_line(&json!({
+/// `client` is logged when a trusted proxy named another than the peer.
+fn access(addr: SocketAddr, client: IpAddr, method: &str, path: &str, res: &Response, took: Duration) {
+    let mut line = json!({
         "time": now(),
         "remote": addr.ip().to_string(),
         "method": method,
@@ -214,7 +216,11 @@ fn access(addr: SocketAddr, method: &str, path: &str, res: &Response, took: Dura
         "status": res.status,
         "bytes": res.body.len(),
         "ms": (took.as_secs_f64() * 1000.0 * 100.0).round() / 100.0,
-    }));
+    });
+    if client != addr.ip() {
+        line["client"] = client.to_string().into();
+    }
+    log_line(&line);
 }
 
 fn log_line(value: &serde_json::Value) {

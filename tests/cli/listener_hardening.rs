@@ -222,6 +222,10 @@ fn forwarded_addresses_are_believed_only_from_trusted_proxies() {
     from("198.51.100.1").status(429);
     from("198.51.100.2").status(200);
     server.get("/health", &[("CF-Connecting-IP", "198.51.100.3")]).status(200);
+    // The access log names the forwarded client beside the peer.
+    let log = log_lines(&server, 5);
+    assert_eq!(log[4]["remote"], "127.0.0.1", "{log:?}");
+    assert_eq!(log[4]["client"], "198.51.100.3", "{log:?}");
     drop(server);
     // Not trusted (the default): the headers are anybody's to write and change nothing.
     let t = Test::new().file("runner.toml", limited.clone());
@@ -230,6 +234,7 @@ fn forwarded_addresses_are_believed_only_from_trusted_proxies() {
     from("198.51.100.1").status(200);
     from("198.51.100.2").status(200);
     from("198.51.100.3").status(429);
+    assert!(log_lines(&server, 3).iter().all(|l| l.get("client").is_none()), "{}", server.stderr());
     let t = Test::new().file("runner.toml", "[server]\ntrusted_proxies = [\"10.0.0.0/33\"]\n");
     t.run(["status"]).code(2).stderr_contains("trusted_proxies");
 }
@@ -351,6 +356,18 @@ fn a_timestamp_2_pow_63_seconds_ago_is_refused() {
     let r = send(server.addr, "POST", "/webhook", &headers, body.as_bytes()).status(401);
     assert!(r.json()["error"].as_str().unwrap().contains("300 s"), "{r:?}");
     assert!(!pending(&t, "ancient").exists());
+}
+
+/// The first `n` access-log lines, once the listener has written them (within 10 s).
+fn log_lines(server: &Server, n: usize) -> Vec<Value> {
+    for _ in 0..200 {
+        let lines: Vec<Value> = server.stderr().lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+        if lines.len() >= n {
+            return lines;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("fewer than {n} access-log lines: {}", server.stderr());
 }
 
 /// A signed `POST /webhook` of `body` at `ts`.
