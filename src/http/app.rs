@@ -14,7 +14,7 @@ use crate::http::auth::{self, Auth, Proof};
 use crate::http::commit::GroupCommit;
 use crate::http::limit::{Class, RateLimiter};
 use crate::http::metrics::Metrics;
-use crate::http::replay::Replays;
+use crate::http::replay::{Queued, Ran, Replays};
 use crate::http::wire::{Request, Response};
 use crate::http::{dashboard, forwarded, intake, openapi};
 use crate::store::events::{self, Event};
@@ -35,8 +35,10 @@ pub struct App {
     pub dir_syncs: GroupCommit<PathBuf>,
     pub slack_secret: Option<String>,
     pub limiter: RateLimiter,
-    /// Signatures already accepted, so a replayed signed request queues nothing.
-    pub replays: Replays,
+    /// Signatures already accepted, so a replayed signed request queues nothing...
+    pub replays: Replays<Queued>,
+    /// ...and a replayed Slack command (remembered with the command it ran) runs nothing.
+    pub slack_replays: Replays<Ran>,
     pub metrics: Metrics,
     /// Where clients reach us, for links: `server.public_url`, else `http://<listen address>`.
     pub base_url: String,
@@ -64,7 +66,8 @@ impl App {
             }),
             slack_secret: settings.config.slack.signing_secret().resolve()?,
             limiter: RateLimiter::new(server.rate_limit),
-            replays: Replays::open(&Home::new(&settings.home), auth::now_unix())?,
+            replays: Replays::open(&Home::new(&settings.home), "signatures.json", auth::now_unix())?,
+            slack_replays: Replays::open(&Home::new(&settings.home), "slack-signatures.json", auth::now_unix())?,
             metrics: Metrics::default(),
             base_url,
             id_stripes: (0..ID_STRIPES).map(|_| Mutex::new(())).collect(),

@@ -14,7 +14,7 @@ use crate::patch::{self, Patch, fence::Fence};
 
 use crate::http::app::{App, Reply, internal};
 use crate::http::auth::{self, Proof};
-use crate::http::replay::Seen;
+use crate::http::replay::{Queued, Seen};
 use crate::http::wire::{Request, Response};
 use crate::operator::callback;
 use crate::store::atomic::Staged;
@@ -31,13 +31,13 @@ pub fn post(app: &App, req: &Request) -> Reply {
     };
     // A replayed signature is answered with what it made the first time, whatever became of
     // that patch since, and queues nothing.
-    if let Some(seen) = signed.and_then(|s| app.replays.seen(&s.key, now)) {
-        let state = queue::find(&app.home, &seen.env, &seen.id).map_err(internal)?.map(|entry| entry.state);
-        return Ok(Response::json(200, &receipt(app, &seen.env, &seen.id, state)));
+    if let Some(Seen { did: Queued { env, id }, .. }) = signed.and_then(|s| app.replays.seen(&s.key, now)) {
+        let state = queue::find(&app.home, &env, &id).map_err(internal)?.map(|entry| entry.state);
+        return Ok(Response::json(200, &receipt(app, &env, &id, state)));
     }
     let accepted = accept(app, req, signed.is_some()).inspect_err(|_| app.metrics.patch_rejected())?;
     if let Some(signed) = signed {
-        let seen = Seen { expires: signed.expires, env: accepted.env.clone(), id: accepted.id.clone() };
+        let seen = Seen { expires: signed.expires, did: Queued { env: accepted.env.clone(), id: accepted.id.clone() } };
         // The patch is durable and queued either way; were its signature forgotten, a replay
         // would still find the same id (or the same body's id) and queue nothing.
         if let Err(e) = app.replays.remember(&signed.key, seen) {

@@ -8,8 +8,9 @@ pub mod verify;
 
 use serde_json::json;
 
-use crate::http::app::{App, Reply};
+use crate::http::app::{App, Reply, internal};
 use crate::http::auth;
+use crate::http::replay::{Ran, Seen};
 use crate::http::wire::{Request, Response};
 
 /// Slack cuts a section's text at 3,000 characters; stay under it.
@@ -21,11 +22,20 @@ pub fn handle(app: &App, req: &Request) -> Reply {
     let secret = app.slack_secret.as_deref().ok_or_else(|| {
         Response::error(503, "Slack commands are off: set slack.signing_secret_env or slack.signing_secret_file", None)
     })?;
-    verify::check(secret.as_bytes(), req, auth::now_unix()).map_err(|e| Response::error(401, e, None))?;
+    let now = auth::now_unix();
+    let ts = verify::check(secret.as_bytes(), req, now).map_err(|e| Response::error(401, e, None))?;
     let form = form::parse(&String::from_utf8_lossy(&req.body));
     let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).unwrap_or_default();
     if field("ssl_check") == "1" {
         return Ok(Response::new(200, "text/plain", "")); // Slack checking the certificate
+    }
+    // Whoever saw a signed request could send it again within its window: it runs once.
+    let signature = req.header("x-slack-signature").unwrap_or_default().to_ascii_lowercase();
+    let command = format!("{} {}", field("command"), field("text").trim()).trim_end().to_string();
+    let seen = Seen { expires: ts.saturating_add(auth::MAX_SKEW_SECS), did: Ran { command } };
+    if let Some(earlier) = app.slack_replays.first_use(&signature, seen, now).map_err(internal)? {
+        let text = format!("`{}` was already run from this very request: nothing was done again", earlier.did.command);
+        return Ok(Response::json(200, &Answer { in_channel: false, text }.to_json()));
     }
     let reply = commands::run(app, field("command"), field("text").trim(), field("user_id"));
     Ok(Response::json(200, &reply.to_json()))

@@ -4,17 +4,18 @@
 use crate::http::auth::{check_timestamp, signature_matches};
 use crate::http::wire::Request;
 
-pub fn check(secret: &[u8], req: &Request, now: i64) -> Result<(), &'static str> {
+/// The request's timestamp, once its signature checks out.
+pub fn check(secret: &[u8], req: &Request, now: i64) -> Result<i64, &'static str> {
     let ts = req.header("x-slack-request-timestamp").ok_or("X-Slack-Request-Timestamp is missing")?;
     let signature = req.header("x-slack-signature").ok_or("X-Slack-Signature is missing")?;
     verify(secret, ts, signature, &req.body, now)
 }
 
-pub fn verify(secret: &[u8], ts: &str, signature: &str, body: &[u8], now: i64) -> Result<(), &'static str> {
-    check_timestamp(ts, now)?;
+pub fn verify(secret: &[u8], ts: &str, signature: &str, body: &[u8], now: i64) -> Result<i64, &'static str> {
+    let at = check_timestamp(ts, now)?;
     let hex = signature.strip_prefix("v0=").ok_or("X-Slack-Signature must be `v0=<hex>`")?;
     if signature_matches(secret, &[b"v0:", ts.as_bytes(), b":", body], hex) {
-        Ok(())
+        Ok(at)
     } else {
         Err("invalid X-Slack-Signature")
     }
@@ -32,8 +33,8 @@ mod tests {
 
     #[test]
     fn slack_published_example_verifies() {
-        assert_eq!(verify(SECRET, TS, SIGNATURE, BODY.as_bytes(), 1_531_420_618), Ok(()));
-        assert_eq!(verify(SECRET, TS, SIGNATURE, BODY.as_bytes(), 1_531_420_618 + 300), Ok(()));
+        assert_eq!(verify(SECRET, TS, SIGNATURE, BODY.as_bytes(), 1_531_420_618), Ok(1_531_420_618));
+        assert_eq!(verify(SECRET, TS, SIGNATURE, BODY.as_bytes(), 1_531_420_618 + 300), Ok(1_531_420_618));
     }
 
     #[test]
