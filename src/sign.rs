@@ -29,13 +29,14 @@ pub fn sign(secret: &[u8], parts: &[&[u8]]) -> String {
     mac(secret, parts).finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// A Unix-seconds timestamp within [`MAX_SKEW_SECS`] of `now`.
-pub fn check_timestamp(ts: &str, now: i64) -> Result<(), &'static str> {
+/// A Unix-seconds timestamp within [`MAX_SKEW_SECS`] of `now`, returned. `abs_diff` because
+/// any i64 may arrive: `now - ts` overflows for a timestamp near `i64::MIN`.
+pub fn check_timestamp(ts: &str, now: i64) -> Result<i64, &'static str> {
     let ts: i64 = ts.trim().parse().map_err(|_| "the request timestamp is not a number of seconds")?;
-    if (now - ts).abs() > MAX_SKEW_SECS {
+    if now.abs_diff(ts) > MAX_SKEW_SECS.unsigned_abs() {
         Err("the request timestamp is more than 300 s off: resend it")
     } else {
-        Ok(())
+        Ok(ts)
     }
 }
 
@@ -66,9 +67,19 @@ mod tests {
 
     #[test]
     fn timestamps_within_five_minutes() {
-        assert!(check_timestamp("1000", 1300).is_ok());
+        assert_eq!(check_timestamp("1000", 1300), Ok(1000));
         assert!(check_timestamp("1000", 700).is_ok());
         assert!(check_timestamp("1000", 1301).is_err());
         assert!(check_timestamp("x", 1000).is_err());
+    }
+
+    #[test]
+    fn timestamps_at_the_ends_of_i64_do_not_overflow_into_the_window() {
+        let now = 1_764_000_000_i64;
+        let far_past = now - (1_i64 << 62) - (1_i64 << 62); // now - 2^63
+        assert!(check_timestamp(&far_past.to_string(), now).is_err());
+        assert!(check_timestamp(&i64::MIN.to_string(), now).is_err());
+        assert!(check_timestamp(&i64::MAX.to_string(), now).is_err());
+        assert!(check_timestamp(&i64::MAX.to_string(), -now).is_err());
     }
 }

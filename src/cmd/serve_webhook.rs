@@ -27,6 +27,8 @@ pub fn run(ctx: &Context, args: ServeWebhookArgs) -> Result<Outcome> {
         },
         threads: args.threads.unwrap_or(server.threads).max(1),
         max_connections: server.max_connections.max(1),
+        per_client: server.connections_per_client(),
+        max_body_memory: server.max_body_memory.0 as usize,
     };
     let pidfile = server.pidfile.clone();
     let listener = TcpListener::bind(&listen).with_context(|| format!("could not listen on {listen}"))?;

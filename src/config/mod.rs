@@ -5,6 +5,7 @@
 //! the file, the line and the key. Relative paths are relative to the config file's directory.
 
 pub mod health;
+pub mod net;
 pub mod secret;
 pub mod units;
 
@@ -15,6 +16,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use serde::{Deserialize, Serialize};
 
 pub use health::{CheckConfig, ComponentConfig, HealthConfig, is_job_name};
+use net::IpNet;
 use secret::SecretRef;
 use units::{Duration, Size};
 
@@ -95,14 +97,22 @@ pub struct ServerConfig {
     pub threads: usize,
     /// Open connections at once; past this a new connection is answered 503 and closed.
     pub max_connections: usize,
+    /// Open connections one client address may hold; unset means a quarter of `max_connections`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_connections_per_client: Option<usize>,
     pub token_env: Option<String>,
     pub token_file: Option<PathBuf>,
     pub hmac_secret_env: Option<String>,
     pub hmac_secret_file: Option<PathBuf>,
     pub max_body_bytes: Size,
     pub max_header_bytes: Size,
-    /// Requests a minute one client address may make before 429.
+    /// Bytes of request bodies held at once across all connections; past it, 503.
+    pub max_body_memory: Size,
+    /// Requests a minute one client address may make before 429, counted apart for requests
+    /// that proved a credential and for the rest.
     pub rate_limit: u32,
+    /// Peers whose `X-Forwarded-For` / `CF-Connecting-IP` name the client (a tunnel, a proxy).
+    pub trusted_proxies: Vec<IpNet>,
     /// How long a client may take to send its request.
     pub read_timeout: Duration,
     /// Serve /status, /dashboard and /metrics without auth.
@@ -176,13 +186,16 @@ impl Default for ServerConfig {
             listen: DEFAULT_LISTEN.to_string(),
             threads: 16,
             max_connections: 512,
+            max_connections_per_client: None,
             token_env: None,
             token_file: None,
             hmac_secret_env: None,
             hmac_secret_file: None,
             max_body_bytes: Size(1 << 20),
             max_header_bytes: Size(8 << 10),
+            max_body_memory: Size(64 << 20),
             rate_limit: 600,
+            trusted_proxies: Vec::new(),
             read_timeout: Duration::secs(10),
             public_status: false,
             public_url: None,
@@ -212,6 +225,11 @@ impl Default for DocsConfig {
 }
 
 impl ServerConfig {
+    /// `max_connections_per_client`, or a quarter of `max_connections`: enough for one busy
+    /// client, and never all of them.
+    pub fn connections_per_client(&self) -> usize {
+        self.max_connections_per_client.unwrap_or(self.max_connections / 4).max(1)
+    }
     pub fn token(&self) -> SecretRef<'_> {
         SecretRef { key: "server.token", env: self.token_env.as_deref(), file: self.token_file.as_deref() }
     }
@@ -325,6 +343,20 @@ impl Settings {
         .flatten()
         {
             *file = normalize(&base.join(&*file));
+        }
+        if config.server.max_connections_per_client == Some(0) {
+            bail!(
+                "{}: server.max_connections_per_client must be at least 1 (or unset: a quarter of max_connections)",
+                at_key(text, "max_connections_per_client")
+            );
+        }
+        if config.server.max_body_memory < config.server.max_body_bytes {
+            bail!(
+                "{}: server.max_body_memory ({}) is less than server.max_body_bytes ({}): no body that size could ever be read",
+                at_key(text, "max_body_memory"),
+                config.server.max_body_memory,
+                config.server.max_body_bytes
+            );
         }
         health::validate(&mut config.check, &mut config.component, &base, text)?;
         let home = normalize(&base.join(&config.home));

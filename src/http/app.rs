@@ -1,7 +1,7 @@
 //! The listener's state and its one route table. Handlers return `Reply`: an error answer is an
 //! `Err(Response)` so `?` stops at the first refusal.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Instant;
@@ -10,12 +10,14 @@ use anyhow::Result;
 use serde_json::json;
 
 use crate::config::Settings;
-use crate::http::auth::Auth;
+use crate::http::auth::{Auth, Proof};
 use crate::http::group_commit::GroupCommit;
-use crate::http::limit::RateLimiter;
+use crate::http::limit::{Class, RateLimiter};
 use crate::http::metrics::Metrics;
+use crate::http::replay::{Queued, Ran, Replays};
 use crate::http::wire::{Request, Response};
-use crate::http::{dashboard, intake, openapi, slack};
+use crate::http::{dashboard, forwarded, intake, openapi, slack};
+use crate::sign::now_unix;
 use crate::store::events::{self, Event};
 use crate::store::{Home, fs::sync_dir};
 
@@ -34,6 +36,10 @@ pub struct App {
     pub dir_syncs: GroupCommit<PathBuf>,
     pub slack_secret: Option<String>,
     pub limiter: RateLimiter,
+    /// Signatures already accepted, so a replayed signed request queues nothing...
+    pub replays: Replays<Queued>,
+    /// ...and a replayed Slack command (remembered with the command it ran) runs nothing.
+    pub slack_replays: Replays<Ran>,
     pub metrics: Metrics,
     /// Where clients reach us, for links: `server.public_url`, else `http://<listen address>`.
     pub base_url: String,
@@ -61,6 +67,8 @@ impl App {
             }),
             slack_secret: settings.config.slack.signing_secret().resolve()?,
             limiter: RateLimiter::new(server.rate_limit),
+            replays: Replays::open(&Home::new(&settings.home), "signatures.json", now_unix())?,
+            slack_replays: Replays::open(&Home::new(&settings.home), "slack-signatures.json", now_unix())?,
             metrics: Metrics::default(),
             base_url,
             id_stripes: (0..ID_STRIPES).map(|_| Mutex::new(())).collect(),
@@ -76,12 +84,36 @@ impl App {
         res
     }
 
-    fn dispatch(&self, route: &'static str, req: &Request) -> Reply {
-        if let Err(wait) = self.limiter.allow(req.remote, Instant::now()) {
-            return Err(Response::error(429, "too many requests from this address: slow down", None)
-                .with_header("Retry-After", wait.to_string()));
+    /// Judge a request by its head, before its body is read: a `POST /webhook` without a
+    /// credential, or with a wrong bearer token, is refused without reading (or buffering) the
+    /// body; such a refusal spends the client's anonymous bucket. Signatures need the body.
+    pub fn admit(&self, req: &Request) -> Result<(), Response> {
+        let route = route_of(&req.path);
+        if (route, req.method.as_str()) != ("/webhook", "POST") {
+            return Ok(());
         }
-        let method = req.method.as_str();
+        let refused = match self.auth.check_head(req, now_unix()) {
+            Ok(()) => return Ok(()),
+            Err(res) => self.limit(req, Class::Anonymous).err().unwrap_or(res),
+        };
+        self.metrics.observe(route, refused.status);
+        Err(refused)
+    }
+
+    /// Who the request is from (see `forwarded`).
+    pub fn client_of(&self, req: &Request) -> IpAddr {
+        forwarded::client_of(req, &self.settings.config.server.trusted_proxies)
+    }
+
+    /// Whether `peer` is a proxy whose forwarded client address is believed.
+    pub fn trusts(&self, peer: IpAddr) -> bool {
+        forwarded::is_trusted(&self.settings.config.server.trusted_proxies, peer)
+    }
+
+    fn dispatch(&self, route: &'static str, req: &Request) -> Reply {
+        self.limit(req, self.class_of(route, req))?;
+        // HEAD is GET without the body, which the connection leaves out when it answers.
+        let method = if req.method == "HEAD" { "GET" } else { req.method.as_str() };
         match (route, method) {
             ("/health", "GET") => Ok(Response::json(200, &json!({ "ok": true }))),
             ("/openapi.json", "GET") => Ok(Response::json(200, &openapi::document(&self.base_url))),
@@ -92,14 +124,38 @@ impl App {
             ("/dashboard", _) => dashboard::handle(self, req),
             ("/metrics", "GET") => self.guarded(req, || dashboard::metrics(self)),
             ("other", _) => Err(Response::error(404, format!("no route {}", req.path), None)),
-            _ => Err(Response::error(405, format!("{method} is not allowed on {route}"), None)),
+            _ => Err(Response::error(405, format!("{} is not allowed on {route}", req.method), None)
+                .with_header("Allow", allowed_methods(route))),
         }
+    }
+
+    /// Take a token from the client's bucket for `class`, or answer 429.
+    fn limit(&self, req: &Request, class: Class) -> Result<(), Response> {
+        self.limiter.allow(req.client, class, Instant::now()).map_err(|wait| {
+            Response::error(429, "too many requests from this address: slow down", None)
+                .with_header("Retry-After", wait.to_string())
+        })
+    }
+
+    /// Whether the request proves a credential for its route, so it spends the authenticated
+    /// bucket rather than the one anonymous (and failed) requests share. Checked again by the
+    /// handler; a MAC is cheap next to what a request costs.
+    fn class_of(&self, route: &str, req: &Request) -> Class {
+        let proved = match route {
+            "/slack/commands" => self
+                .slack_secret
+                .as_deref()
+                .is_some_and(|secret| slack::check(secret.as_bytes(), req, now_unix()).is_ok()),
+            "/dashboard" => dashboard::signed_in(self, req),
+            _ => matches!(self.auth.check(req, now_unix()), Ok(Proof::Bearer | Proof::Signed(_))),
+        };
+        if proved { Class::Authenticated } else { Class::Anonymous }
     }
 
     /// Status pages need the webhook's credentials unless `server.public_status` is set.
     fn guarded(&self, req: &Request, view: impl FnOnce() -> Reply) -> Reply {
         if !self.settings.config.server.public_status {
-            self.auth.check(req, crate::sign::now_unix())?;
+            self.auth.check(req, now_unix())?;
         }
         view()
     }
@@ -110,6 +166,15 @@ impl App {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         (env, id).hash(&mut h);
         &self.id_stripes[h.finish() as usize % ID_STRIPES]
+    }
+}
+
+/// The methods `dispatch` answers on a route, for a 405's `Allow` (a test sends each one).
+fn allowed_methods(route: &str) -> &'static str {
+    match route {
+        "/webhook" | "/slack/commands" => "POST",
+        "/dashboard" => "GET, HEAD, POST",
+        _ => "GET, HEAD",
     }
 }
 

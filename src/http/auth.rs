@@ -1,19 +1,14 @@
 //! Who may post patches and read patch state: a bearer token, a runner HMAC signature with a
-//! timestamp, or a GitHub-style signature de-duplicated on its delivery id. Every comparison is
-//! constant-time (`hmac`'s `verify_slice`); no secret or signature is ever logged or echoed.
-
-use std::collections::{HashSet, VecDeque};
-use std::sync::Mutex;
+//! timestamp, or a GitHub-style signature of the body. Every comparison is constant-time
+//! (`hmac`'s `verify_slice`); no secret or signature is ever logged or echoed. A signature can
+//! be replayed by whoever saw it, so intake remembers the ones it accepted (`replay`).
 
 use anyhow::Result;
 use hmac::Mac;
 
 use crate::config::ServerConfig;
 use crate::http::wire::{Request, Response};
-use crate::sign::{check_timestamp, mac, signature_matches};
-
-/// GitHub-style delivery ids remembered for de-duplication.
-const DELIVERIES_KEPT: usize = 4096;
+use crate::sign::{MAX_SKEW_SECS, check_timestamp, mac, signature_matches};
 /// Bearer tokens are compared as MACs under this fixed key, so the comparison is constant-time
 /// and does not depend on the token's length.
 const BEARER_KEY: &[u8] = b"runner bearer token comparison";
@@ -21,7 +16,6 @@ const BEARER_KEY: &[u8] = b"runner bearer token comparison";
 pub struct Auth {
     token_mac: Option<Vec<u8>>,
     hmac_secret: Option<Vec<u8>>,
-    deliveries: Mutex<Deliveries>,
 }
 
 /// How a request proved itself.
@@ -30,9 +24,16 @@ pub enum Proof {
     /// No secret is configured (loopback only).
     Open,
     Bearer,
-    Signature,
-    /// GitHub style, with its `X-GitHub-Delivery` id.
-    Delivery(String),
+    /// A runner or GitHub-style HMAC signature: one that can be replayed until `expires`.
+    Signed(Signed),
+}
+
+/// An accepted signature: `key` names it (lower-case hex), `expires` is the Unix second from
+/// which a replay of it would be refused anyway (its timestamp out of the window).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Signed {
+    pub key: String,
+    pub expires: i64,
 }
 
 impl Auth {
@@ -41,7 +42,6 @@ impl Auth {
         Ok(Auth {
             token_mac: token.map(|t| mac(BEARER_KEY, &[t.as_bytes()]).finalize().into_bytes().to_vec()),
             hmac_secret: server.hmac_secret().resolve()?.map(String::into_bytes),
-            deliveries: Mutex::new(Deliveries::default()),
         })
     }
 
@@ -58,8 +58,12 @@ impl Auth {
         }
         if let Some(value) = req.header("authorization") {
             let expected = self.token_mac.as_deref().ok_or_else(|| denied("bearer tokens are not accepted here"))?;
-            let token =
-                value.strip_prefix("Bearer ").ok_or_else(|| denied("Authorization must be `Bearer <token>`"))?;
+            // The scheme is case-insensitive (RFC 9110 §11.1).
+            let token = value
+                .split_once(' ')
+                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+                .map(|(_, token)| token)
+                .ok_or_else(|| denied("Authorization must be `Bearer <token>`"))?;
             return if mac(BEARER_KEY, &[token.trim().as_bytes()]).verify_slice(expected).is_ok() {
                 Ok(Proof::Bearer)
             } else {
@@ -70,10 +74,13 @@ impl Auth {
         if let Some(signature) = req.header("x-runner-signature") {
             let secret = secret.ok_or_else(|| denied("signatures are not accepted here"))?;
             let ts = req.header("x-runner-timestamp").ok_or_else(|| denied("X-Runner-Timestamp is missing"))?;
-            check_timestamp(ts, now).map_err(denied)?;
+            let at = check_timestamp(ts, now).map_err(denied)?;
             let hex = signature.strip_prefix("v1=").ok_or_else(|| denied("X-Runner-Signature must be `v1=<hex>`"))?;
             return if signature_matches(secret, &[b"v1:", ts.as_bytes(), b":", &req.body], hex) {
-                Ok(Proof::Signature)
+                Ok(Proof::Signed(Signed {
+                    key: format!("v1={}", hex.to_ascii_lowercase()),
+                    expires: at + MAX_SKEW_SECS,
+                }))
             } else {
                 Err(denied("invalid X-Runner-Signature"))
             };
@@ -86,9 +93,13 @@ impl Auth {
             if !signature_matches(secret, &[&req.body], hex) {
                 return Err(denied("invalid X-Hub-Signature-256"));
             }
-            let delivery = req.header("x-github-delivery").filter(|d| !d.is_empty() && d.len() <= 128);
-            let delivery = delivery.ok_or_else(|| denied("X-GitHub-Delivery is missing"))?;
-            return Ok(Proof::Delivery(delivery.to_string()));
+            // The delivery id is not signed: a replay can carry any, so it names nothing here.
+            req.header("x-github-delivery")
+                .filter(|d| !d.is_empty() && d.len() <= 128)
+                .ok_or_else(|| denied("X-GitHub-Delivery is missing"))?;
+            // Nothing signed says when: remember it for a window from now.
+            let key = format!("sha256={}", hex.to_ascii_lowercase());
+            return Ok(Proof::Signed(Signed { key, expires: now.saturating_add(MAX_SKEW_SECS) }));
         }
         Err(denied(
             "missing credentials: send Authorization: Bearer <token>, or X-Runner-Timestamp and X-Runner-Signature",
@@ -96,34 +107,15 @@ impl Auth {
         .with_header("WWW-Authenticate", "Bearer"))
     }
 
-    /// Whether this GitHub-style delivery was already answered with success.
-    pub fn seen_delivery(&self, id: &str) -> bool {
-        self.deliveries.lock().unwrap().seen.contains(id)
-    }
-
-    /// Remember a delivery that was answered with success, so a replay is not processed again.
-    pub fn remember_delivery(&self, id: &str) {
-        self.deliveries.lock().unwrap().insert(id);
-    }
-}
-
-/// A bounded set: the oldest id is forgotten first.
-#[derive(Default)]
-struct Deliveries {
-    seen: HashSet<String>,
-    order: VecDeque<String>,
-}
-
-impl Deliveries {
-    fn insert(&mut self, id: &str) {
-        if self.seen.insert(id.to_string()) {
-            self.order.push_back(id.to_string());
-            if self.order.len() > DELIVERIES_KEPT
-                && let Some(old) = self.order.pop_front()
-            {
-                self.seen.remove(&old);
-            }
+    /// Judge a request by its head alone, before its body is read, where the scheme allows: a
+    /// bearer token is checked now, and a request with no credential is refused now. `Ok` means
+    /// the body is worth reading (a good token, or a signature, which needs the body).
+    pub fn check_head(&self, req: &Request, now: i64) -> Result<(), Response> {
+        let signed = req.header("x-runner-signature").is_some() || req.header("x-hub-signature-256").is_some();
+        if req.header("authorization").is_none() && signed {
+            return Ok(());
         }
+        self.check(req, now).map(drop)
     }
 }
 
@@ -134,15 +126,59 @@ fn denied(message: &str) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sign::sign;
+
+    fn auth(token: &str) -> Auth {
+        let token_mac = Some(mac(BEARER_KEY, &[token.as_bytes()]).finalize().into_bytes().to_vec());
+        Auth { token_mac, hmac_secret: Some(b"s3cret".to_vec()) }
+    }
+
+    fn head(headers: &[(&str, &str)]) -> Request {
+        let remote = std::net::IpAddr::from([127, 0, 0, 1]);
+        Request {
+            method: "POST".into(),
+            path: "/webhook".into(),
+            query: String::new(),
+            headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            body: Vec::new(),
+            remote,
+            client: remote,
+            keep_alive: true,
+        }
+    }
 
     #[test]
-    fn deliveries_are_bounded() {
-        let mut d = Deliveries::default();
-        for i in 0..DELIVERIES_KEPT + 10 {
-            d.insert(&i.to_string());
+    fn the_bearer_scheme_is_case_insensitive() {
+        let auth = auth("tok");
+        for value in ["Bearer tok", "bearer tok", "BEARER tok"] {
+            assert_eq!(auth.check(&head(&[("authorization", value)]), 0).unwrap(), Proof::Bearer, "{value}");
         }
-        assert_eq!(d.seen.len(), DELIVERIES_KEPT);
-        assert!(!d.seen.contains("0"));
-        assert!(d.seen.contains(&(DELIVERIES_KEPT + 9).to_string()));
+        for value in ["Basic tok", "Bearertok", "tok", "bearer wrong"] {
+            assert_eq!(auth.check(&head(&[("authorization", value)]), 0).unwrap_err().status, 401, "{value}");
+        }
+    }
+
+    #[test]
+    fn the_head_alone_settles_tokens_and_missing_credentials_but_not_signatures() {
+        let auth = auth("tok");
+        assert!(auth.check_head(&head(&[("authorization", "Bearer tok")]), 0).is_ok());
+        assert_eq!(auth.check_head(&head(&[("authorization", "Bearer no")]), 0).unwrap_err().status, 401);
+        assert_eq!(auth.check_head(&head(&[]), 0).unwrap_err().status, 401);
+        assert!(auth.check_head(&head(&[("x-runner-signature", "v1=00")]), 0).is_ok(), "needs the body");
+        assert!(auth.check_head(&head(&[("x-hub-signature-256", "sha256=00")]), 0).is_ok(), "needs the body");
+    }
+
+    #[test]
+    fn a_signature_is_named_the_same_whatever_its_hex_case() {
+        let auth = auth("tok");
+        let sig = sign(b"s3cret", &[b"{}"]);
+        let proof = |sig: String| {
+            let mut req = head(&[("x-hub-signature-256", &sig), ("x-github-delivery", "d")]);
+            req.body = b"{}".to_vec();
+            auth.check(&req, 1000).unwrap()
+        };
+        let lower = proof(format!("sha256={sig}"));
+        assert_eq!(lower, proof(format!("sha256={}", sig.to_ascii_uppercase())));
+        assert_eq!(lower, Proof::Signed(Signed { key: format!("sha256={sig}"), expires: 1300 }));
     }
 }

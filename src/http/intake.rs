@@ -4,7 +4,8 @@
 //! shape, environment, id, then the patch itself (format and every path inside the fence). It
 //! is answered 202 only after it, its directory and its audit line are durable (the last two
 //! group-committed with concurrent requests, see `commit`). The same id with the same
-//! bytes answers 200 with its state; with other bytes, 409.
+//! bytes answers 200 with its state; with other bytes, 409. A signed request is accepted once:
+//! a replay of its signature answers 200 with the patch it made (see `replay`).
 
 use serde_json::{Value, json};
 
@@ -13,6 +14,7 @@ use crate::patch::{self, Patch, fence::Fence};
 
 use crate::http::app::{App, Reply, internal};
 use crate::http::auth::Proof;
+use crate::http::replay::{Queued, Seen};
 use crate::http::wire::{Request, Response};
 use crate::operator::callback;
 use crate::sign::now_unix;
@@ -22,25 +24,42 @@ use crate::store::mode;
 use crate::store::queue::{self, State};
 
 pub fn post(app: &App, req: &Request) -> Reply {
-    let proof = app.auth.check(req, now_unix())?;
-    if let Proof::Delivery(delivery) = &proof
-        && app.auth.seen_delivery(delivery)
-    {
-        return Ok(Response::json(200, &json!({ "status": "duplicate delivery", "delivery": delivery })));
-    }
-    let delivery = match &proof {
-        Proof::Delivery(delivery) => Some(delivery.as_str()),
+    let now = now_unix();
+    let proof = app.auth.check(req, now)?;
+    let signed = match &proof {
+        Proof::Signed(signed) => Some(signed),
         _ => None,
     };
-    let res = accept(app, req, delivery).inspect_err(|_| app.metrics.patch_rejected())?;
-    if let Proof::Delivery(delivery) = &proof {
-        app.auth.remember_delivery(delivery);
+    // A replayed signature is answered with what it made the first time, whatever became of
+    // that patch since, and queues nothing.
+    if let Some(Seen { did: Queued { env, id }, .. }) = signed.and_then(|s| app.replays.seen(&s.key, now)) {
+        let state = queue::find(&app.home, &env, &id).map_err(internal)?.map(|entry| entry.state);
+        return Ok(Response::json(200, &receipt(app, &env, &id, state)));
     }
-    Ok(res)
+    let accepted = accept(app, req, signed.is_some()).inspect_err(|_| app.metrics.patch_rejected())?;
+    if let Some(signed) = signed {
+        let seen = Seen { expires: signed.expires, did: Queued { env: accepted.env.clone(), id: accepted.id.clone() } };
+        // The patch is durable and queued either way; were its signature forgotten, a replay
+        // would still find the same id (or the same body's id) and queue nothing.
+        if let Err(e) = app.replays.remember(&signed.key, seen) {
+            eprintln!("runner: error: {e:#} (signature of patch {} not remembered)", accepted.id);
+        }
+    }
+    let status = if accepted.new { 202 } else { 200 };
+    Ok(Response::json(status, &receipt(app, &accepted.env, &accepted.id, Some(accepted.state))))
 }
 
-/// `delivery`: a GitHub-style delivery id, which names a patch that brings no id of its own.
-fn accept(app: &App, req: &Request, delivery: Option<&str>) -> Reply {
+/// A patch that is queued: just now (`new`), or by an earlier request with the same id and body.
+struct Accepted {
+    env: String,
+    id: String,
+    state: State,
+    new: bool,
+}
+
+/// `signed`: the body is signed, so a patch that brings no id is named after the body's hash,
+/// and the same body sent again (under another timestamp or delivery id) is the same patch.
+fn accept(app: &App, req: &Request, signed: bool) -> Result<Accepted, Response> {
     let media = req.header("content-type").unwrap_or_default();
     if !media.split(';').next().unwrap_or_default().trim().eq_ignore_ascii_case("application/json") {
         return Err(Response::error(415, "send the patch envelope as Content-Type: application/json", None));
@@ -64,26 +83,27 @@ fn accept(app: &App, req: &Request, delivery: Option<&str>) -> Reply {
         }
     };
     let bad_id = || {
-        let msg = "id must be 1-128 letters, digits, `.`, `_` or `-`, not starting with `.` or `-`";
+        let msg = "id must be 1-128 letters, digits, `.`, `_` or `-`, not starting with `.` or `-` \
+                   (or a whole number of at least 0)";
         unprocessable(msg, Some("id"))
     };
-    // Ids sometimes arrive as numbers; the file name is their text.
+    // Ids sometimes arrive as numbers; the file name is their text. Only whole numbers: `-1`
+    // or `1e300` would make a file name that is not an id.
     let given_id = match fields.get("id") {
         None | Some(Value::Null) => None,
         Some(Value::String(id)) if queue::valid_id(id) => Some(id.clone()),
-        Some(Value::Number(n)) => Some(n.to_string()),
+        Some(Value::Number(n)) => Some(n.as_u64().ok_or_else(bad_id)?.to_string()),
         Some(_) => return Err(bad_id()),
     };
     let field = if fields.contains_key("operations") { "operations" } else { "patch" };
     let (_, env_cfg) = app.settings.env(Some(&env)).map_err(internal)?;
     let patch = check_patch(env_cfg, &req.body, field)?;
     // Legacy shapes carry their id elsewhere (`blockId`). A patch with no id gets one, written
-    // into the stored copy so every reader agrees on it: from its delivery id when it has one,
-    // so a delivery replayed after a restart (which forgets the ids it has seen) is the same patch.
+    // into the stored copy so every reader agrees on it.
     let (id, bytes) = match given_id.or(patch.meta.id.filter(|id| queue::valid_id(id))) {
         Some(id) => (id, req.body.clone()),
         None => {
-            let id = delivery.map(|d| format!("gh-{d}")).filter(|id| queue::valid_id(id)).unwrap_or_else(new_id);
+            let id = if signed { body_id(&req.body) } else { new_id() };
             envelope["id"] = Value::String(id.clone());
             (id, serde_json::to_vec(&envelope).map_err(|e| internal(e.into()))?)
         }
@@ -97,7 +117,7 @@ fn accept(app: &App, req: &Request, delivery: Option<&str>) -> Reply {
             let msg = format!("patch {id} was already received with a different body: use a new id");
             return Err(Response::error(409, msg, Some("id")));
         }
-        return Ok(Response::json(200, &receipt(app, &env, &id, entry.state)));
+        return Ok(Accepted { env, id, state: entry.state, new: false });
     }
     queue::stage(&app.home, &env, &id, State::Pending, &bytes).and_then(Staged::install).map_err(internal)?;
     // The two flushes this answer waits for, shared with concurrent requests and run side by side.
@@ -110,7 +130,7 @@ fn accept(app: &App, req: &Request, delivery: Option<&str>) -> Reply {
         eprintln!("runner: error: {e:#} (audit event for patch {id} not written)");
     }
     app.metrics.patch_accepted();
-    Ok(Response::json(202, &receipt(app, &env, &id, State::Pending)))
+    Ok(Accepted { env, id, state: State::Pending, new: true })
 }
 
 /// `GET /patches/{id}[?env=E]`: its state, its result record and its summary, if they exist yet.
@@ -155,7 +175,8 @@ fn check_patch(env: &EnvConfig, bytes: &[u8], field: &str) -> Result<Patch, Resp
     Ok(patch)
 }
 
-fn receipt(app: &App, env: &str, id: &str, state: State) -> Value {
+/// `state` is `None` for a patch that is no longer in any queue directory.
+fn receipt(app: &App, env: &str, id: &str, state: Option<State>) -> Value {
     json!({ "id": id, "env": env, "state": state, "url": patch_url(app, id) })
 }
 
@@ -166,6 +187,13 @@ fn patch_url(app: &App, id: &str) -> String {
 
 pub fn unprocessable(message: &str, field: Option<&str>) -> Response {
     Response::error(422, message, field)
+}
+
+/// `sha256-<32 hex>`: the id of an id-less signed body, the same each time it is sent.
+fn body_id(body: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let hash = Sha256::digest(body);
+    format!("sha256-{}", hash[..16].iter().map(|b| format!("{b:02x}")).collect::<String>())
 }
 
 /// `20261124T013000-1a2b3c4d`: sortable by arrival, unique enough across restarts.

@@ -1,5 +1,9 @@
-//! Per-client rate limit: a token bucket per remote address, `rate_limit` requests a minute with
+//! Per-client rate limit: a token bucket per client address, `rate_limit` requests a minute with
 //! a burst of the same size. `rate_limit = 0` turns it off (for benchmarks behind a proxy).
+//!
+//! Each address has two buckets: one for requests that proved a credential and one for the
+//! rest (no credential, or a wrong one). Behind a tunnel many clients share one address, and
+//! anonymous requests spending the same bucket would lock the authenticated poster out.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -11,7 +15,16 @@ const MAX_TRACKED: usize = 10_000;
 
 pub struct RateLimiter {
     per_minute: u32,
-    buckets: Mutex<HashMap<IpAddr, Bucket>>,
+    buckets: Mutex<HashMap<(IpAddr, Class), Bucket>>,
+}
+
+/// Which of a client's two buckets a request spends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Class {
+    /// The request proved a credential (a token or a signature).
+    Authenticated,
+    /// No credential, a wrong one, or none needed.
+    Anonymous,
 }
 
 struct Bucket {
@@ -24,8 +37,8 @@ impl RateLimiter {
         RateLimiter { per_minute, buckets: Mutex::new(HashMap::new()) }
     }
 
-    /// Take one token for `client`, or say how many seconds until one is free.
-    pub fn allow(&self, client: IpAddr, now: Instant) -> Result<(), u64> {
+    /// Take one token from `client`'s `class` bucket, or say how many seconds until one is free.
+    pub fn allow(&self, client: IpAddr, class: Class, now: Instant) -> Result<(), u64> {
         if self.per_minute == 0 {
             return Ok(());
         }
@@ -35,7 +48,7 @@ impl RateLimiter {
         if buckets.len() >= MAX_TRACKED {
             buckets.retain(|_, b| b.tokens + now.duration_since(b.last).as_secs_f64() * per_sec < capacity);
         }
-        let bucket = buckets.entry(client).or_insert(Bucket { tokens: capacity, last: now });
+        let bucket = buckets.entry((client, class)).or_insert(Bucket { tokens: capacity, last: now });
         bucket.tokens = (bucket.tokens + now.duration_since(bucket.last).as_secs_f64() * per_sec).min(capacity);
         bucket.last = now;
         if bucket.tokens >= 1.0 {
@@ -57,20 +70,35 @@ mod tests {
         let limiter = RateLimiter::new(60);
         let (a, b) = (IpAddr::from([10, 0, 0, 1]), IpAddr::from([10, 0, 0, 2]));
         let t0 = Instant::now();
+        let anon = Class::Anonymous;
         for _ in 0..60 {
-            assert!(limiter.allow(a, t0).is_ok());
+            assert!(limiter.allow(a, anon, t0).is_ok());
         }
-        assert_eq!(limiter.allow(a, t0), Err(1));
-        assert!(limiter.allow(b, t0).is_ok(), "another client has its own bucket");
-        assert!(limiter.allow(a, t0 + Duration::from_secs(1)).is_ok(), "one token a second");
-        assert!(limiter.allow(a, t0 + Duration::from_secs(1)).is_err());
+        assert_eq!(limiter.allow(a, anon, t0), Err(1));
+        assert!(limiter.allow(b, anon, t0).is_ok(), "another client has its own bucket");
+        assert!(limiter.allow(a, anon, t0 + Duration::from_secs(1)).is_ok(), "one token a second");
+        assert!(limiter.allow(a, anon, t0 + Duration::from_secs(1)).is_err());
+    }
+
+    #[test]
+    fn anonymous_requests_do_not_spend_the_authenticated_bucket() {
+        let limiter = RateLimiter::new(3);
+        let (a, t0) = (IpAddr::from([127, 0, 0, 1]), Instant::now());
+        for _ in 0..3 {
+            assert!(limiter.allow(a, Class::Anonymous, t0).is_ok());
+        }
+        assert!(limiter.allow(a, Class::Anonymous, t0).is_err());
+        for _ in 0..3 {
+            assert!(limiter.allow(a, Class::Authenticated, t0).is_ok());
+        }
+        assert!(limiter.allow(a, Class::Authenticated, t0).is_err(), "the authenticated bucket has a limit too");
     }
 
     #[test]
     fn zero_means_unlimited() {
         let limiter = RateLimiter::new(0);
         for _ in 0..1000 {
-            assert!(limiter.allow(IpAddr::from([127, 0, 0, 1]), Instant::now()).is_ok());
+            assert!(limiter.allow(IpAddr::from([127, 0, 0, 1]), Class::Anonymous, Instant::now()).is_ok());
         }
     }
 }

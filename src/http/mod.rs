@@ -3,12 +3,15 @@
 
 pub mod app;
 pub mod auth;
+pub mod budget;
 pub mod dashboard;
+pub mod forwarded;
 pub mod group_commit;
 pub mod intake;
 pub mod limit;
 pub mod metrics;
 pub mod openapi;
+pub mod replay;
 pub mod server;
 pub mod signal;
 pub mod slack;

@@ -37,7 +37,7 @@ pub fn document(base_url: &str) -> Value {
                         "415": err("Not application/json"),
                         "422": err("Envelope invalid: see `field`"),
                         "429": err("Too many requests"),
-                        "503": err("Runner is in lockdown")
+                        "503": err("Runner is in lockdown, or the listener is full: retry after Retry-After")
                     }
                 }
             },
@@ -82,7 +82,9 @@ pub fn document(base_url: &str) -> Value {
                 },
                 "Receipt": { "type": "object", "properties": {
                     "id": { "type": "string" }, "env": { "type": "string" },
-                    "state": { "type": "string", "enum": ["incoming", "pending", "approved", "applying", "applied", "failed"] },
+                    "state": { "type": ["string", "null"],
+                        "enum": ["incoming", "pending", "approved", "applying", "applied", "failed", null],
+                        "description": "null only for a replayed signed request whose patch has left the queue" },
                     "url": { "type": "string" } } },
                 "PatchState": { "type": "object", "properties": {
                     "id": { "type": "string" }, "env": { "type": "string" }, "state": { "type": "string" },

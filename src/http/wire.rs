@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 
 /// How often an idle keep-alive connection looks at the stop flag.
 const IDLE_TICK: Duration = Duration::from_millis(200);
+/// Most header lines in one request; past it, 431.
+const MAX_HEADERS: usize = 100;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -33,13 +35,21 @@ pub struct Request {
     /// Names lower-cased.
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// The peer the connection comes from.
     pub remote: IpAddr,
+    /// Who the request is from: `remote`, or the address a trusted proxy forwarded.
+    pub client: IpAddr,
     pub keep_alive: bool,
 }
 
 impl Request {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of a header that may be repeated, in order.
+    pub fn header_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers.iter().filter(move |(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
     /// A query parameter, undecoded (ids and env names need no decoding).
@@ -97,6 +107,22 @@ impl ReadError {
     }
 }
 
+/// A request whose head has been read and whose body has not: the listener decides, from the
+/// head alone, whether the body is worth reading (credentials, the body memory budget).
+#[derive(Debug)]
+pub struct Incoming {
+    pub req: Request,
+    length: usize,
+    deadline: Instant,
+}
+
+impl Incoming {
+    /// The body's length, as `Content-Length` announced it (within `max_body`).
+    pub fn body_length(&self) -> usize {
+        self.length
+    }
+}
+
 /// One client connection and the bytes read past the end of the last request.
 pub struct Conn {
     stream: TcpStream,
@@ -109,12 +135,13 @@ impl Conn {
         Conn { stream, remote, buf: Vec::new() }
     }
 
-    /// Read the next request. `Err` with no response: the client left, idled out, or we are stopping.
-    pub fn read_request(&mut self, limits: &Limits, stop: &AtomicBool) -> Result<Request, ReadError> {
+    /// Read the next request's head. `Err` with no response: the client left, idled out, or we
+    /// are stopping.
+    pub fn read_head(&mut self, limits: &Limits, stop: &AtomicBool) -> Result<Incoming, ReadError> {
         let started = self.wait_for_first_byte(limits.timeout, stop)?;
         let deadline = started + limits.timeout;
         let head_end = loop {
-            if let Some(end) = find_head_end(&self.buf) {
+            if let Some(end) = head_end(&self.buf[..self.buf.len().min(limits.max_header + 4)])? {
                 break end;
             }
             if self.buf.len() > limits.max_header {
@@ -122,12 +149,10 @@ impl Conn {
             }
             self.fill(deadline)?;
         };
-        if head_end > limits.max_header {
+        if head_end > limits.max_header + 4 {
             return Err(ReadError::answer(431, "request headers are too large"));
         }
-        let head = std::str::from_utf8(&self.buf[..head_end])
-            .map_err(|_| ReadError::answer(400, "request head is not valid UTF-8"))?;
-        let mut req = parse_head(head, self.remote)?;
+        let req = parse_head(&self.buf[..head_end], self.remote)?;
         let length = content_length(&req)?;
         if length > limits.max_body {
             return Err(ReadError::answer(
@@ -135,7 +160,13 @@ impl Conn {
                 &format!("body of {length} bytes is over the limit of {} bytes", limits.max_body),
             ));
         }
-        self.buf.drain(..head_end + 4);
+        self.buf.drain(..head_end);
+        Ok(Incoming { req, length, deadline })
+    }
+
+    /// Read the body the head announced, before the same deadline.
+    pub fn read_body(&mut self, incoming: Incoming) -> Result<Request, ReadError> {
+        let Incoming { mut req, length, deadline } = incoming;
         if length > self.buf.len() && req.header("expect").is_some_and(|v| v.eq_ignore_ascii_case("100-continue")) {
             self.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").map_err(|_| ReadError::closed())?;
         }
@@ -177,10 +208,17 @@ impl Conn {
         }
     }
 
+    /// One read of whatever has arrived. A signal landing on this thread interrupts a read with
+    /// a timeout (EINTR, whatever SA_RESTART says): that is no news from the client, so read again.
     fn read_some(&mut self, timeout: Duration) -> io::Result<usize> {
         self.stream.set_read_timeout(Some(timeout.max(Duration::from_millis(1))))?;
         let mut chunk = [0u8; 16 * 1024];
-        let n = self.stream.read(&mut chunk)?;
+        let n = loop {
+            match self.stream.read(&mut chunk) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => break other?,
+            }
+        };
         self.buf.extend_from_slice(&chunk[..n]);
         Ok(n)
     }
@@ -191,12 +229,23 @@ impl Conn {
 
     /// Write a whole response in one go.
     pub fn send(&mut self, res: &Response, keep_alive: bool) -> io::Result<()> {
-        let mut out = Vec::with_capacity(160 + res.body.len());
+        self.write_response(res, keep_alive, true)
+    }
+
+    /// The answer to `HEAD`: the head `send` would write, with the same `Content-Length`, and
+    /// no body (a client reads none, so one sent would be taken for the next response).
+    pub fn send_head(&mut self, res: &Response, keep_alive: bool) -> io::Result<()> {
+        self.write_response(res, keep_alive, false)
+    }
+
+    fn write_response(&mut self, res: &Response, keep_alive: bool, with_body: bool) -> io::Result<()> {
+        let mut out = Vec::with_capacity(200 + res.body.len());
         let _ = write!(
             out,
-            "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: {}\r\n",
+            "HTTP/1.1 {} {}\r\nDate: {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: {}\r\n",
             res.status,
             reason(res.status),
+            http_date(chrono::Utc::now()),
             res.content_type,
             res.body.len(),
             if keep_alive { "keep-alive" } else { "close" }
@@ -205,7 +254,9 @@ impl Conn {
             let _ = write!(out, "{name}: {value}\r\n");
         }
         out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(&res.body);
+        if with_body {
+            out.extend_from_slice(&res.body);
+        }
         self.stream.write_all(&out)
     }
 
@@ -224,7 +275,7 @@ impl Conn {
             match self.stream.read(&mut chunk) {
                 Ok(0) => break,
                 Ok(_) => {}
-                Err(e) if is_timeout(&e) => {}
+                Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => break,
             }
         }
@@ -235,30 +286,66 @@ fn is_timeout(e: &io::Error) -> bool {
     matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
 }
 
-fn find_head_end(buf: &[u8]) -> Option<usize> {
-    buf.windows(4).position(|w| w == b"\r\n\r\n")
+/// `Date`'s IMF-fixdate (RFC 9110 §5.6.7): `Sun, 06 Nov 1994 08:49:37 GMT`.
+fn http_date(now: chrono::DateTime<chrono::Utc>) -> String {
+    now.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
 }
 
-fn parse_head(head: &str, remote: IpAddr) -> Result<Request, ReadError> {
-    let mut lines = head.split("\r\n");
-    let line = lines.next().unwrap_or_default();
-    let mut parts = line.split(' ');
-    let (Some(method), Some(target), Some(version), None) = (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+/// Where the head ends (just past its blank line), once it has. Every line must end in CRLF:
+/// a bare LF is refused, because a proxy that ends lines only at CRLF would read a header
+/// hidden behind one as part of another's value, and so see another request than we do.
+fn head_end(buf: &[u8]) -> Result<Option<usize>, ReadError> {
+    let mut from = 0;
+    while let Some(at) = memchr::memchr(b'\n', &buf[from..]).map(|i| from + i) {
+        if at == 0 || buf[at - 1] != b'\r' {
+            return Err(ReadError::answer(
+                400,
+                "a line in the request head ends in a bare LF: end every line with CRLF",
+            ));
+        }
+        if at >= 3 && &buf[at - 3..at - 1] == b"\r\n" {
+            return Ok(Some(at + 1));
+        }
+        from = at + 1;
+    }
+    Ok(None)
+}
+
+/// Parse a complete head (request line, header lines, blank line) with `httparse`, which
+/// refuses header names that are not tokens, control bytes in values, obsolete line folding
+/// and malformed request lines; then apply what it leaves to us: the target is a path, values
+/// are UTF-8, an HTTP/1.1 request names one Host, and `Connection` is a list of tokens.
+fn parse_head(head: &[u8], remote: IpAddr) -> Result<Request, ReadError> {
+    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut parsed = httparse::Request::new(&mut slots);
+    match parsed.parse(head) {
+        Ok(httparse::Status::Complete(n)) if n == head.len() => {}
+        Ok(_) => return Err(ReadError::answer(400, "malformed request line")),
+        Err(httparse::Error::TooManyHeaders) => {
+            return Err(ReadError::answer(431, &format!("more than {MAX_HEADERS} header lines")));
+        }
+        Err(httparse::Error::HeaderName) => {
+            return Err(ReadError::answer(
+                400,
+                "malformed header name: names are tokens (letters, digits, !#$%&'*+-.^_`|~)",
+            ));
+        }
+        Err(httparse::Error::HeaderValue) => {
+            return Err(ReadError::answer(400, "a header value holds a control character"));
+        }
+        Err(_) => return Err(ReadError::answer(400, "malformed request head")),
+    }
+    let (Some(method), Some(target), Some(minor)) = (parsed.method, parsed.path, parsed.version) else {
         return Err(ReadError::answer(400, "malformed request line"));
     };
-    if !matches!(version, "HTTP/1.1" | "HTTP/1.0") || method.is_empty() || !target.starts_with('/') {
-        return Err(ReadError::answer(400, "malformed request line"));
+    if !target.starts_with('/') {
+        return Err(ReadError::answer(400, "malformed request line: the target must be a path"));
     }
-    let mut headers = Vec::new();
-    for line in lines {
-        let Some((name, value)) = line.split_once(':') else {
-            return Err(ReadError::answer(400, "malformed header line"));
-        };
-        if name.is_empty() || name.contains([' ', '\t']) {
-            return Err(ReadError::answer(400, "malformed header name"));
-        }
-        headers.push((name.to_ascii_lowercase(), value.trim().to_string()));
+    let mut headers = Vec::with_capacity(parsed.headers.len());
+    for h in parsed.headers.iter() {
+        let value = std::str::from_utf8(h.value)
+            .map_err(|_| ReadError::answer(400, &format!("the {} header is not valid UTF-8", h.name)))?;
+        headers.push((h.name.to_ascii_lowercase(), value.trim_matches([' ', '\t']).to_string()));
     }
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let mut req = Request {
@@ -268,26 +355,35 @@ fn parse_head(head: &str, remote: IpAddr) -> Result<Request, ReadError> {
         headers,
         body: Vec::new(),
         remote,
+        client: remote,
         keep_alive: false,
     };
-    let connection = req.header("connection").map(str::to_ascii_lowercase).unwrap_or_default();
-    req.keep_alive = match version {
-        "HTTP/1.1" => !connection.contains("close"),
-        _ => connection.contains("keep-alive"),
+    if minor == 1 && req.header_all("host").count() != 1 {
+        return Err(ReadError::answer(400, "an HTTP/1.1 request must carry exactly one Host header"));
+    }
+    let option = |name: &str| {
+        req.header_all("connection").flat_map(|v| v.split(',')).any(|t| t.trim().eq_ignore_ascii_case(name))
     };
+    req.keep_alive = if minor == 1 { !option("close") } else { option("keep-alive") };
     Ok(req)
 }
 
+/// The body length: `Content-Length` as 1*DIGIT (no sign, no list), the same in every copy.
+/// No `Transfer-Encoding`: a body must say its length up front, so it can be refused unread.
 fn content_length(req: &Request) -> Result<usize, ReadError> {
     if req.header("transfer-encoding").is_some() {
         return Err(ReadError::answer(411, "chunked bodies are not accepted: send Content-Length"));
     }
-    let mut lengths = req.headers.iter().filter(|(k, _)| k == "content-length").map(|(_, v)| v);
+    let mut lengths = req.header_all("content-length");
     let Some(first) = lengths.next() else { return Ok(0) };
     if lengths.any(|v| v != first) {
         return Err(ReadError::answer(400, "conflicting Content-Length headers"));
     }
-    first.parse().map_err(|_| ReadError::answer(400, "invalid Content-Length"))
+    if first.is_empty() || !first.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ReadError::answer(400, "invalid Content-Length: it must be a number of bytes, digits only"));
+    }
+    // All digits: too many of them to count is too large, not malformed.
+    Ok(first.parse().unwrap_or(usize::MAX))
 }
 
 fn reason(status: u16) -> &'static str {
@@ -319,7 +415,11 @@ mod tests {
     use super::*;
 
     fn head(text: &str) -> Result<Request, ReadError> {
-        parse_head(text, IpAddr::from([127, 0, 0, 1]))
+        parse_head(format!("{text}\r\n\r\n").as_bytes(), IpAddr::from([127, 0, 0, 1]))
+    }
+
+    fn status(result: Result<impl std::fmt::Debug, ReadError>) -> u16 {
+        result.unwrap_err().response.unwrap().status
     }
 
     #[test]
@@ -331,18 +431,126 @@ mod tests {
         assert!(req.keep_alive);
         assert_eq!(content_length(&req).unwrap(), 3);
         assert!(!head("GET / HTTP/1.0").unwrap().keep_alive);
-        assert!(!head("GET / HTTP/1.1\r\nConnection: close").unwrap().keep_alive);
+        assert!(head("GET / HTTP/1.0\r\nConnection: Keep-Alive").unwrap().keep_alive);
+        assert!(!head("GET / HTTP/1.1\r\nHost: x\r\nConnection: close").unwrap().keep_alive);
+        assert!(!head("GET / HTTP/1.1\r\nHost: x\r\nConnection: upgrade, Close").unwrap().keep_alive);
+    }
+
+    #[test]
+    fn connection_is_a_token_list_not_a_substring() {
+        assert!(head("GET / HTTP/1.1\r\nHost: x\r\nConnection: x-enclosed").unwrap().keep_alive);
+        assert!(!head("GET / HTTP/1.0\r\nConnection: not-keep-alive").unwrap().keep_alive);
+        assert!(!head("GET / HTTP/1.1\r\nHost: x\r\nConnection: te\r\nConnection: close").unwrap().keep_alive);
     }
 
     #[test]
     fn refuses_malformed_heads() {
-        for bad in ["GET /", "GET / HTTP/2.0", "GET x HTTP/1.1", "GET / HTTP/1.1\r\nno colon", "GET  / HTTP/1.1"] {
-            let err = head(bad).unwrap_err();
-            assert_eq!(err.response.unwrap().status, 400, "{bad}");
+        for bad in
+            ["GET /", "GET / HTTP/2.0", "GET x HTTP/1.1\r\nHost: x", "GET / HTTP/1.1\r\nno colon", "GET  / HTTP/1.1"]
+        {
+            assert_eq!(status(head(bad)), 400, "{bad}");
         }
-        let req = head("POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2").unwrap();
-        assert_eq!(content_length(&req).unwrap_err().response.unwrap().status, 400);
-        let req = head("POST / HTTP/1.1\r\nTransfer-Encoding: chunked").unwrap();
-        assert_eq!(content_length(&req).unwrap_err().response.unwrap().status, 411);
+        let req = head("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2").unwrap();
+        assert_eq!(status(content_length(&req)), 400);
+        let req = head("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked").unwrap();
+        assert_eq!(status(content_length(&req)), 411);
+    }
+
+    #[test]
+    fn content_length_is_digits_only() {
+        for bad in ["+3", "-3", " ", "3 4", "0x10", "3,3", "1e3"] {
+            let req = head(&format!("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {bad}")).unwrap();
+            assert_eq!(status(content_length(&req)), 400, "{bad:?}");
+        }
+        let req = head("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999").unwrap();
+        assert_eq!(content_length(&req).unwrap(), usize::MAX, "too large, refused as 413 by the caller");
+        let req = head("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 007").unwrap();
+        assert_eq!(content_length(&req).unwrap(), 7);
+    }
+
+    #[test]
+    fn refuses_control_bytes_and_names_that_are_not_tokens() {
+        for bad in [
+            "GET / HTTP/1.1\r\nHost: x\r\nX-A: a\x01b",
+            "GET / HTTP/1.1\r\nHost: x\r\nX-A: a\x7fb",
+            "GET / HTTP/1.1\r\nHost: x\r\nX-A: a\rb",
+            "GET / HTTP/1.1\r\nHost: x\r\nX A: b",
+            "GET / HTTP/1.1\r\nHost: x\r\nX(A): b",
+            "GET / HTTP/1.1\r\nHost: x\r\nX-A : b",
+            "GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b",
+        ] {
+            assert_eq!(status(head(bad)), 400, "{bad:?}");
+        }
+        assert_eq!(head("GET / HTTP/1.1\r\nHost: x\r\nX-A: a\tb").unwrap().header("x-a"), Some("a\tb"));
+    }
+
+    #[test]
+    fn http_1_1_needs_exactly_one_host() {
+        assert_eq!(status(head("GET / HTTP/1.1")), 400);
+        assert_eq!(status(head("GET / HTTP/1.1\r\nHost: a\r\nHost: b")), 400);
+        assert!(head("GET / HTTP/1.0").is_ok(), "HTTP/1.0 has no Host");
+    }
+
+    #[test]
+    fn the_head_ends_at_crlf_crlf_and_a_bare_lf_is_refused() {
+        assert_eq!(head_end(b"GET / HTTP/1.1\r\nHost: x\r\n\r\nbody\n").unwrap(), Some(27));
+        assert_eq!(head_end(b"GET / HTTP/1.1\r\nHost: x\r\n").unwrap(), None);
+        assert_eq!(head_end(b"GET / HTTP/1.1\r\nHost: x\r").unwrap(), None);
+        for bad in [&b"GET / HTTP/1.1\nHost: x\r\n\r\n"[..], b"GET / HTTP/1.1\r\nX-A: a\nX-B: b\r\n\r\n", b"\n"] {
+            assert_eq!(status(head_end(bad)), 400, "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn dates_are_imf_fixdate() {
+        let t = chrono::DateTime::parse_from_rfc3339("1994-11-06T08:49:37Z").unwrap().with_timezone(&chrono::Utc);
+        assert_eq!(http_date(t), "Sun, 06 Nov 1994 08:49:37 GMT");
+    }
+
+    /// A signal delivered to a connection thread blocked in a read must not end the request.
+    #[test]
+    fn a_read_interrupted_by_a_signal_is_retried() {
+        extern "C" fn ignore(_: libc::c_int) {}
+        // SAFETY: a zeroed sigaction is "no flags, empty mask"; the handler does nothing. No
+        // SA_RESTART, so the blocked read fails with EINTR, as it does under serve-webhook's
+        // SIGTERM handler.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = ignore as extern "C" fn(libc::c_int) as usize;
+            libc::sigemptyset(&mut action.sa_mask);
+            assert_eq!(libc::sigaction(libc::SIGUSR1, &action, std::ptr::null_mut()), 0);
+        }
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, peer) = listener.accept().unwrap();
+        let (tid_tx, tid_rx) = std::sync::mpsc::channel();
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let reader = std::thread::spawn(move || {
+            // SAFETY: pthread_self has no preconditions.
+            tid_tx.send(unsafe { libc::pthread_self() }).unwrap();
+            let limits = Limits { max_header: 1024, max_body: 1024, timeout: Duration::from_secs(20) };
+            let mut conn = Conn::new(server, peer.ip());
+            let read = conn.read_head(&limits, &AtomicBool::new(false)).and_then(|i| conn.read_body(i));
+            // Stay alive until the signals stop, so none is sent to a thread that has gone.
+            let _ = done_rx.recv();
+            read.map(|req| (req.path, req.body))
+        });
+        let tid = tid_rx.recv().unwrap();
+        let interrupt = || {
+            for _ in 0..10 {
+                // SAFETY: `tid` is the reader thread, alive until `done_tx` sends.
+                assert_eq!(unsafe { libc::pthread_kill(tid, libc::SIGUSR1) }, 0);
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        };
+        interrupt(); // while waiting for the first byte
+        client.write_all(b"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n").unwrap();
+        interrupt(); // in the middle of the head
+        client.write_all(b"\r\nh").unwrap();
+        interrupt(); // in the middle of the body
+        client.write_all(b"i").unwrap();
+        done_tx.send(()).unwrap();
+        let read = reader.join().unwrap();
+        assert_eq!(read.map_err(|e| e.response).unwrap(), ("/a".to_string(), b"hi".to_vec()));
     }
 }

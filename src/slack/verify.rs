@@ -3,11 +3,12 @@
 
 use crate::sign::{check_timestamp, signature_matches};
 
-pub fn verify(secret: &[u8], ts: &str, signature: &str, body: &[u8], now: i64) -> Result<(), &'static str> {
-    check_timestamp(ts, now)?;
+/// The request's timestamp, once its signature checks out.
+pub fn verify(secret: &[u8], ts: &str, signature: &str, body: &[u8], now: i64) -> Result<i64, &'static str> {
+    let at = check_timestamp(ts, now)?;
     let hex = signature.strip_prefix("v0=").ok_or("X-Slack-Signature must be `v0=<hex>`")?;
     if signature_matches(secret, &[b"v0:", ts.as_bytes(), b":", body], hex) {
-        Ok(())
+        Ok(at)
     } else {
         Err("invalid X-Slack-Signature")
     }
@@ -25,8 +26,8 @@ mod tests {
 
     #[test]
     fn slack_published_example_verifies() {
-        assert_eq!(verify(SECRET, TS, SIGNATURE, BODY.as_bytes(), 1_531_420_618), Ok(()));
-        assert_eq!(verify(SECRET, TS, SIGNATURE, BODY.as_bytes(), 1_531_420_618 + 300), Ok(()));
+        assert_eq!(verify(SECRET, TS, SIGNATURE, BODY.as_bytes(), 1_531_420_618), Ok(1_531_420_618));
+        assert_eq!(verify(SECRET, TS, SIGNATURE, BODY.as_bytes(), 1_531_420_618 + 300), Ok(1_531_420_618));
     }
 
     #[test]

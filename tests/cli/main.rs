@@ -15,6 +15,7 @@ mod gen_docs;
 mod generated;
 mod git;
 mod health_check;
+mod listener_hardening;
 mod module_graph;
 mod operator;
 mod property;

@@ -163,7 +163,7 @@ pub fn read_reply(stream: &mut TcpStream) -> Reply {
 /// header lines (each ending in CRLF); for tests that send the body themselves, in pieces.
 pub fn post_head(length: usize, extra: &str) -> String {
     format!(
-        "POST /webhook HTTP/1.1\r\nAuthorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\n\
+        "POST /webhook HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\n\
          {extra}Content-Length: {length}\r\n\r\n"
     )
 }

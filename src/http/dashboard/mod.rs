@@ -32,7 +32,9 @@ pub fn metrics(app: &App) -> Reply {
 /// Every request whose path is `/dashboard` or under it.
 pub fn handle(app: &App, req: &Request) -> Reply {
     let session = session_of(app, req)?;
-    match (req.method.as_str(), req.path.as_str()) {
+    // HEAD is answered as GET; the server drops the body.
+    let method = if req.method == "HEAD" { "GET" } else { req.method.as_str() };
+    match (method, req.path.as_str()) {
         ("GET", "/dashboard/sign-in") => Ok(signin::page(200, None)),
         ("POST", "/dashboard/sign-in") => signin::post(app, req),
         ("GET", session::LINK_PATH) => signin::link(app, req),
@@ -54,7 +56,8 @@ pub fn handle(app: &App, req: &Request) -> Reply {
                 },
             }
         }
-        (method, path) => Err(Response::error(405, format!("{method} is not allowed on {path}"), None)),
+        (method, path) => Err(Response::error(405, format!("{method} is not allowed on {path}"), None)
+            .with_header("Allow", "GET, HEAD, POST")),
     }
 }
 
@@ -66,6 +69,12 @@ fn done_message(action: &str) -> Option<&'static str> {
         "revert" => Some("Reverted: its files were put back as they were before it."),
         _ => None,
     }
+}
+
+/// Whether the request carries a live session (so it spends the rate limit's authenticated
+/// bucket, not the one anonymous requests share).
+pub fn signed_in(app: &App, req: &Request) -> bool {
+    session_of(app, req).is_ok_and(|s| s.is_some())
 }
 
 /// The session the request's cookie proves, if any (none once the key is deleted).

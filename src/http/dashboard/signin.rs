@@ -36,6 +36,7 @@ pub fn post(app: &App, req: &Request) -> Reply {
         headers: vec![("authorization".into(), format!("Bearer {token}"))],
         body: Vec::new(),
         remote: req.remote,
+        client: req.client,
         keep_alive: false,
     };
     if token.is_empty() || app.auth.check(&probe, now_unix()).is_err() {

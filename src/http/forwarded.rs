@@ -1,0 +1,81 @@
+//! Which address a request comes from, for the rate limit and the per-client connection share.
+//! Behind a tunnel every peer is the tunnel (often 127.0.0.1), so the client is what the tunnel
+//! says in `CF-Connecting-IP` or `X-Forwarded-For`. Anyone can send those headers, so they are
+//! believed only from a peer in `server.trusted_proxies`; from any other peer the client is the
+//! peer itself.
+
+use std::net::IpAddr;
+
+use crate::config::net::IpNet;
+use crate::http::wire::Request;
+
+pub fn is_trusted(trusted: &[IpNet], peer: IpAddr) -> bool {
+    trusted.iter().any(|net| net.contains(peer))
+}
+
+/// The client a request is from. From a trusted peer: `CF-Connecting-IP`, else the nearest
+/// address in `X-Forwarded-For` that is not itself a trusted proxy (the ones to its left were
+/// written by whoever the client is, and prove nothing); anything unreadable stops the walk.
+pub fn client_of(req: &Request, trusted: &[IpNet]) -> IpAddr {
+    if !is_trusted(trusted, req.remote) {
+        return req.remote;
+    }
+    if let Some(ip) = req.header("cf-connecting-ip").and_then(|v| v.trim().parse().ok()) {
+        return ip;
+    }
+    let hops: Vec<&str> = req.header_all("x-forwarded-for").flat_map(|v| v.split(',')).collect();
+    let mut client = req.remote;
+    for hop in hops.iter().rev() {
+        let Ok(ip) = hop.trim().parse::<IpAddr>() else { break };
+        client = ip;
+        if !is_trusted(trusted, ip) {
+            break;
+        }
+    }
+    client
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(remote: &str, headers: &[(&str, &str)]) -> Request {
+        let remote: IpAddr = remote.parse().unwrap();
+        Request {
+            method: "GET".into(),
+            path: "/".into(),
+            query: String::new(),
+            headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            body: Vec::new(),
+            remote,
+            client: remote,
+            keep_alive: true,
+        }
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn headers_from_an_untrusted_peer_are_ignored() {
+        let r = req("203.0.113.5", &[("cf-connecting-ip", "198.51.100.1"), ("x-forwarded-for", "198.51.100.2")]);
+        assert_eq!(client_of(&r, &[]), ip("203.0.113.5"));
+        assert_eq!(client_of(&r, &["127.0.0.1".parse().unwrap()]), ip("203.0.113.5"));
+    }
+
+    #[test]
+    fn a_trusted_peer_names_the_client() {
+        let trusted: Vec<IpNet> = vec!["127.0.0.1".parse().unwrap(), "10.0.0.0/8".parse().unwrap()];
+        let cf = req("127.0.0.1", &[("cf-connecting-ip", "198.51.100.1"), ("x-forwarded-for", "198.51.100.2")]);
+        assert_eq!(client_of(&cf, &trusted), ip("198.51.100.1"));
+        // The client wrote the leftmost hop itself; the nearest untrusted one is who reached us.
+        let chain = req("127.0.0.1", &[("x-forwarded-for", "6.6.6.6, 198.51.100.2, 10.1.1.1")]);
+        assert_eq!(client_of(&chain, &trusted), ip("198.51.100.2"));
+        let split = req("127.0.0.1", &[("x-forwarded-for", "6.6.6.6"), ("x-forwarded-for", "198.51.100.3")]);
+        assert_eq!(client_of(&split, &trusted), ip("198.51.100.3"));
+        let garbage = req("127.0.0.1", &[("x-forwarded-for", "6.6.6.6, not-an-ip"), ("cf-connecting-ip", "x")]);
+        assert_eq!(client_of(&garbage, &trusted), ip("127.0.0.1"));
+        assert_eq!(client_of(&req("127.0.0.1", &[]), &trusted), ip("127.0.0.1"), "a local client without headers");
+    }
+}
