@@ -6,6 +6,7 @@ mod support;
 mod apply_direct;
 mod apply_queue;
 mod archive_summaries;
+mod audit_log;
 mod callback;
 mod crash;
 mod dashboard;
