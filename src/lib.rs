@@ -11,6 +11,7 @@ pub mod http;
 pub mod notify;
 pub mod operator;
 pub mod output;
+pub mod parallel;
 pub mod patch;
 pub mod sign;
 pub mod slack;
