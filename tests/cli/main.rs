@@ -8,6 +8,7 @@ mod apply_queue;
 mod archive_summaries;
 mod audit_log;
 mod callback;
+mod contract;
 mod crash;
 mod dashboard;
 mod formats;
