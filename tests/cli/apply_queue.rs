@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::queue_fixture::*;
+use crate::support::queue::*;
 
 #[test]
 fn applies_waiting_patches_oldest_first_and_records_each() {

@@ -6,8 +6,8 @@ use std::process::Command;
 
 use serde_json::json;
 
-use crate::queue_fixture::{env_test, ops, queue};
 use crate::support::Test;
+use crate::support::queue::{env_test, ops, queue};
 
 #[test]
 fn every_command_prints_one_json_document_with_json() {

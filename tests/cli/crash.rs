@@ -5,8 +5,8 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::queue_fixture::*;
 use crate::support::Test;
+use crate::support::queue::*;
 
 const FILES: usize = 5;
 const RUNS: usize = 40;

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::support::Test;
-use crate::webhook_fixture::{Server, config, envelope};
+use crate::support::webhook::{Server, config, envelope};
 
 /// The browser, or `None` (with a loud message) when it is absent outside CI. In CI its
 /// absence fails the test: `.ci/run` installs it.

@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
-use crate::loopback::Server;
 use crate::support::Test;
+use crate::support::loopback::Server;
 
 fn check_named<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
     report["checks"].as_array().unwrap().iter().find(|c| c["name"] == name).unwrap_or_else(|| panic!("no check {name}"))

@@ -1,26 +1,54 @@
-//! Integration tests: one binary, a module per subcommand, all driving the built `runner`.
+//! Integration tests: one binary driving the built `runner`. A module per subcommand or concern,
+//! in the order a reader meets them; the harness and fixtures live in `support/`.
 
-mod loopback;
+/// The harness (hermetic temp dirs, runs with chained assertions, `wait_until`, a seeded
+/// generator) and the fixtures: queue patches, a webhook listener, loopback servers, patch files.
 mod support;
 
-mod apply_direct;
-mod apply_queue;
-mod archive_summaries;
+// Setting up and looking around.
+/// The audit log's unparsable lines, reported by status.
 mod audit_log;
-mod callback;
+/// `--json` on every command, errors included; fish completions; mandoc lint; per-env heartbeats.
 mod contract;
-mod crash;
-mod dashboard;
-mod formats;
+/// init, status, mode, config, the audit log's locking.
 mod foundation;
-mod gen_docs;
+/// man/ and completions/ match what clap generates.
 mod generated;
-mod health_check;
-mod module_graph;
+
+// Applying patches.
+/// `apply-patch --tree`: the matcher's forgiving and strict cases, byte for byte.
+mod apply_direct;
+/// apply-patch in queue mode: claiming, modes, validate commands, rollback, records.
+mod apply_queue;
+/// A settled patch's record posted to an allow-listed callback.
+mod callback;
+/// SIGKILL at random moments; the next run recovers whole files.
+mod crash;
+/// Every patch format, detected and forced, on the same tree.
+mod formats;
+/// approve, preview, revert, retry.
 mod operator;
+/// Random files and edits, `diff -u` between them, applied back.
 mod property;
-mod queue_fixture;
+
+// The listener and Slack.
+/// The dashboard in headless Chromium.
+mod dashboard;
+/// serve-webhook over raw sockets: limits, auth, intake, shutdown.
 mod serve_webhook;
+/// POST /slack/commands: signatures, admins, each command's effect.
 mod slack;
+
+// The cron jobs.
+/// archive-summaries: ages, collisions, pruned backups.
+mod archive_summaries;
+/// gen-docs: manifest, README and INDEX.md, determinism.
+mod gen_docs;
+/// health-check: every probe kind, alerts, the dead-man ping.
+mod health_check;
+/// watchdog: restarts, budget, circuit breaker.
 mod watchdog;
-mod webhook_fixture;
+
+// The source itself.
+/// The module graph follows the declared layers, without cycles.
+mod module_graph;

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::support::webhook::*;
 use crate::support::{Run, Test};
-use crate::webhook_fixture::*;
 
 #[test]
 fn listens_on_port_zero_writes_pidfile_and_serves_health_and_openapi() {

@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use crate::support::Test;
-use crate::webhook_fixture::{Reply, SLACK_SECRET, Server, config, envelope, hex_hmac, now, pending, send};
+use crate::support::webhook::{Reply, SLACK_SECRET, Server, config, envelope, hex_hmac, now, pending, send};
 
 fn form(command: &str, text: &str, user: &str) -> String {
     let enc = |s: &str| s.replace('%', "%25").replace('/', "%2F").replace(' ', "+").replace('&', "%26");

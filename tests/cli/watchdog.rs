@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::loopback::Server;
 use crate::support::Test;
+use crate::support::loopback::Server;
 
 /// A test directory whose components are killed (by the process groups the watchdog recorded)
 /// when the test ends, pass or fail.

@@ -1,8 +1,16 @@
 //! The harness every integration test uses: a hermetic temp directory (its own cwd, HOME and
 //! no RUNNER_* variables from outside), files written into it, and the built `runner` binary run
-//! in it with assertions that print stdout and stderr when they fail.
+//! in it with assertions that print stdout and stderr when they fail. The fixtures built on it
+//! are its submodules; patch files in every format are in `patches/`.
 
 #![allow(dead_code)]
+
+/// Loopback HTTP servers that record what they are sent (health targets, Slack, pings).
+pub mod loopback;
+/// An environment `main` with patches written straight into its queue, and tree snapshots.
+pub mod queue;
+/// `serve-webhook` started on 127.0.0.1:0, and raw HTTP requests to it.
+pub mod webhook;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
