@@ -1,5 +1,6 @@
 //! runner: receive model-written code changes, apply them atomically, check, roll back,
-//! summarise and audit. See DESIGN.md for the architecture; `main` here is the whole binary.
+//! summarise and audit. README "Develop" shows the source layout in layers; `main` here is the
+//! whole binary.
 
 pub mod cli;
 pub mod cmd;
