@@ -128,3 +128,33 @@ fn man_pages_pass_mandoc_lint() {
     let report = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success() && report.is_empty(), "mandoc -T lint:\n{report}");
 }
+
+#[test]
+fn serve_webhook_announces_its_address_as_json() {
+    use std::io::BufRead;
+    let t = Test::new();
+    let mut child = t
+        .command(["serve-webhook", "--listen", "127.0.0.1:0", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let (send, receive) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        for line in stdout.lines().map_while(Result::ok) {
+            text.push_str(&line);
+            if line == "}" {
+                break;
+            }
+        }
+        let _ = send.send(text);
+    });
+    let text = receive.recv_timeout(std::time::Duration::from_secs(60)).expect("serve-webhook printed its address");
+    let _ = child.kill();
+    let _ = child.wait();
+    let doc: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    assert!(doc["listening"].as_str().unwrap().starts_with("http://127.0.0.1:"), "{doc}");
+    assert_eq!(doc["pid"], child.id());
+}
