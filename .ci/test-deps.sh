@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What the test suite needs beyond the Rust toolchain, installed idempotently: Debian's Chromium and
-# ChromeDriver for the browser tests, and a Python virtual environment (.venv) with selenium and
+# ChromeDriver for the browser tests, mandoc and fish for the man page and completion tests, and a Python virtual environment (.venv) with selenium and
 # schemathesis. Sourced by .ci/run; run it once by hand before `cargo test` on a fresh machine.
 # The tests find the interpreter through RUNNER_PYTHON (default: .venv/bin/python).
 set -euo pipefail
@@ -10,6 +10,12 @@ if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null
     echo "== installing chromium and chromium-driver"
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver
+fi
+
+if ! command -v mandoc >/dev/null 2>&1 || ! command -v fish >/dev/null 2>&1; then
+    echo "== installing mandoc and fish"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mandoc fish
 fi
 
 if [ ! -x "$root/.venv/bin/python" ]; then

@@ -1,4 +1,4 @@
-//! The one exit-code table (DESIGN.md "Exit codes"). Nothing below `main` exits the process:
+//! The one exit-code table (README "Exit status"). Nothing below `main` exits the process:
 //! commands return an [`Outcome`] or an error, and this module turns either into a code.
 
 use std::fmt;

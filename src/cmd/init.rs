@@ -27,6 +27,10 @@ pub fn run(ctx: &Context, args: InitArgs) -> Result<Outcome> {
     let home = Home::new(&settings.home);
     home.create_layout(settings.config.env.keys().map(String::as_str))?;
     events::append(&home, &events::Event::new(events::cli_actor(), "init").with("config", path.display().to_string()))?;
-    ctx.say(format!("wrote {}\ncreated {}", path.display(), home.root().display()))?;
+    if ctx.global.json {
+        crate::output::json(&serde_json::json!({ "config": path, "home": home.root() }))?;
+    } else {
+        ctx.say(format!("wrote {}\ncreated {}", path.display(), home.root().display()))?;
+    }
     Ok(Outcome::Yes)
 }

@@ -53,8 +53,12 @@ pub fn run(ctx: &Context, args: ServeWebhookArgs) -> Result<Outcome> {
     }
     signal::install()?;
     atomic::write(&pidfile, format!("{}\n", std::process::id()).as_bytes())?;
-    let served =
-        ctx.say(format!("listening on http://{local}")).and_then(|()| server::serve(listener, Arc::new(app), opts));
+    let announced = if ctx.global.json {
+        crate::output::json(&serde_json::json!({ "listening": format!("http://{local}"), "pid": std::process::id() }))
+    } else {
+        ctx.say(format!("listening on http://{local}"))
+    };
+    let served = announced.and_then(|()| server::serve(listener, Arc::new(app), opts));
     // Remove the pidfile only if it is still ours (a newer listener may have replaced it).
     if std::fs::read_to_string(&pidfile).is_ok_and(|p| p.trim() == std::process::id().to_string()) {
         atomic::remove(&pidfile)?;

@@ -1,5 +1,6 @@
 //! Human units in config and flags: durations (`500ms`, `30s`, `5m`, `2h`, `2d`, `1w`, `1h30m`)
-//! and byte sizes (`4096`, `10KB`, `512MiB`). A bare integer in TOML is seconds or bytes.
+//! and byte sizes (`4096`, `10KB`, `512MiB`). A bare integer is seconds or bytes, but only on its
+//! own: `1h30` is refused rather than guessed.
 
 use std::fmt;
 use std::str::FromStr;
@@ -45,8 +46,16 @@ impl FromStr for Duration {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         let bad = || format!("invalid duration {s:?}: use a number and a unit, like 500ms, 30s, 5m, 2h, 2d, 1w");
+        let pairs = number_unit_pairs(s).ok_or_else(bad)?;
+        if pairs.len() > 1 && pairs.iter().any(|(_, unit)| unit.is_empty()) {
+            // `1h30` could mean 30 s or 30 min: a bare number is seconds only when it stands alone.
+            return Err(format!(
+                "invalid duration {s:?}: every number after the first needs its unit, like 1h30m; \
+                 a number without a unit is seconds only on its own"
+            ));
+        }
         let mut total: u64 = 0;
-        for (n, unit) in number_unit_pairs(s).ok_or_else(bad)? {
+        for (n, unit) in pairs {
             let ms_per = match unit {
                 "ms" => 1,
                 "s" | "sec" | "" => 1_000,
@@ -160,6 +169,10 @@ mod tests {
         assert_eq!(ms("5m"), Ok(300_000));
         assert_eq!(ms("2d"), Ok(172_800_000));
         assert_eq!(ms("1h30m"), Ok(5_400_000));
+        assert_eq!(ms("45"), Ok(45_000), "a bare number alone is seconds");
+        let err = ms("1h30").unwrap_err();
+        assert!(err.contains("\"1h30\"") && err.contains("1h30m"), "{err}");
+        assert!(ms("30 5s").is_err(), "a unitless number is refused before another one too");
         assert_eq!(ms("250ms"), Ok(250));
         assert!(ms("5 parsecs").is_err());
         assert!(ms("m5").is_err());

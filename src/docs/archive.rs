@@ -375,7 +375,7 @@ fn sync(dir: &Path, handle: &File) -> Result<()> {
 
 /// The metadata of each entry (without following symlinks), on a few threads.
 fn stat_all(entries: &[&std::fs::DirEntry]) -> Result<Vec<std::fs::Metadata>> {
-    super::map_on_threads(entries, 4, 1024, |e| {
+    crate::parallel::try_map(entries, 4, 1024, |e| {
         e.metadata().with_context(|| format!("could not stat {}", e.path().display()))
     })
 }

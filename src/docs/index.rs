@@ -244,7 +244,7 @@ fn count(n: u64, one: &str, many: &str) -> String {
 
 /// `(name, size, is_symlink)` for each file, stat-ing on a few threads.
 fn sized(files: Vec<Entry>) -> Result<Vec<(String, u64, bool)>> {
-    let sizes = super::map_on_threads(&files, 8, 256, stat_size)?;
+    let sizes = crate::parallel::try_map(&files, 8, 256, stat_size)?;
     Ok(files.into_iter().zip(sizes).map(|(e, size)| (e.name, size, e.is_symlink)).collect())
 }
 

@@ -140,26 +140,3 @@ pub fn ids_in(dir: &Path, suffix: &str, dirs: bool) -> Result<Vec<String>> {
     ids.sort_unstable();
     Ok(ids)
 }
-
-/// `f` over `items` on up to `threads` threads (chunks of at least `min_chunk`), in order; the
-/// first error wins. For stat-ing directories of 100,000 files, which mostly waits on the kernel.
-fn map_on_threads<T: Sync, U: Send>(
-    items: &[T],
-    threads: usize,
-    min_chunk: usize,
-    f: impl Fn(&T) -> Result<U> + Sync,
-) -> Result<Vec<U>> {
-    let chunk = items.len().div_ceil(threads).max(min_chunk);
-    let f = &f;
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = items
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(f).collect::<Result<Vec<_>>>()))
-            .collect();
-        let mut out = Vec::with_capacity(items.len());
-        for worker in workers {
-            out.extend(worker.join().expect("a worker thread panicked")?);
-        }
-        Ok(out)
-    })
-}

@@ -84,7 +84,7 @@ pub fn load(home: &Home, env: &str) -> Result<Vec<Record>> {
 /// more than on the CPU, so more requests in flight than cores pays.
 fn read_results(home: &Home, env: &str, ids: &[String]) -> Result<Vec<(PatchResult, u64)>> {
     const READERS: usize = 16;
-    super::map_on_threads(ids, READERS, 1, |id| read_result(&home.result_file(env, id)?))
+    crate::parallel::try_map(ids, READERS, 1, |id| read_result(&home.result_file(env, id)?))
 }
 
 /// A result and the size of its file.

@@ -59,6 +59,12 @@ pub fn preview(settings: &Settings, home: &Home, env: &str, target: &str) -> Res
     };
     match prepare(env.cfg, &env.fence, &bytes) {
         Err(reason) => {
+            // Refused after parsing (fenced off, a hunk that does not match): still say what it is.
+            if let Ok(patch) = crate::patch::parse(&bytes, None, None) {
+                preview.format = Some(patch.format.as_str().to_string());
+                preview.description = patch.meta.description;
+                preview.author = patch.meta.author;
+            }
             preview.summary = format!("{} ({}) would be refused: {reason}", entry.id, entry.state);
             preview.refusal = Some(reason);
         }

@@ -217,6 +217,8 @@ fn run(env: &Env, only: Option<&str>, actor: &str) -> Result<QueueReport> {
         report.note.get_or_insert_with(|| format!("patch {id} waits for `runner approve {id}` (mode {mode})"));
     }
     heartbeat::beat(env.home, JOB, started)?;
+    // And one per environment, so a check can tell which environment's cron line stopped.
+    heartbeat::beat(env.home, &format!("{JOB}.{}", env.name), started)?;
     Ok(report)
 }
 

@@ -162,7 +162,7 @@ mod tests {
         let report = process_queue(&settings, &home, "main", false, "test").unwrap();
         assert!(report.recovered.is_empty(), "a revert is not a patch to record");
         assert_eq!(std::fs::read_to_string(dir.path().join("tree/a.txt")).unwrap(), "a2\n");
-        let events = events::read_all(&home).unwrap();
+        let events = events::read_all(&home).unwrap().events;
         assert!(events.iter().any(|e| e.action == "patch.revert-recovered" && e.id.as_deref() == Some("p1")));
         assert!(results::read(&home, "main", "p1").unwrap().unwrap().reverted_at.is_none());
         // The patch can still be reverted, for real this time.

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
+use crate::parallel;
 use crate::patch::fence::Fence;
 use crate::patch::plan::{FileChange, Plan, Snapshot};
 use crate::store::atomic::{self, Staged};
@@ -157,12 +158,10 @@ fn closer<'scope>(s: &'scope std::thread::Scope<'scope, '_>) -> std::sync::mpsc:
 /// Write each new content to a temp file beside its target (`None` for a deletion) and fsync it,
 /// from several threads: creating a file and waiting for its flush overlap with the others'.
 fn stage(fence: &Fence, changes: &[&FileChange]) -> Result<Vec<Option<Staged>>> {
-    atomic::concurrently(changes.iter().map(|change| {
-        move || {
-            let Some(after) = &change.after else { return Ok(None) };
-            Staged::new(&fence.join(&change.path), &after.bytes, Some(after.mode)).map(Some)
-        }
-    }))
+    parallel::try_map(changes, atomic::FLUSH_THREADS, 1, |change| {
+        let Some(after) = &change.after else { return Ok(None) };
+        Staged::new(&fence.join(&change.path), &after.bytes, Some(after.mode)).map(Some)
+    })
 }
 
 /// fsync every directory a change renamed into, once each. A directory a deletion emptied is
@@ -178,9 +177,9 @@ fn sync_dirs(fence: &Fence, changes: &[&FileChange]) -> Result<()> {
         .filter(|d| d.is_dir())
         .map(|d| File::open(d).with_context(|| format!("could not open directory {}", d.display())))
         .collect::<Result<Vec<File>>>()?;
-    atomic::concurrently(
-        handles.iter().map(|d| move || d.sync_all().context("could not sync the patched directories")),
-    )?;
+    parallel::try_map(&handles, atomic::FLUSH_THREADS, 1, |d| {
+        d.sync_all().context("could not sync the patched directories")
+    })?;
     Ok(())
 }
 

@@ -96,7 +96,7 @@ fn audit(ctx: &Ctx, cmd: &Command, text: &str, outcome: Result<(), &str>) {
         Err(why) => event.with("ok", false).with("error", why),
     };
     // The command's own effect is already durable; a full disk must not hide it from the user.
-    let _ = events::append(&ctx.home, &event);
+    let _ = events::append(ctx.home, &event);
 }
 
 fn help() -> String {
@@ -108,7 +108,7 @@ fn help() -> String {
 }
 
 fn status_runner(ctx: &Ctx, _: &str) -> Result<String> {
-    let report = status::collect(&ctx.settings, None)?;
+    let report = status::collect(ctx.settings, None)?;
     Ok(format!("```{}```", status::render(&report)))
 }
 
@@ -116,7 +116,7 @@ fn queues(ctx: &Ctx, _: &str) -> Result<String> {
     let mut out = String::new();
     for env in ctx.settings.config.env.keys() {
         for state in [queue::State::Pending, queue::State::Approved, queue::State::Failed] {
-            let entries = queue::list(&ctx.home, env, state)?;
+            let entries = queue::list(ctx.home, env, state)?;
             let ids: Vec<_> = entries.iter().take(10).map(|e| format!("`{}`", e.id)).collect();
             let more = entries.len().saturating_sub(10);
             let _ = write!(out, "*{env}* {state}: {}", entries.len());
@@ -164,7 +164,7 @@ fn target_and_env<'a>(ctx: &'a Ctx, text: &'a str, default: &'a str) -> Result<(
 
 fn preview(ctx: &Ctx, text: &str) -> Result<String> {
     let (target, env) = target_and_env(ctx, text, "next")?;
-    let p = operator::preview(&ctx.settings, &ctx.home, env, target)?;
+    let p = operator::preview(ctx.settings, ctx.home, env, target)?;
     let mut out = format!("*{}*", p.summary);
     if let Some(description) = &p.description {
         let _ = write!(out, "\n{description}");
@@ -180,7 +180,7 @@ fn approve(ctx: &Ctx, text: &str) -> Result<String> {
         bail!("usage: /patch-approve <id|next|all> [env]");
     }
     let (target, env) = target_and_env(ctx, text, "next")?;
-    let ids = operator::approve(&ctx.settings, &ctx.home, env, target, &ctx.actor)?;
+    let ids = operator::approve(ctx.settings, ctx.home, env, target, &ctx.actor)?;
     Ok(match ids.as_slice() {
         [] => format!("nothing is pending in {env}"),
         ids => format!("approved in {env}: {}", ids.iter().map(|i| format!("`{i}`")).collect::<Vec<_>>().join(", ")),
@@ -192,7 +192,7 @@ fn revert(ctx: &Ctx, text: &str) -> Result<String> {
         bail!("usage: /patch-revert <id|last> [env]");
     }
     let (target, env) = target_and_env(ctx, text, "last")?;
-    let r = operator::revert(&ctx.settings, &ctx.home, env, target, false, &ctx.actor)?;
+    let r = operator::revert(ctx.settings, ctx.home, env, target, false, &ctx.actor)?;
     if r.reverted {
         Ok(format!("reverted `{}` in {env}: restored {}", r.id, r.restored.join(", ")))
     } else {
@@ -208,30 +208,30 @@ fn revert(ctx: &Ctx, text: &str) -> Result<String> {
 fn again(ctx: &Ctx, text: &str) -> Result<String> {
     let (target, env) = target_and_env(ctx, text, "newest")?;
     let id = match target {
-        "newest" => match queue::list(&ctx.home, env, queue::State::Failed)?.pop() {
+        "newest" => match queue::list(ctx.home, env, queue::State::Failed)?.pop() {
             Some(entry) => entry.id,
             None => bail!("no patch has failed in {env}"),
         },
         id => id.to_string(),
     };
-    operator::retry(&ctx.settings, &ctx.home, env, &id, &ctx.actor)?;
+    operator::retry(ctx.settings, ctx.home, env, &id, &ctx.actor)?;
     Ok(format!("`{id}` queued again in {env} (approved)"))
 }
 
 fn set_mode(ctx: &Ctx, new: Mode) -> Result<String> {
-    let previous = mode::set(&ctx.home, new, &ctx.actor)?;
+    let previous = mode::set(ctx.home, new, &ctx.actor)?;
     Ok(format!("mode: *{new}* (was {previous}), set by <@{}>", ctx.actor.trim_start_matches("slack:")))
 }
 
 fn cursor_mode(ctx: &Ctx, text: &str) -> Result<String> {
     if text.is_empty() {
-        return Ok(format!("mode: *{}*", mode::read(&ctx.home)?));
+        return Ok(format!("mode: *{}*", mode::read(ctx.home)?));
     }
     set_mode(ctx, text.parse()?)
 }
 
 fn toggle(ctx: &Ctx, _: &str) -> Result<String> {
-    match mode::read(&ctx.home)? {
+    match mode::read(ctx.home)? {
         Mode::Lockdown => bail!("runner is in lockdown: lift it with `/cursor-mode auto`"),
         Mode::Paused => set_mode(ctx, Mode::Auto),
         Mode::Auto | Mode::Manual => set_mode(ctx, Mode::Paused),

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, Result};
 
+use crate::parallel;
 use crate::store::fs::{ensure_dir, sync_dir};
 
 /// Temp files start with this prefix so a crashed writer's leftovers can be recognised.
@@ -128,43 +129,24 @@ pub fn create_new(path: &Path, bytes: &[u8]) -> Result<()> {
     sync_dir(dir)
 }
 
+/// Files flushed at once. Files written and flushed together overlap their waits on the disk
+/// (and a journaling file system commits them in one transaction instead of one each).
+pub const FLUSH_THREADS: usize = 8;
+
 /// Replace several files, each atomically and durably as [`write`] does, with their flushes
 /// overlapped: the temp files are written and fsynced concurrently, then renamed, then their
 /// directories synced concurrently. Not all-or-nothing across files: after a crash each file is
 /// old or new on its own.
 pub fn write_many(files: &[(&Path, &[u8])]) -> Result<()> {
     // A failure drops the files not yet installed, which removes their temp files.
-    for staged in concurrently(files.iter().map(|&(path, bytes)| move || Staged::new(path, bytes, None)))? {
+    for staged in parallel::try_map(files, FLUSH_THREADS, 1, |&(path, bytes)| Staged::new(path, bytes, None))? {
         staged.install()?;
     }
     let mut dirs: Vec<&Path> = files.iter().map(|(p, _)| parent(p)).collect();
     dirs.sort();
     dirs.dedup();
-    concurrently(dirs.into_iter().map(|d| move || sync_dir(d)))?;
+    parallel::try_map(&dirs, FLUSH_THREADS, 1, |d| sync_dir(d))?;
     Ok(())
-}
-
-/// Run the jobs on at most eight threads and return their results in job order, or the first
-/// error in job order. Files written and flushed together overlap their waits on the disk (and a
-/// journaling file system commits them in one transaction instead of one each).
-pub fn concurrently<T: Send, F: FnOnce() -> Result<T> + Send>(jobs: impl IntoIterator<Item = F>) -> Result<Vec<T>> {
-    const THREADS: usize = 8;
-    let mut buckets: Vec<Vec<F>> = (0..THREADS).map(|_| Vec::new()).collect();
-    let mut count = 0;
-    for (i, job) in jobs.into_iter().enumerate() {
-        buckets[i % THREADS].push(job);
-        count = i + 1;
-    }
-    let mut results: Vec<std::vec::IntoIter<Result<T>>> = std::thread::scope(|s| {
-        let handles: Vec<_> = buckets
-            .into_iter()
-            .filter(|b| !b.is_empty())
-            .map(|bucket| s.spawn(move || bucket.into_iter().map(|job| job()).collect::<Vec<_>>().into_iter()))
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
-    });
-    // Job i ran in bucket i % THREADS, after the jobs before it there.
-    (0..count).map(|i| results[i % THREADS].next().expect("every job has a result")).collect()
 }
 
 /// Create an empty marker file durably. It has no content to tear, so it needs no temp file:
@@ -320,15 +302,6 @@ mod tests {
         assert!(write_many(&[(&a, b"A2"), (&blocked, b"x")]).is_err());
         let names: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert!(names.iter().all(|n| !n.to_string_lossy().starts_with(TEMP_PREFIX)), "{names:?}");
-    }
-
-    #[test]
-    fn concurrently_returns_results_and_the_first_error_in_job_order() {
-        let doubled = concurrently((0..20).map(|i| move || Ok(i * 2))).unwrap();
-        assert_eq!(doubled, (0..20).map(|i| i * 2).collect::<Vec<_>>());
-        let failing = (0..20).map(|i| move || if i % 7 == 3 { anyhow::bail!("job {i}") } else { Ok(i) });
-        assert_eq!(concurrently(failing).unwrap_err().to_string(), "job 3");
-        assert!(concurrently(std::iter::empty::<fn() -> Result<()>>()).unwrap().is_empty());
     }
 
     #[test]

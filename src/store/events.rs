@@ -78,13 +78,48 @@ pub fn append_all(home: &Home, events: &[Event]) -> Result<()> {
         .with_context(|| format!("could not append to audit log {}", path.display()))
 }
 
-/// Read the log; a torn last line (from a full disk) is skipped, not fatal.
-pub fn read_all(home: &Home) -> Result<Vec<Event>> {
+/// The audit log as read: its events, and the lines that are not one.
+#[derive(Debug, Default)]
+pub struct Log {
+    pub events: Vec<Event>,
+    /// Line numbers (from 1) of lines that are not an event: a torn last line after a full disk,
+    /// or a line damaged or edited by hand. They are skipped, not fatal, and never silently:
+    /// readers report them (`runner status` does).
+    pub unparsable: Vec<usize>,
+}
+
+/// Read the whole log.
+pub fn read_all(home: &Home) -> Result<Log> {
     let path = home.events_file();
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Log::default()),
         Err(e) => return Err(e).with_context(|| format!("could not read audit log {}", path.display())),
     };
-    Ok(text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect())
+    let mut log = Log::default();
+    for (i, line) in text.lines().enumerate() {
+        match serde_json::from_str(line) {
+            Ok(event) => log.events.push(event),
+            Err(_) => log.unparsable.push(i + 1),
+        }
+    }
+    Ok(log)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unparsable_lines_are_counted_not_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::new(dir.path());
+        append(&home, &Event::new("test", "one")).unwrap();
+        let mut text = std::fs::read_to_string(home.events_file()).unwrap();
+        text = format!("{text}not json\n{text}{{\"time\": \"torn");
+        std::fs::write(home.events_file(), text).unwrap();
+        let log = read_all(&home).unwrap();
+        assert_eq!(log.events.len(), 2);
+        assert_eq!(log.unparsable, [2, 4]);
+    }
 }

@@ -1,4 +1,4 @@
-//! Everything runner keeps on disk (DESIGN.md "On disk"): paths, atomic writes, locks, queue
+//! Everything runner keeps on disk (README "On disk"): paths, atomic writes, locks, queue
 //! transitions, the audit log, heartbeats, the mode and per-patch results.
 
 pub mod atomic;

@@ -7,7 +7,7 @@ use anyhow::Result;
 use crate::store::fs::ensure_dir;
 use crate::store::queue::{self, State};
 
-/// The home directory (`<home>/` in DESIGN.md).
+/// The home directory (`<home>/` in README "On disk").
 #[derive(Debug, Clone)]
 pub struct Home {
     root: PathBuf,

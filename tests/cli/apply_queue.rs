@@ -1,8 +1,11 @@
 //! apply-patch in queue mode: claiming, modes, validate commands, rollback, records.
 
+use std::time::Duration;
+
 use serde_json::json;
 
-use crate::queue_fixture::*;
+use crate::support::queue::*;
+use crate::support::wait_until;
 
 #[test]
 fn applies_waiting_patches_oldest_first_and_records_each() {
@@ -228,9 +231,7 @@ fn a_second_run_is_busy_while_the_first_holds_the_lock() {
     let t = env_test("validate = [\"touch ../started; while [ ! -f ../release ]; do sleep 0.02; done\"]");
     queue(&t, "pending", &ops("p1", &[write_op("a.txt", "a\n")]), 0);
     let mut first = t.command(["apply-patch"]).stdout(std::process::Stdio::null()).spawn().unwrap();
-    while !t.exists("started") {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    wait_until(Duration::from_secs(60), "the first run's validate command to start", || t.exists("started"));
     let busy = t.run(["apply-patch"]);
     // With --wait, a third run blocks on the lock instead of giving up.
     let mut waiter = t.command(["apply-patch", "--wait"]).stdout(std::process::Stdio::null()).spawn().unwrap();

@@ -183,7 +183,7 @@ fn prune_backups_keeps_the_newest_backup_of_every_file() {
 /// still works from the backup that stays.
 #[test]
 fn pruned_backups_leave_revert_working() {
-    use crate::queue_fixture::{env_test, ops, queue as queue_patch, write_op};
+    use crate::support::queue::{env_test, ops, queue as queue_patch, write_op};
     let t = env_test("");
     t.write("tree/a.txt", "one\n");
     queue_patch(&t, "pending", &ops("x1", &[write_op("a.txt", "two\n")]), 2);

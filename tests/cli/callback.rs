@@ -3,9 +3,9 @@
 
 use serde_json::{Value, json};
 
-use crate::loopback;
-use crate::queue_fixture::*;
-use crate::webhook_fixture::{self, Server};
+use crate::support::loopback;
+use crate::support::queue::*;
+use crate::support::webhook::{self, Server};
 
 fn with_callback(envelope: Value, url: &str) -> Value {
     let mut envelope = envelope;
@@ -102,10 +102,8 @@ fn an_unlisted_host_or_a_failing_one_is_logged_and_does_not_change_the_outcome()
 
 #[test]
 fn the_webhook_refuses_a_callback_to_an_unlisted_host() {
-    let t = crate::support::Test::new().file(
-        "runner.toml",
-        webhook_fixture::config("[env.main]\ntree = \".\"\ncallback_hosts = [\"hooks.example.com\"]"),
-    );
+    let t = crate::support::Test::new()
+        .file("runner.toml", webhook::config("[env.main]\ntree = \".\"\ncallback_hosts = [\"hooks.example.com\"]"));
     let server = Server::start(&t);
     let envelope =
         json!({ "id": "c1", "callback_url": "https://evil.example.net/x", "operations": [write_op("a.txt", "a\n")] });

@@ -5,8 +5,8 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::queue_fixture::*;
-use crate::support::Test;
+use crate::support::queue::*;
+use crate::support::{Rng, Test};
 
 const FILES: usize = 5;
 const RUNS: usize = 40;
@@ -20,18 +20,6 @@ fn patch(v: usize) -> serde_json::Value {
     let mut writes: Vec<_> = (0..FILES).map(|f| write_op(&format!("src/f{f}.txt"), &contents(v, f))).collect();
     writes.push(write_op(&format!("extra/p{v}.txt"), "extra\n"));
     ops(&format!("p{v:03}"), &writes)
-}
-
-/// A small xorshift generator: reproducible from the printed seed, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
 }
 
 /// Every file holds exactly one version, whole; returns the versions seen.
@@ -67,7 +55,7 @@ fn sigkill_at_any_moment_leaves_files_whole_and_the_next_run_recovers() {
                 .stderr(std::process::Stdio::null())
                 .spawn()
                 .unwrap();
-            std::thread::sleep(Duration::from_micros(rng.below(60_000)));
+            std::thread::sleep(Duration::from_micros(rng.below(60_000) as u64));
             child.kill().unwrap();
             child.wait().unwrap();
             versions(&t); // whole files even before recovery

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::support::Test;
-use crate::webhook_fixture::{Reply, Server, TOKEN, config, envelope, send};
+use crate::support::webhook::{Reply, Server, TOKEN, config, envelope, send};
 
 /// A header's value in a reply.
 fn header<'a>(reply: &'a Reply, name: &str) -> Option<&'a str> {

@@ -22,7 +22,7 @@ fn tree(fixture: &str) -> Test {
     for f in ["src/greet.py", "src/util.py", "old.txt", "run.sh"] {
         std::fs::set_permissions(t.join(&format!("tree/{f}")), std::fs::Permissions::from_mode(0o644)).unwrap();
     }
-    let path = format!("{}/tests/fixtures/patches/{fixture}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/tests/cli/support/patches/{fixture}", env!("CARGO_MANIFEST_DIR"));
     t.write(fixture, std::fs::read(&path).unwrap());
     t
 }

@@ -11,8 +11,8 @@ use runner::store::queue::{self, State};
 use runner::store::results::{self, FileResult, Outcome, PatchResult, SCHEMA};
 use serde_json::{Value, json};
 
-use crate::queue_fixture::{delete_op, env_test, ops, queue as queue_patch, write_op};
 use crate::support::Test;
+use crate::support::queue::{delete_op, env_test, ops, queue as queue_patch, write_op};
 
 pub const CONFIG: &str = "home = \"home\"\n\n[env.main]\ntree = \"tree\"\n";
 

@@ -6,8 +6,8 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
-use crate::queue_fixture::*;
 use crate::support::Test;
+use crate::support::queue::*;
 
 /// A test whose tree is a git repository with `a.txt`, `b.txt` and `del.txt` committed.
 fn repo(extra: &str) -> Test {

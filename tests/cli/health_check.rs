@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
-use crate::loopback::Server;
-use crate::support::Test;
+use crate::support::loopback::Server;
+use crate::support::{Test, wait_until};
 
 fn check_named<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
     report["checks"].as_array().unwrap().iter().find(|c| c["name"] == name).unwrap_or_else(|| panic!("no check {name}"))
@@ -115,9 +115,8 @@ fn process_heartbeat_disk_queue_and_command_probes() {
     let mut live = std::process::Command::new("sleep").arg("1000").stdout(null()).stderr(null()).spawn().unwrap();
     let mut dead = std::process::Command::new("true").spawn().unwrap();
     // Not waited for: a zombie, which has exited even though /proc still lists it.
-    while std::fs::read_to_string(format!("/proc/{}/stat", dead.id())).is_ok_and(|s| !s.contains(") Z ")) {
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    let zombie = || std::fs::read_to_string(format!("/proc/{}/stat", dead.id())).is_ok_and(|s| s.contains(") Z "));
+    wait_until(Duration::from_secs(30), "`true` to exit and become a zombie", zombie);
     let old = chrono::Utc::now() - chrono::Duration::minutes(10);
     let t = Test::new()
         .file("live.pid", format!("{}\n", live.id()))

@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::support::Test;
-use crate::webhook_fixture::*;
+use crate::support::webhook::*;
 
 /// Send raw bytes on a fresh connection and read the answer to its end.
 fn raw(addr: SocketAddr, bytes: &[u8]) -> Reply {

@@ -1,27 +1,60 @@
-//! Integration tests: one binary, a module per subcommand, all driving the built `runner`.
+//! Integration tests: one binary driving the built `runner`. A module per subcommand or concern,
+//! in the order a reader meets them; the harness and fixtures live in `support/`.
 
-mod loopback;
+/// The harness (hermetic temp dirs, runs with chained assertions, `wait_until`, a seeded
+/// generator) and the fixtures: queue patches, a webhook listener, loopback servers, patch files.
 mod support;
 
-mod apply_direct;
-mod apply_queue;
-mod archive_summaries;
-mod callback;
-mod crash;
-mod dashboard;
-mod formats;
+// Setting up and looking around.
+/// The audit log's unparsable lines, reported by status.
+mod audit_log;
+/// `--json` on every command, errors included; fish completions; mandoc lint; per-env heartbeats.
+mod contract;
+/// init, status, mode, config, the audit log's locking.
 mod foundation;
-mod gen_docs;
+/// man/ and completions/ match what clap generates.
 mod generated;
+
+// Applying patches.
+/// `apply-patch --tree`: the matcher's forgiving and strict cases, byte for byte.
+mod apply_direct;
+/// apply-patch in queue mode: claiming, modes, validate commands, rollback, records.
+mod apply_queue;
+/// A settled patch's record posted to an allow-listed callback.
+mod callback;
+/// SIGKILL at random moments; the next run recovers whole files.
+mod crash;
+/// Every patch format, detected and forced, on the same tree.
+mod formats;
+/// `git = "commit"`: one commit per patch, refusals, hook rollbacks, reverts, crashes.
 mod git;
-mod health_check;
-mod listener_hardening;
-mod module_graph;
+/// approve, preview, revert, retry.
 mod operator;
+/// Random files and edits, `diff -u` between them, applied back.
 mod property;
-mod queue_fixture;
+/// revert refuses ids that are paths and manifests naming paths outside the fence.
 mod revert_escape;
+
+// The listener and Slack.
+/// The dashboard in headless Chromium.
+mod dashboard;
+/// HTTP framing, HEAD/405/Date, per-client shares, rate buckets, body memory, replays.
+mod listener_hardening;
+/// serve-webhook over raw sockets: limits, auth, intake, shutdown.
 mod serve_webhook;
+/// POST /slack/commands: signatures, admins, each command's effect.
 mod slack;
+
+// The cron jobs.
+/// archive-summaries: ages, collisions, pruned backups.
+mod archive_summaries;
+/// gen-docs: manifest, README and INDEX.md, determinism.
+mod gen_docs;
+/// health-check: every probe kind, alerts, the dead-man ping.
+mod health_check;
+/// watchdog: restarts, budget, circuit breaker.
 mod watchdog;
-mod webhook_fixture;
+
+// The source itself.
+/// The module graph follows the declared layers, without cycles.
+mod module_graph;

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::queue_fixture::*;
+use crate::support::queue::*;
 
 #[test]
 fn approve_next_all_and_by_id() {

@@ -8,21 +8,7 @@ use std::process::Command;
 
 use runner::patch::{self, Limits, fence::Fence};
 
-/// xorshift64*: small, seeded, good enough to pick edits.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
+use crate::support::Rng;
 
 /// Lines that recur (braces, blank lines, a common statement) and lines that do not.
 fn random_line(rng: &mut Rng, fresh: &mut usize) -> String {

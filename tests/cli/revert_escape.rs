@@ -8,9 +8,9 @@ use std::path::Path;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::queue_fixture::*;
 use crate::support::Test;
-use crate::webhook_fixture::{SLACK_SECRET, Server, config, envelope, hex_hmac, now, send};
+use crate::support::queue::*;
+use crate::support::webhook::{SLACK_SECRET, Server, config, envelope, hex_hmac, now, send};
 
 fn sha256(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()

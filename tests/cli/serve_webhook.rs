@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::support::{Run, Test};
-use crate::webhook_fixture::*;
+use crate::support::webhook::*;
+use crate::support::{Run, Test, wait_until};
 
 #[test]
 fn listens_on_port_zero_writes_pidfile_and_serves_health_and_openapi() {
@@ -398,9 +398,7 @@ fn sigkill_during_a_burst_loses_no_acknowledged_patch() {
             }
         }));
     }
-    while acked.lock().unwrap().len() < 100 {
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_until(Duration::from_secs(120), "100 patches acknowledged", || acked.lock().unwrap().len() >= 100);
     server.signal("-KILL");
     for c in clients {
         c.join().unwrap();

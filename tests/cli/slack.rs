@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use crate::support::Test;
-use crate::webhook_fixture::{Reply, SLACK_SECRET, Server, config, envelope, hex_hmac, now, pending, send};
+use crate::support::webhook::{Reply, SLACK_SECRET, Server, config, envelope, hex_hmac, now, pending, send};
 
 /// A slash command's form, with a `trigger_id` of its own as Slack sends (so two invocations
 /// are two requests, not a replay of one).

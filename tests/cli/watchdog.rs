@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::loopback::Server;
-use crate::support::Test;
+use crate::support::loopback::Server;
+use crate::support::{Test, wait_until};
 
 /// A test directory whose components are killed (by the process groups the watchdog recorded)
 /// when the test ends, pass or fail.
@@ -75,9 +75,7 @@ fn running(pid: i64) -> bool {
 fn kill(pid: i64) {
     // SAFETY: kill has no memory effects.
     unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-    while running(pid) {
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_until(Duration::from_secs(30), &format!("process {pid} to die of SIGKILL"), || !running(pid));
 }
 
 const SLEEPER: &str = r#"

@@ -393,6 +393,7 @@ fn tail(text: &str, max: usize) -> (usize, &str) {
 
 fn patch_events(app: &App, env: &str, id: &str) -> Result<String> {
     let events: Vec<_> = events::read_all(&app.home)?
+        .events
         .into_iter()
         .filter(|e| e.id.as_deref() == Some(id) && e.env.as_deref().is_none_or(|e| e == env))
         .collect();

@@ -63,18 +63,7 @@ pub fn plan(patch: &Patch, fence: &Fence, limits: &Limits) -> Result<Plan, Refus
     let groups = independent(patch, fence);
     let workers = std::thread::available_parallelism().map_or(1, usize::from).min(4);
     let results: Vec<Planned> = if groups.len() >= PARALLEL_FROM && workers > 1 {
-        std::thread::scope(|s| {
-            let handles: Vec<_> = (0..workers)
-                .map(|w| {
-                    let (groups, run) = (&groups, &run);
-                    s.spawn(move || groups.iter().skip(w).step_by(workers).map(|g| run(g)).collect::<Vec<_>>())
-                })
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
-                .collect()
-        })
+        crate::parallel::map(&groups, workers, 1, |g| run(g))
     } else {
         vec![run(&(0..patch.edits.len()).collect::<Vec<_>>())]
     };

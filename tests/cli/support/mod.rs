@@ -1,17 +1,54 @@
 //! The harness every integration test uses: a hermetic temp directory (its own cwd, HOME and
 //! no RUNNER_* variables from outside), files written into it, and the built `runner` binary run
-//! in it with assertions that print stdout and stderr when they fail.
+//! in it with assertions that print stdout and stderr when they fail. The fixtures built on it
+//! are its submodules; patch files in every format are in `patches/`.
 
 #![allow(dead_code)]
+
+/// Loopback HTTP servers that record what they are sent (health targets, Slack, pings).
+pub mod loopback;
+/// An environment `main` with patches written straight into its queue, and tree snapshots.
+pub mod queue;
+/// `serve-webhook` started on 127.0.0.1:0, and raw HTTP requests to it.
+pub mod webhook;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tempfile::TempDir;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_runner");
+
+/// Poll `cond` every few milliseconds until it holds; fail naming `what` once `timeout` has
+/// passed. Every wait in a test has a deadline: what never comes fails the test, not hangs it.
+#[track_caller]
+pub fn wait_until(timeout: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !cond() {
+        assert!(Instant::now() < deadline, "gave up after {timeout:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// xorshift64*: small, seeded (never with 0), so a failing case repeats from its seed.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// A number in `0..n` (0 when `n` is 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
 
 pub struct Test {
     dir: TempDir,
@@ -156,4 +193,10 @@ impl Run {
         serde_json::from_str(&self.stdout)
             .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\n--- stderr\n{}", self.stdout, self.stderr))
     }
+}
+
+#[test]
+#[should_panic(expected = "waiting for the impossible")]
+fn wait_until_fails_with_its_label() {
+    wait_until(Duration::from_millis(50), "the impossible", || false);
 }
