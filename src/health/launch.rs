@@ -16,7 +16,12 @@ use crate::store::paths::ensure_dir;
 /// Start `argv` in a new session (so its process group is its own and it outlives us), stdin
 /// from /dev/null, stdout and stderr appended to `log`. Returns the child, to notice an early
 /// exit, and its identity.
-pub fn start_detached(argv: &[String], cwd: &Path, log: &Path, env: &[(&str, &Path)]) -> Result<(Child, Identity)> {
+pub fn start_detached(
+    argv: &[String],
+    cwd: &Path,
+    log: &Path,
+    env: &[(&str, &std::ffi::OsStr)],
+) -> Result<(Child, Identity)> {
     let (program, args) = argv.split_first().context("start command is empty")?;
     if let Some(dir) = log.parent() {
         ensure_dir(dir)?;

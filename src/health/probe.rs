@@ -58,7 +58,7 @@ pub fn run(check: &CheckConfig, env: Env) -> Verdict {
     } else if let Some(addr) = &check.tcp {
         tcp(check, addr)
     } else if let Some(pidfile) = &check.process {
-        process(check, &env.home.root().join(pidfile))
+        process(check, &env.home.root().join(pidfile), env)
     } else if let Some(beat) = &check.heartbeat {
         heartbeat(check, beat, env.home)
     } else if let Some(path) = &check.disk {
@@ -157,30 +157,63 @@ fn tcp(check: &CheckConfig, addr: &str) -> Outcome {
     Err(last)
 }
 
-fn process(check: &CheckConfig, pidfile: &Path) -> Outcome {
+fn process(check: &CheckConfig, pidfile: &Path, env: Env) -> Outcome {
     let pid = process::read_pidfile(pidfile).map_err(|e| format!("{e:#}"))?;
+    live(pid)?;
+    match (started_by_watchdog(env, pidfile, pid), &check.process_match) {
+        (Some(id), _) if !process::alive(id) => {
+            return Err(format!("pid {pid} is not the process the watchdog started there (the number was reused)"));
+        }
+        (Some(_), _) => {}
+        (None, Some(pattern)) => process::runs(pid, pattern)?,
+        (None, None) => {
+            return Err(format!(
+                "pid {pid} runs, but nothing says it is the right process: the watchdog did not start it; \
+                 set process_match = \"…\" (a part of its command line) so a reused pid is not taken for it"
+            ));
+        }
+    }
     process_limits(pid, check.max_rss, check.max_cpu_percent)
 }
 
-/// A live (not zombie) process within its memory and CPU limits. Shared with the watchdog's
-/// component limits.
-pub fn process_limits(pid: u32, max_rss: Option<Size>, max_cpu: Option<f64>) -> Outcome {
-    match process::Stat::read(pid) {
-        None => return Err(format!("process {pid} is not running")),
-        Some(s) if !s.alive() => return Err(format!("process {pid} is a zombie (it exited)")),
-        Some(_) => {}
+/// The identity the watchdog recorded for `pid` when it started the component whose pidfile is
+/// `pidfile`; `None` when no component's record names that pid. Read only: the watchdog's state
+/// file is the watchdog's to repair.
+fn started_by_watchdog(env: Env, pidfile: &Path, pid: u32) -> Option<process::Identity> {
+    let component = env.settings.config.component.iter().find(|c| env.home.root().join(c.pidfile()) == pidfile)?;
+    let text = std::fs::read(env.home.watchdog_file()).ok()?;
+    let file: super::watchdog::WatchdogFile = serde_json::from_slice(&text).ok()?;
+    let state = file.components.get(&component.name)?;
+    match (state.pid, state.start_ticks) {
+        (Some(p), Some(start_ticks)) if p == pid => Some(process::Identity { pid, start_ticks }),
+        _ => None,
     }
-    let rss = process::rss_bytes(pid).unwrap_or(0);
+}
+
+/// Running, not a zombie.
+fn live(pid: u32) -> Result<(), String> {
+    match process::Stat::read(pid) {
+        None => Err(format!("process {pid} is not running")),
+        Some(s) if !s.alive() => Err(format!("process {pid} is a zombie (it exited)")),
+        Some(_) => Ok(()),
+    }
+}
+
+/// A live (not zombie) process whose family (it and, when it leads a process group, every
+/// member) stays within the memory and CPU limits. Shared with the watchdog's component limits.
+pub fn process_limits(pid: u32, max_rss: Option<Size>, max_cpu: Option<f64>) -> Outcome {
+    live(pid)?;
+    let rss = process::family_rss(pid).ok_or_else(|| format!("process {pid} exited"))?;
     let mut message = format!("pid {pid}, {} resident", human_bytes(rss));
     if let Some(max) = max_rss
         && rss > max.0
     {
-        return Err(format!("pid {pid} uses {} resident, over {max}", human_bytes(rss)));
+        return Err(format!("pid {pid} and its process group use {} resident, over {max}", human_bytes(rss)));
     }
     if let Some(max) = max_cpu {
-        let used = process::cpu_percent(pid, CPU_SAMPLE).ok_or_else(|| format!("process {pid} exited"))?;
+        let used = process::family_cpu_percent(pid, CPU_SAMPLE).ok_or_else(|| format!("process {pid} exited"))?;
         if used > max {
-            return Err(format!("pid {pid} uses {used:.0}% CPU, over {max}%"));
+            return Err(format!("pid {pid} and its process group use {used:.0}% CPU, over {max}%"));
         }
         message.push_str(&format!(", {used:.0}% CPU"));
     }

@@ -20,4 +20,5 @@ mod queue_fixture;
 mod serve_webhook;
 mod slack;
 mod watchdog;
+mod watchdog_faults;
 mod webhook_fixture;
