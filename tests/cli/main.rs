@@ -14,6 +14,7 @@ mod foundation;
 mod gen_docs;
 mod generated;
 mod health_check;
+mod health_check_faults;
 mod operator;
 mod property;
 mod queue_fixture;
