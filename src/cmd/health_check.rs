@@ -107,7 +107,8 @@ fn send_alerts(settings: &Settings, home: &Home, changed: &[&CheckReport]) -> Re
             .iter()
             .zip(sending)
             .map(|(r, handle)| {
-                let delivery = handle.join().map_err(|_| anyhow::anyhow!("sending the alert for {} panicked", r.name))??;
+                let delivery =
+                    handle.join().map_err(|_| anyhow::anyhow!("sending the alert for {} panicked", r.name))??;
                 Ok(AlertReport { check: r.name.clone(), delivery })
             })
             .collect()

@@ -114,7 +114,8 @@ pub fn seed(state: &mut HealthFile, checks: &[&CheckConfig], history: impl FnOnc
     let history = history();
     for check in missing {
         let last = history.iter().rev().find(|e| {
-            matches!(e.action.as_str(), "check.down" | "check.up") && e.detail.get("check").and_then(|v| v.as_str()) == Some(&check.name)
+            matches!(e.action.as_str(), "check.down" | "check.up")
+                && e.detail.get("check").and_then(|v| v.as_str()) == Some(&check.name)
         });
         if let Some(down) = last.filter(|e| e.action == "check.down") {
             let message = down.detail.get("message").and_then(|v| v.as_str()).unwrap_or_default().to_string();
@@ -189,7 +190,12 @@ mod tests {
         let check = |name: &str| CheckConfig { name: name.into(), tcp: Some("x:1".into()), ..Default::default() };
         let (down, up, new) = (check("down"), check("up"), check("new"));
         let event = |action: &str, name: &str| Event::new("health-check", action).with("check", name);
-        let history = vec![event("check.up", "down"), event("check.down", "down"), event("check.down", "up"), event("check.up", "up")];
+        let history = vec![
+            event("check.up", "down"),
+            event("check.down", "down"),
+            event("check.down", "up"),
+            event("check.up", "up"),
+        ];
         let mut state = HealthFile::default();
         assert!(seed(&mut state, &[&down, &up, &new], || history));
         assert_eq!(state.checks.keys().collect::<Vec<_>>(), ["down"]);

@@ -37,9 +37,10 @@ pub fn start_detached(
     for (key, value) in env {
         cmd.env(key, value);
     }
-    // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
+    // SAFETY: the hook runs between fork and exec; setsid is one async-signal-safe system call
+    // that neither allocates nor touches memory shared with the parent.
     unsafe {
-        cmd.pre_exec(|| if libc::setsid() < 0 { Err(std::io::Error::last_os_error()) } else { Ok(()) });
+        cmd.pre_exec(|| rustix::process::setsid().map(drop).map_err(std::io::Error::from));
     }
     let child = cmd.spawn().with_context(|| format!("could not start {}", argv.join(" ")))?;
     let Some(id) = identify(child.id()) else {

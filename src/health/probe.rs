@@ -261,17 +261,8 @@ fn disk(check: &CheckConfig, path: &Path) -> Outcome {
 
 /// Bytes and inodes available to unprivileged users on the file system holding `path`.
 fn free_space(path: &Path) -> std::io::Result<(u64, u64)> {
-    use std::os::unix::ffi::OsStrExt;
-    let c = std::ffi::CString::new(path.as_os_str().as_bytes())?;
-    let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
-    // SAFETY: `c` is a valid C string and `st` is a properly sized out-parameter.
-    if unsafe { libc::statvfs(c.as_ptr(), st.as_mut_ptr()) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: statvfs returned 0, so it filled `st`.
-    let st = unsafe { st.assume_init() };
-    #[allow(clippy::useless_conversion)] // the field types differ between platforms
-    Ok((u64::from(st.f_bavail) * u64::from(st.f_frsize), u64::from(st.f_favail)))
+    let st = rustix::fs::statvfs(path)?;
+    Ok((st.f_bavail.saturating_mul(st.f_frsize), st.f_favail))
 }
 
 fn queue(check: &CheckConfig, env: &str, home: &Home) -> Outcome {

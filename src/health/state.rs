@@ -71,7 +71,11 @@ fn set_aside(path: &Path, why: &str) -> Result<()> {
         }
     }
     crate::store::atomic::rename(path, &aside)?;
-    super::warn(&format!("{} was unusable ({why}); moved it to {} and started afresh", path.display(), aside.display()));
+    super::warn(&format!(
+        "{} was unusable ({why}); moved it to {} and started afresh",
+        path.display(),
+        aside.display()
+    ));
     Ok(())
 }
 

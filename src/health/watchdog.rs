@@ -204,7 +204,8 @@ impl Cycle<'_> {
         state.healthy = verdict.ok;
         state.last_check = Some(now);
         state.message = verdict.message.clone();
-        let action = self.act(component, check, &mut state, decision, &verdict, request.as_ref(), &mut trouble);
+        let (action, acted) = self.act(component, check, &mut state, decision, &verdict, request.as_ref());
+        trouble.keep(acted.0.map_or(Ok(()), Err));
         if let Some(request) = &request
             && !self.dry_run
         {
@@ -244,8 +245,8 @@ impl Cycle<'_> {
         result.and(self.journal.record(&component.name, state))
     }
 
-    /// Carry out `decision`; returns what was done.
-    #[allow(clippy::too_many_arguments)]
+    /// Carry out `decision`; returns what was done, and the first thing that could not be
+    /// recorded.
     fn act(
         &self,
         component: &ComponentConfig,
@@ -254,10 +255,10 @@ impl Cycle<'_> {
         decision: Decision,
         verdict: &Verdict,
         request: Option<&Request>,
-        trouble: &mut Trouble,
-    ) -> Action {
+    ) -> (Action, Trouble) {
+        let mut trouble = Trouble::default();
         let now = state.last_check.unwrap_or_else(Time::now);
-        match decision {
+        let action = match decision {
             Decision::Nothing if state.state != Circuit::Closed && verdict.ok => {
                 state.message = format!(
                     "{}; circuit closes once it has been up {}",
@@ -320,7 +321,8 @@ impl Cycle<'_> {
                 }
                 if after.ok { Action::Restarted } else { Action::RestartFailed }
             }
-        }
+        };
+        (action, trouble)
     }
 
     /// A restart request not carried out is refused on the record, saying why; either way the

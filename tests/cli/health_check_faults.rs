@@ -39,10 +39,9 @@ fn alerts_go_out_together_not_one_after_another() {
 #[test]
 fn a_corrupt_or_directory_state_file_does_not_resend_down_alerts() {
     let slack = Server::ok("ok");
-    let t = Test::new().file("hook", format!("{}/hook\n", slack.url)).file(
-        "runner.toml",
-        format!("[slack]\nalert_webhook_file = \"hook\"\n\n{}", down_checks(1)),
-    );
+    let t = Test::new()
+        .file("hook", format!("{}/hook\n", slack.url))
+        .file("runner.toml", format!("[slack]\nalert_webhook_file = \"hook\"\n\n{}", down_checks(1)));
     t.run(["health-check", "--alert"]).code(1).stdout_contains("posted to Slack");
     assert_eq!(slack.hits().len(), 1);
 

@@ -212,10 +212,10 @@ fn a_child_over_the_memory_limit_is_restarted() {
          check = \"ready\"\nstart = [\"sh\", \"svc.sh\"]\nmemory_limit = \"20MiB\"\nstart_secs = \"100ms\"\n\
          start_timeout = \"2s\"\nbackoff = \"0s\"\n",
     );
-    // A small `sh` leader whose child holds over 30 MB, then says it is ready.
+    // A small `sh` leader whose child holds over 30 MB, then says it is ready (not before).
     f.t.write(
         "svc.sh",
-        "awk 'BEGIN { s = \"x\"; while (length(s) < 30000000) s = s s; \
+        "rm -f ready\nawk 'BEGIN { s = \"x\"; while (length(s) < 30000000) s = s s; \
          system(\"echo $PPID >> kids; touch ready; exec sleep 1000\") }' &\nwait\n",
     );
     let r = f.cycle(&[], 1);
