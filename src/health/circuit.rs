@@ -40,9 +40,9 @@ pub struct ComponentState {
     /// pair is checked before any signal is sent, so a reused pid is never killed.
     pub pid: Option<u32>,
     pub start_ticks: Option<u64>,
-    /// Written before a start, cleared once its pid is recorded: the value of
-    /// `RUNNER_WATCHDOG_START` in the started process's environment, by which the next run finds
-    /// a process a killed run started but could not write down.
+    /// Written before a start, cleared once its pid is recorded: `RUNNER_WATCHDOG_START=<token>`
+    /// as the started process's environment holds it, by which the next run finds a process a
+    /// killed run started but could not write down.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pending_start: Option<String>,
     /// Starts within the current window (trials and requested ones included).

@@ -177,16 +177,19 @@ fn process(check: &CheckConfig, pidfile: &Path, env: Env) -> Outcome {
 }
 
 /// The identity the watchdog recorded for `pid` when it started the component whose pidfile is
-/// `pidfile`; `None` when no component's record names that pid. Read only: the watchdog's state
-/// file is the watchdog's to repair.
+/// `pidfile`, or failing a record, the process's own if the watchdog started it for that
+/// component; `None` otherwise. Read only: the watchdog's state file is the watchdog's to repair.
 fn started_by_watchdog(env: Env, pidfile: &Path, pid: u32) -> Option<process::Identity> {
     let component = env.settings.config.component.iter().find(|c| env.home.root().join(c.pidfile()) == pidfile)?;
-    let text = std::fs::read(env.home.watchdog_file()).ok()?;
-    let file: super::watchdog::WatchdogFile = serde_json::from_slice(&text).ok()?;
-    let state = file.components.get(&component.name)?;
-    match (state.pid, state.start_ticks) {
-        (Some(p), Some(start_ticks)) if p == pid => Some(process::Identity { pid, start_ticks }),
-        _ => None,
+    let recorded = std::fs::read(env.home.watchdog_file())
+        .ok()
+        .and_then(|text| serde_json::from_slice::<super::watchdog::WatchdogFile>(&text).ok())
+        .and_then(|file| file.components.get(&component.name).and_then(|s| s.pid.zip(s.start_ticks)));
+    match recorded {
+        Some((p, start_ticks)) if p == pid => Some(process::Identity { pid, start_ticks }),
+        // No record of it (the state was lost): the process vouches for itself if the watchdog
+        // started it for this component.
+        _ => super::watchdog::pidfile_instance(env.home, component),
     }
 }
 

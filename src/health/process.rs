@@ -137,9 +137,17 @@ pub fn runs(pid: u32, pattern: &str) -> Result<(), String> {
     Err(format!("pid {pid} runs {shown:?}, which does not match process_match {pattern:?}"))
 }
 
+/// Whether the environment the process `pid` started with has a variable starting with
+/// `prefix` (`NAME=` and the start of a value). Only this user's processes are readable, which
+/// is all the watchdog can have started.
+pub fn env_starts_with(pid: u32, prefix: &str) -> bool {
+    std::fs::read(format!("/proc/{pid}/environ"))
+        .is_ok_and(|env| env.split(|b| *b == 0).any(|v| v.starts_with(prefix.as_bytes())))
+}
+
 /// The process group holding a live process whose environment has `entry` (`NAME=value`), as
 /// the identity of its leader: how a run finds what a killed run started before it could write
-/// the pid down. Only the processes of this user are readable, which is all it can have started.
+/// the pid down.
 pub fn find_by_env(entry: &str) -> Option<Identity> {
     let (pid, stat) = every_process().find(|(pid, _)| {
         std::fs::read(format!("/proc/{pid}/environ"))

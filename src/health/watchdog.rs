@@ -79,6 +79,19 @@ pub struct WatchdogFile {
 /// [`ComponentState::pending_start`]).
 pub const START_VAR: &str = "RUNNER_WATCHDOG_START";
 
+/// The start of the [`START_VAR`] entry in the environment of every process started for
+/// `component` (its tokens are `<component>.<watchdog pid>.<time>`; names hold no dot).
+pub fn started_for(component: &str) -> String {
+    format!("{START_VAR}={component}.")
+}
+
+/// The live process in `component`'s pidfile, if the watchdog started it for that component:
+/// how a run whose state was lost (set aside as unreadable) still knows its own instance.
+pub fn pidfile_instance(home: &Home, component: &ComponentConfig) -> Option<Identity> {
+    let pid = process::read_pidfile(&home.root().join(component.pidfile())).ok()?;
+    process::identify(pid).filter(|_| process::env_starts_with(pid, &started_for(&component.name)))
+}
+
 /// `state/watchdog.json` as the cycles change it: each [`Journal::record`] writes the whole
 /// file atomically, so what the threads have done so far is on disk before they act further.
 #[derive(Debug)]
@@ -227,10 +240,23 @@ impl Cycle<'_> {
 
     /// A start a killed run began and could not write down: find the process by its token and
     /// take it as the component's, stopping the one it was to replace if that still runs.
+    ///
+    /// Likewise a state that lost its record (set aside as unreadable, deleted) while the
+    /// component runs: the process in its pidfile that the watchdog started for it is taken back.
     fn settle(&self, component: &ComponentConfig, state: &mut ComponentState) -> Result<()> {
+        if state.pending_start.is_none()
+            && !ours(state).is_some_and(process::alive)
+            && let Some(found) = pidfile_instance(self.env.home, component)
+        {
+            (state.pid, state.start_ticks) = (Some(found.pid), Some(found.start_ticks));
+            let event = Event::new("watchdog", "component.adopt")
+                .with("component", component.name.as_str())
+                .with("pid", found.pid);
+            return events::append(self.env.home, &event).and(self.journal.record(&component.name, state));
+        }
         let Some(token) = state.pending_start.take() else { return Ok(()) };
         let mut result = Ok(());
-        if let Some(found) = process::find_by_env(&format!("{START_VAR}={token}")) {
+        if let Some(found) = process::find_by_env(&token) {
             if let Some(old) = ours(state).filter(|old| *old != found) {
                 result = process::stop_group(old, component.stop_grace()).map(drop);
             }
@@ -446,8 +472,8 @@ impl Cycle<'_> {
         if trial {
             state.state = Circuit::HalfOpen;
         }
-        let token = format!("{}.{}.{}", component.name, std::process::id(), now.0.timestamp_micros());
-        state.pending_start = Some(token.clone());
+        let value = format!("{}.{}.{}", component.name, std::process::id(), now.0.timestamp_micros());
+        state.pending_start = Some(format!("{START_VAR}={value}"));
         if let Err(e) = self.journal.record(&component.name, state) {
             state.pending_start = None;
             return failed(format!("not restarted: {e:#}"));
@@ -456,7 +482,7 @@ impl Cycle<'_> {
         let mut notes = self.stop(component, state);
         kill_point("after-stop");
         let home = self.env.home.root();
-        let mut env: Vec<(&str, &OsStr)> = vec![("RUNNER_HOME", home.as_os_str()), (START_VAR, OsStr::new(&token))];
+        let mut env: Vec<(&str, &OsStr)> = vec![("RUNNER_HOME", home.as_os_str()), (START_VAR, OsStr::new(&value))];
         if let Some(source) = &self.env.settings.source {
             env.push(("RUNNER_CONFIG", source.as_os_str()));
         }

@@ -108,6 +108,21 @@ fn a_run_killed_anywhere_in_a_restart_leaves_one_instance_and_counts_every_start
 }
 
 #[test]
+fn a_lost_state_does_not_start_a_second_instance() {
+    let f = Fixture::new(RESTARTED_ON_REQUEST);
+    let pid = component(&f.cycle(&[], 0))["pid"].as_i64().unwrap();
+    f.t.write(".runner/state/watchdog.json", "{lost");
+    let r = f.t.run(["watchdog", "--json"]).success().stderr_contains("moved it to").json();
+    assert_eq!((component(&r)["action"].as_str(), component(&r)["pid"].as_i64()), (Some("none"), Some(pid)), "{r}");
+    assert_eq!(pids(&f, "instances"), [pid]);
+    assert_eq!(f.state("svc")["pid"], pid);
+    assert_eq!(f.events("component.adopt").len(), 1);
+    // health-check knows it too: started by the watchdog for this component.
+    let report = f.t.run(["health-check", "--json"]).success().json();
+    assert_eq!(report["checks"][0]["healthy"], true, "{report}");
+}
+
+#[test]
 fn a_crash_loop_under_a_process_check_keeps_its_budget_and_alerts_once() {
     let (f, slack) = Fixture::with_slack(
         r#"
