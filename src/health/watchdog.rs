@@ -248,11 +248,7 @@ impl Cycle<'_> {
             && !ours(state).is_some_and(process::alive)
             && let Some(found) = pidfile_instance(self.env.home, component)
         {
-            (state.pid, state.start_ticks) = (Some(found.pid), Some(found.start_ticks));
-            let event = Event::new("watchdog", "component.adopt")
-                .with("component", component.name.as_str())
-                .with("pid", found.pid);
-            return events::append(self.env.home, &event).and(self.journal.record(&component.name, state));
+            return self.adopt(component, state, found).and(self.journal.record(&component.name, state));
         }
         let Some(token) = state.pending_start.take() else { return Ok(()) };
         let mut result = Ok(());
@@ -260,15 +256,20 @@ impl Cycle<'_> {
             if let Some(old) = ours(state).filter(|old| *old != found) {
                 result = process::stop_group(old, component.stop_grace()).map(drop);
             }
-            (state.pid, state.start_ticks) = (Some(found.pid), Some(found.start_ticks));
             let pidfile = self.env.home.root().join(component.pidfile());
-            result = result.and(atomic::write(&pidfile, format!("{}\n", found.pid).as_bytes()));
-            let event = Event::new("watchdog", "component.adopt")
-                .with("component", component.name.as_str())
-                .with("pid", found.pid);
-            result = result.and(events::append(self.env.home, &event));
+            result = result
+                .and(atomic::write(&pidfile, format!("{}\n", found.pid).as_bytes()))
+                .and(self.adopt(component, state, found));
         }
         result.and(self.journal.record(&component.name, state))
+    }
+
+    /// Take `found` as the component's instance, on the record.
+    fn adopt(&self, component: &ComponentConfig, state: &mut ComponentState, found: Identity) -> Result<()> {
+        (state.pid, state.start_ticks) = (Some(found.pid), Some(found.start_ticks));
+        let event =
+            Event::new("watchdog", "component.adopt").with("component", component.name.as_str()).with("pid", found.pid);
+        events::append(self.env.home, &event)
     }
 
     /// Carry out `decision`; returns what was done, and the first thing that could not be
