@@ -39,7 +39,7 @@ pub fn run(ctx: &Context, args: HealthCheckArgs) -> Result<Outcome> {
     let started = Instant::now();
     let (settings, home) = ctx.settings_and_home()?;
     let _guard = lock::acquire(&home, "health-check", None, ctx.global.wait)?;
-    let ping = Ping::new(&settings)?;
+    let mut ping = Ping::new(&settings);
     ping.send("start");
     let result = cycle(&settings, &home, &args);
     let report = match result {
@@ -57,6 +57,9 @@ pub fn run(ctx: &Context, args: HealthCheckArgs) -> Result<Outcome> {
     } else if !ctx.global.quiet {
         output::print(&render(&report))?;
     }
+    if let Some(problem) = ping.take_problem() {
+        return Err(problem.context("the checks ran and their alerts went out, but the dead-man ping is misconfigured"));
+    }
     Ok(outcome)
 }
 
@@ -69,24 +72,47 @@ fn cycle(settings: &Settings, home: &Home, args: &HealthCheckArgs) -> Result<Rep
     }
     let verdicts = check::probe_all(&checks, Env { settings, home });
     let mut file: HealthFile = state::load(&home.health_file())?;
+    check::seed(&mut file, &checks, || {
+        events::read_all(home).map(|log| log.events).unwrap_or_else(|e| {
+            crate::health::warn(&format!("{e:#}; checks without state start as healthy"));
+            Vec::new()
+        })
+    });
     let now = Time::now();
     let reports: Vec<CheckReport> =
         checks.iter().zip(verdicts).map(|(c, v)| check::record(&mut file, c, v, now)).collect();
     check::prune(&mut file, &settings.config.check);
     atomic::write_json(&home.health_file(), &file)?;
-    let mut alerts = Vec::new();
-    for r in reports.iter().filter(|r| r.changed.is_some()) {
+    let changed: Vec<&CheckReport> = reports.iter().filter(|r| r.changed.is_some()).collect();
+    for r in &changed {
         let action = if r.healthy { "check.up" } else { "check.down" };
         events::append(
             home,
             &Event::new("health-check", action).with("check", r.name.as_str()).with("message", r.message.as_str()),
         )?;
-        if args.alert {
-            let delivery = notify::send(settings, home, "health-check", &check::alert_text(r))?;
-            alerts.push(AlertReport { check: r.name.clone(), delivery });
-        }
     }
+    let alerts = if args.alert { send_alerts(settings, home, &changed)? } else { Vec::new() };
     Ok(Report { healthy: reports.iter().all(|r| r.healthy), checks: reports, alerts })
+}
+
+/// One alert per changed check, all posted at once, each on its own thread: the run waits for
+/// Slack at most one `slack.alert_timeout` however many checks changed.
+fn send_alerts(settings: &Settings, home: &Home, changed: &[&CheckReport]) -> Result<Vec<AlertReport>> {
+    std::thread::scope(|s| {
+        let sending: Vec<_> = changed
+            .iter()
+            .map(|r| s.spawn(move || notify::send(settings, home, "health-check", &check::alert_text(r))))
+            .collect();
+        changed
+            .iter()
+            .zip(sending)
+            .map(|(r, handle)| {
+                let delivery =
+                    handle.join().map_err(|_| anyhow::anyhow!("sending the alert for {} panicked", r.name))??;
+                Ok(AlertReport { check: r.name.clone(), delivery })
+            })
+            .collect()
+    })
 }
 
 fn render(report: &Report) -> String {

@@ -13,7 +13,7 @@ use crate::config::ComponentConfig;
 use crate::exit::Outcome;
 use crate::health::probe::Env;
 use crate::health::state;
-use crate::health::watchdog::{ComponentReport, Cycle, Request, WatchdogFile};
+use crate::health::watchdog::{ComponentReport, Cycle, Journal, Request, WatchdogFile};
 use crate::output;
 use crate::store::events::{self, Event};
 use crate::store::{Home, atomic, heartbeat, lock};
@@ -24,21 +24,23 @@ pub fn run(ctx: &Context, args: WatchdogArgs) -> Result<Outcome> {
     let _guard = lock::acquire(&home, "watchdog", None, ctx.global.wait)?;
     let config = &settings.config;
     let components = crate::health::select(&config.component, &args.names, |c| c.name.as_str(), "component")?;
-    let mut file: WatchdogFile = state::load(&home.watchdog_file())?;
-    let cycle = Cycle { env: Env { settings: &settings, home: &home }, dry_run: args.dry_run };
+    let file: WatchdogFile = state::load(&home.watchdog_file())?;
+    let journal = Journal::new(home.watchdog_file(), file, !args.dry_run);
+    let cycle = Cycle { env: Env { settings: &settings, home: &home }, dry_run: args.dry_run, journal: &journal };
     // Each component on its own thread: one slow start does not delay the others' restarts.
     let results: Vec<_> = std::thread::scope(|s| {
         let handles: Vec<_> = components
             .iter()
             .map(|c| {
                 let check = config.check.iter().find(|k| k.name == c.check).expect("validated in config");
-                let previous = file.components.get(&c.name).cloned().unwrap_or_default();
+                let previous = journal.get(&c.name);
                 let request = Request::take(&home, &c.name);
                 s.spawn(move || cycle.run(c, check, previous, request))
             })
             .collect();
         handles.into_iter().map(|h| h.join()).collect()
     });
+    let mut file = journal.into_file();
     let mut reports = Vec::new();
     let mut first_error = None;
     for (component, result) in components.iter().zip(results) {

@@ -46,6 +46,9 @@ pub struct CheckConfig {
     pub tcp: Option<String>,
     /// Pidfile of a process that must be alive (relative to home).
     pub process: Option<PathBuf>,
+    /// For a pidfile the watchdog did not write: a part of the executable's path or of the
+    /// command line the process must have, so a stale pidfile naming a reused pid fails.
+    pub process_match: Option<String>,
     /// A runner job's name, or a file, whose heartbeat must be younger than `max_age`.
     pub heartbeat: Option<String>,
     /// A path whose file system must have `min_free` bytes and `min_free_inodes` inodes free.
@@ -97,6 +100,9 @@ pub struct ComponentConfig {
     pub cooldown: Option<Duration>,
     /// How long a started component has to pass its check (default 30s).
     pub start_timeout: Option<Duration>,
+    /// How long a started process must stay up, its check passing, for the start to count as a
+    /// success (default 1s, as supervisord's `startsecs`).
+    pub start_secs: Option<Duration>,
     /// Between TERM and KILL (default 10s).
     pub stop_grace: Option<Duration>,
     /// Resident memory over this makes the component unhealthy.
@@ -120,6 +126,9 @@ impl ComponentConfig {
     }
     pub fn start_timeout(&self) -> std::time::Duration {
         self.start_timeout.map_or(std::time::Duration::from_secs(30), Duration::std)
+    }
+    pub fn start_secs(&self) -> std::time::Duration {
+        self.start_secs.map_or(std::time::Duration::from_secs(1), Duration::std)
     }
     pub fn stop_grace(&self) -> std::time::Duration {
         self.stop_grace.map_or(std::time::Duration::from_secs(10), Duration::std)

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::probe::{self, Env, Verdict};
 use super::state::Time;
 use crate::config::CheckConfig;
+use crate::store::events::Event;
 
 /// `state/health.json`.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -102,6 +103,38 @@ pub fn record(state: &mut HealthFile, check: &CheckConfig, verdict: Verdict, now
     }
 }
 
+/// Give each of `checks` that has no remembered state (a new check, or health.json lost or set
+/// aside) the last change the audit log holds for it, so a check already reported down is not
+/// reported down again. Returns whether any check lacked state (whether `history` was needed).
+pub fn seed(state: &mut HealthFile, checks: &[&CheckConfig], history: impl FnOnce() -> Vec<Event>) -> bool {
+    let missing: Vec<_> = checks.iter().filter(|c| !state.checks.contains_key(&c.name)).collect();
+    if missing.is_empty() {
+        return false;
+    }
+    let history = history();
+    for check in missing {
+        let last = history.iter().rev().find(|e| {
+            matches!(e.action.as_str(), "check.down" | "check.up")
+                && e.detail.get("check").and_then(|v| v.as_str()) == Some(&check.name)
+        });
+        if let Some(down) = last.filter(|e| e.action == "check.down") {
+            let message = down.detail.get("message").and_then(|v| v.as_str()).unwrap_or_default().to_string();
+            state.checks.insert(
+                check.name.clone(),
+                CheckState {
+                    kind: check.kinds().first().copied().unwrap_or("").to_string(),
+                    healthy: false,
+                    consecutive_failures: check.fail_after.unwrap_or(1).max(1),
+                    last_change: Time(down.time),
+                    last_check: Time(down.time),
+                    message,
+                },
+            );
+        }
+    }
+    true
+}
+
 /// Forget checks runner.toml no longer defines.
 pub fn prune(state: &mut HealthFile, checks: &[CheckConfig]) {
     state.checks.retain(|name, _| checks.iter().any(|c| &c.name == name));
@@ -150,5 +183,25 @@ mod tests {
         );
         assert_eq!(state.checks["c"].consecutive_failures, 1);
         assert_eq!(state.checks["c"].kind, "tcp");
+    }
+
+    #[test]
+    fn a_check_without_state_resumes_from_its_last_logged_change() {
+        let check = |name: &str| CheckConfig { name: name.into(), tcp: Some("x:1".into()), ..Default::default() };
+        let (down, up, new) = (check("down"), check("up"), check("new"));
+        let event = |action: &str, name: &str| Event::new("health-check", action).with("check", name);
+        let history = vec![
+            event("check.up", "down"),
+            event("check.down", "down"),
+            event("check.down", "up"),
+            event("check.up", "up"),
+        ];
+        let mut state = HealthFile::default();
+        assert!(seed(&mut state, &[&down, &up, &new], || history));
+        assert_eq!(state.checks.keys().collect::<Vec<_>>(), ["down"]);
+        // Still failing: no second "down".
+        assert_eq!(record(&mut state, &down, verdict(false), Time::now()).changed, None);
+        assert_eq!(record(&mut state, &new, verdict(false), Time::now()).changed, Some(Change::Down));
+        assert!(!seed(&mut state, &[&down, &new], || panic!("history read with every check known")));
     }
 }

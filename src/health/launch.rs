@@ -16,7 +16,12 @@ use crate::store::fs::ensure_dir;
 /// Start `argv` in a new session (so its process group is its own and it outlives us), stdin
 /// from /dev/null, stdout and stderr appended to `log`. Returns the child, to notice an early
 /// exit, and its identity.
-pub fn start_detached(argv: &[String], cwd: &Path, log: &Path, env: &[(&str, &Path)]) -> Result<(Child, Identity)> {
+pub fn start_detached(
+    argv: &[String],
+    cwd: &Path,
+    log: &Path,
+    env: &[(&str, &std::ffi::OsStr)],
+) -> Result<(Child, Identity)> {
     let (program, args) = argv.split_first().context("start command is empty")?;
     if let Some(dir) = log.parent() {
         ensure_dir(dir)?;
@@ -32,9 +37,10 @@ pub fn start_detached(argv: &[String], cwd: &Path, log: &Path, env: &[(&str, &Pa
     for (key, value) in env {
         cmd.env(key, value);
     }
-    // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
+    // SAFETY: the hook runs between fork and exec; setsid is one async-signal-safe system call
+    // that neither allocates nor touches memory shared with the parent.
     unsafe {
-        cmd.pre_exec(|| if libc::setsid() < 0 { Err(std::io::Error::last_os_error()) } else { Ok(()) });
+        cmd.pre_exec(|| rustix::process::setsid().map(drop).map_err(std::io::Error::from));
     }
     let child = cmd.spawn().with_context(|| format!("could not start {}", argv.join(" ")))?;
     let Some(id) = identify(child.id()) else {

@@ -2,21 +2,35 @@
 //! `<url>/<exit code>` when it ends, so a run that never happens — cron broken, host down —
 //! is noticed by the other side. One attempt each, bounded by `health.ping_timeout`.
 
-use anyhow::Result;
-
 use crate::config::Settings;
 
 #[derive(Debug)]
 pub struct Ping {
     url: Option<String>,
     timeout: std::time::Duration,
+    /// Why the configured URL could not be read (its file missing or empty): the checks still
+    /// run, and the run ends with this error.
+    problem: Option<anyhow::Error>,
 }
 
 impl Ping {
-    /// Read the configured URL (an error when its file is configured but unreadable).
-    pub fn new(settings: &Settings) -> Result<Ping> {
+    /// Read the configured URL. A file configured but unreadable is a warning now and the run's
+    /// error at the end, never a reason to skip the checks.
+    pub fn new(settings: &Settings) -> Ping {
         let health = &settings.config.health;
-        Ok(Ping { url: health.ping_url().resolve()?, timeout: health.ping_timeout.std() })
+        let (url, problem) = match health.ping_url().resolve() {
+            Ok(url) => (url, None),
+            Err(e) => {
+                super::warn(&format!("{e:#}; the checks run without the dead-man ping"));
+                (None, Some(e))
+            }
+        };
+        Ping { url, timeout: health.ping_timeout.std(), problem }
+    }
+
+    /// The reason the URL could not be read, once the run is over.
+    pub fn take_problem(&mut self) -> Option<anyhow::Error> {
+        self.problem.take()
     }
 
     /// GET `<url>/<suffix>`; a failure is a warning on stderr, never the run's failure.

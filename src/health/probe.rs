@@ -7,9 +7,9 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::Serialize;
 
 use super::{launch, procfs};
+use crate::config::CheckConfig;
 use crate::config::Settings;
 use crate::config::units::Size;
-use crate::config::{CheckConfig, is_job_name};
 use crate::store::queue::{self, State};
 use crate::store::{Home, heartbeat};
 use crate::time::age;
@@ -58,7 +58,7 @@ pub fn run(check: &CheckConfig, env: Env) -> Verdict {
     } else if let Some(addr) = &check.tcp {
         tcp(check, addr)
     } else if let Some(pidfile) = &check.process {
-        process(check, &env.home.root().join(pidfile))
+        process(check, &env.home.root().join(pidfile), env)
     } else if let Some(beat) = &check.heartbeat {
         heartbeat(check, beat, env.home)
     } else if let Some(path) = &check.disk {
@@ -157,30 +157,66 @@ fn tcp(check: &CheckConfig, addr: &str) -> Outcome {
     Err(last)
 }
 
-fn process(check: &CheckConfig, pidfile: &Path) -> Outcome {
+fn process(check: &CheckConfig, pidfile: &Path, env: Env) -> Outcome {
     let pid = procfs::read_pidfile(pidfile).map_err(|e| format!("{e:#}"))?;
+    live(pid)?;
+    match (started_by_watchdog(env, pidfile, pid), &check.process_match) {
+        (Some(id), _) if !procfs::alive(id) => {
+            return Err(format!("pid {pid} is not the process the watchdog started there (the number was reused)"));
+        }
+        (Some(_), _) => {}
+        (None, Some(pattern)) => procfs::runs(pid, pattern)?,
+        (None, None) => {
+            return Err(format!(
+                "pid {pid} runs, but nothing says it is the right process: the watchdog did not start it; \
+                 set process_match = \"…\" (a part of its command line) so a reused pid is not taken for it"
+            ));
+        }
+    }
     process_limits(pid, check.max_rss, check.max_cpu_percent)
 }
 
-/// A live (not zombie) process within its memory and CPU limits. Shared with the watchdog's
-/// component limits.
-pub fn process_limits(pid: u32, max_rss: Option<Size>, max_cpu: Option<f64>) -> Outcome {
-    match procfs::Stat::read(pid) {
-        None => return Err(format!("process {pid} is not running")),
-        Some(s) if !s.alive() => return Err(format!("process {pid} is a zombie (it exited)")),
-        Some(_) => {}
+/// The identity the watchdog recorded for `pid` when it started the component whose pidfile is
+/// `pidfile`, or failing a record, the process's own if the watchdog started it for that
+/// component; `None` otherwise. Read only: the watchdog's state file is the watchdog's to repair.
+fn started_by_watchdog(env: Env, pidfile: &Path, pid: u32) -> Option<procfs::Identity> {
+    let component = env.settings.config.component.iter().find(|c| env.home.root().join(c.pidfile()) == pidfile)?;
+    let recorded = std::fs::read(env.home.watchdog_file())
+        .ok()
+        .and_then(|text| serde_json::from_slice::<super::watchdog::WatchdogFile>(&text).ok())
+        .and_then(|file| file.components.get(&component.name).and_then(|s| s.pid.zip(s.start_ticks)));
+    match recorded {
+        Some((p, start_ticks)) if p == pid => Some(procfs::Identity { pid, start_ticks }),
+        // No record of it (the state was lost): the process vouches for itself if the watchdog
+        // started it for this component.
+        _ => super::watchdog::pidfile_instance(env.home, component),
     }
-    let rss = procfs::rss_bytes(pid).unwrap_or(0);
+}
+
+/// Running, not a zombie.
+fn live(pid: u32) -> Result<(), String> {
+    match procfs::Stat::read(pid) {
+        None => Err(format!("process {pid} is not running")),
+        Some(s) if !s.alive() => Err(format!("process {pid} is a zombie (it exited)")),
+        Some(_) => Ok(()),
+    }
+}
+
+/// A live (not zombie) process whose family (it and, when it leads a process group, every
+/// member) stays within the memory and CPU limits. Shared with the watchdog's component limits.
+pub fn process_limits(pid: u32, max_rss: Option<Size>, max_cpu: Option<f64>) -> Outcome {
+    live(pid)?;
+    let rss = procfs::family_rss(pid).ok_or_else(|| format!("process {pid} exited"))?;
     let mut message = format!("pid {pid}, {} resident", human_bytes(rss));
     if let Some(max) = max_rss
         && rss > max.0
     {
-        return Err(format!("pid {pid} uses {} resident, over {max}", human_bytes(rss)));
+        return Err(format!("pid {pid} and its process group use {} resident, over {max}", human_bytes(rss)));
     }
     if let Some(max) = max_cpu {
-        let used = procfs::cpu_percent(pid, CPU_SAMPLE).ok_or_else(|| format!("process {pid} exited"))?;
+        let used = procfs::family_cpu_percent(pid, CPU_SAMPLE).ok_or_else(|| format!("process {pid} exited"))?;
         if used > max {
-            return Err(format!("pid {pid} uses {used:.0}% CPU, over {max}%"));
+            return Err(format!("pid {pid} and its process group use {used:.0}% CPU, over {max}%"));
         }
         message.push_str(&format!(", {used:.0}% CPU"));
     }
@@ -206,6 +242,11 @@ fn heartbeat(check: &CheckConfig, beat: &str, home: &Home) -> Outcome {
     Ok(format!("{what} beat {} ago", age(seconds)))
 }
 
+/// `apply-patch` names a runner job; anything with a `/` is a file.
+pub fn is_job_name(beat: &str) -> bool {
+    !beat.contains('/')
+}
+
 fn disk(check: &CheckConfig, path: &Path) -> Outcome {
     let (free, inodes) = free_space(path).map_err(|e| format!("could not stat {}: {e}", path.display()))?;
     let min_free = check.min_free.map_or(DEFAULT_MIN_FREE, |s| s.0);
@@ -223,17 +264,8 @@ fn disk(check: &CheckConfig, path: &Path) -> Outcome {
 
 /// Bytes and inodes available to unprivileged users on the file system holding `path`.
 fn free_space(path: &Path) -> std::io::Result<(u64, u64)> {
-    use std::os::unix::ffi::OsStrExt;
-    let c = std::ffi::CString::new(path.as_os_str().as_bytes())?;
-    let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
-    // SAFETY: `c` is a valid C string and `st` is a properly sized out-parameter.
-    if unsafe { libc::statvfs(c.as_ptr(), st.as_mut_ptr()) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: statvfs returned 0, so it filled `st`.
-    let st = unsafe { st.assume_init() };
-    #[allow(clippy::useless_conversion)] // the field types differ between platforms
-    Ok((u64::from(st.f_bavail) * u64::from(st.f_frsize), u64::from(st.f_favail)))
+    let st = rustix::fs::statvfs(path)?;
+    Ok((st.f_bavail.saturating_mul(st.f_frsize), st.f_favail))
 }
 
 fn queue(check: &CheckConfig, env: &str, home: &Home) -> Outcome {

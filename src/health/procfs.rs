@@ -9,6 +9,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use rustix::process::{Pid, Signal};
 use serde::{Deserialize, Serialize};
 
 /// A pid and the start time that makes it unambiguous.
@@ -70,23 +71,99 @@ pub fn rss_bytes(pid: u32) -> Option<u64> {
     Some(kib * 1024)
 }
 
-/// CPU use in percent of one core, measured over `over`.
-pub fn cpu_percent(pid: u32, over: Duration) -> Option<f64> {
-    let before = Stat::read(pid)?;
-    let started = Instant::now();
-    std::thread::sleep(over);
-    let after = Stat::read(pid)?;
-    if after.start_ticks != before.start_ticks {
+/// Every live process /proc lists, with its stat.
+fn every_process() -> impl Iterator<Item = (u32, Stat)> {
+    std::fs::read_dir("/proc").into_iter().flatten().flatten().filter_map(|e| {
+        let pid = e.file_name().to_str()?.parse::<u32>().ok()?;
+        Some((pid, Stat::read(pid).filter(Stat::alive)?))
+    })
+}
+
+/// The live process `pid` and, when it leads a process group, every live member of that group:
+/// what a component is, for its limits (a `sh -c` leader is small; its children are not).
+pub fn family(pid: u32) -> Vec<(u32, Stat)> {
+    every_process().filter(|(p, s)| *p == pid || s.pgrp == pid as i32).collect()
+}
+
+/// Resident memory of [`family`], summed; `None` when the process is gone.
+pub fn family_rss(pid: u32) -> Option<u64> {
+    let members = family(pid);
+    if !members.iter().any(|(p, _)| *p == pid) {
         return None;
     }
-    let ticks = after.cpu_ticks.saturating_sub(before.cpu_ticks) as f64;
-    Some(ticks / clock_ticks_per_sec() / started.elapsed().as_secs_f64() * 100.0)
+    Some(members.iter().filter_map(|(p, _)| rss_bytes(*p)).sum())
+}
+
+/// CPU use of [`family`] in percent of one core, measured over `over`; a member that starts
+/// during the sample counts with all it used. `None` when the process is gone by the end.
+pub fn family_cpu_percent(pid: u32, over: Duration) -> Option<f64> {
+    let before: std::collections::HashMap<u32, Stat> = family(pid).into_iter().collect();
+    let leader = *before.get(&pid)?;
+    let started = Instant::now();
+    std::thread::sleep(over);
+    let after = family(pid);
+    let (_, now) = after.iter().find(|(p, _)| *p == pid)?;
+    if now.start_ticks != leader.start_ticks {
+        return None;
+    }
+    let ticks: u64 = after
+        .iter()
+        .map(|(p, s)| match before.get(p) {
+            Some(b) if b.start_ticks == s.start_ticks => s.cpu_ticks.saturating_sub(b.cpu_ticks),
+            _ => s.cpu_ticks,
+        })
+        .sum();
+    Some(ticks as f64 / clock_ticks_per_sec() / started.elapsed().as_secs_f64() * 100.0)
+}
+
+/// How long the process `id` names has been running; `None` when it is not that process.
+pub fn age(id: Identity) -> Option<Duration> {
+    let stat = Stat::read(id.pid).filter(|s| s.alive() && s.start_ticks == id.start_ticks)?;
+    let uptime: f64 = std::fs::read_to_string("/proc/uptime").ok()?.split_whitespace().next()?.parse().ok()?;
+    let started = stat.start_ticks as f64 / clock_ticks_per_sec();
+    Some(Duration::from_secs_f64((uptime - started).max(0.0)))
+}
+
+/// Whether the process runs `pattern`: a substring of its executable's path or of its command
+/// line (arguments joined by spaces). For a pidfile nobody recorded a start time for.
+pub fn runs(pid: u32, pattern: &str) -> Result<(), String> {
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).map(|p| p.display().to_string()).unwrap_or_default();
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let cmdline = String::from_utf8_lossy(&cmdline).split('\0').filter(|a| !a.is_empty()).collect::<Vec<_>>().join(" ");
+    if exe.contains(pattern) || cmdline.contains(pattern) {
+        return Ok(());
+    }
+    let shown = if cmdline.is_empty() { exe } else { cmdline };
+    Err(format!("pid {pid} runs {shown:?}, which does not match process_match {pattern:?}"))
+}
+
+/// Whether the environment the process `pid` started with has a variable starting with
+/// `prefix` (`NAME=` and the start of a value). Only this user's processes are readable, which
+/// is all the watchdog can have started.
+pub fn env_starts_with(pid: u32, prefix: &str) -> bool {
+    std::fs::read(format!("/proc/{pid}/environ"))
+        .is_ok_and(|env| env.split(|b| *b == 0).any(|v| v.starts_with(prefix.as_bytes())))
+}
+
+/// The process group holding a live process whose environment has `entry` (`NAME=value`), as
+/// the identity of its leader: how a run finds what a killed run started before it could write
+/// the pid down.
+pub fn find_by_env(entry: &str) -> Option<Identity> {
+    let (pid, stat) = every_process().find(|(pid, _)| {
+        std::fs::read(format!("/proc/{pid}/environ"))
+            .is_ok_and(|env| env.split(|b| *b == 0).any(|v| v == entry.as_bytes()))
+    })?;
+    let leader = u32::try_from(stat.pgrp).ok()?;
+    // The leader may be gone while its group lives on; the group number still names it then.
+    let start_ticks = Stat::read(leader).map_or(stat.start_ticks, |s| s.start_ticks);
+    Some(Identity { pid: if leader > 1 { leader } else { pid }, start_ticks })
 }
 
 fn clock_ticks_per_sec() -> f64 {
-    // SAFETY: sysconf only reads a system constant.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if hz > 0 { hz as f64 } else { 100.0 }
+    match rustix::param::clock_ticks_per_second() {
+        0 => 100.0,
+        hz => hz as f64,
+    }
 }
 
 /// The pid a pidfile holds.
@@ -103,31 +180,50 @@ pub fn identify(pid: u32) -> Option<Identity> {
     Stat::read(pid).filter(Stat::alive).map(|s| Identity { pid, start_ticks: s.start_ticks })
 }
 
-/// Whether any process is still in the group `id` led when it started.
+/// Whether any live process is still in the group `id` led when it started. The leader is not
+/// the group: it may have died (a zombie, or reaped) while children that ignore TERM live on.
 ///
 /// The kernel does not hand out a pid while a process group of that number exists, so while
 /// the group has members the number still means our group; once the leader's pid belongs to
 /// another process (different start time), it does not.
 fn group_remains(id: Identity) -> bool {
-    match Stat::read(id.pid) {
-        Some(leader) => leader.start_ticks == id.start_ticks && leader.alive(),
-        None => std::fs::read_dir("/proc").into_iter().flatten().flatten().any(|e| {
-            e.file_name()
-                .to_str()
-                .and_then(|n| n.parse::<u32>().ok())
-                .and_then(Stat::read)
-                .is_some_and(|s| s.pgrp == id.pid as i32 && s.alive())
-        }),
+    if Stat::read(id.pid).is_some_and(|leader| leader.start_ticks != id.start_ticks) {
+        return false;
     }
+    every_process().any(|(_, s)| s.pgrp == id.pid as i32)
+}
+
+/// The pids no state file can make the watchdog signal, whatever it says: 0 and 1 (as a group,
+/// `kill(0)` is our own group and `kill(-1)` every process we may signal), our own process and
+/// group, and numbers the kernel never hands out.
+pub fn may_signal(pid: u32) -> Result<()> {
+    let own_group = rustix::process::getpgrp().as_raw_nonzero().get() as u32;
+    let why = if pid <= 1 {
+        "it is not a process group the watchdog can have started"
+    } else if pid == std::process::id() || pid == own_group {
+        "it is the watchdog's own process or group"
+    } else if pid > pid_max() {
+        "it is above the kernel's pid_max"
+    } else {
+        return Ok(());
+    };
+    bail!("refused to signal pid {pid}: {why}")
+}
+
+/// /proc/sys/kernel/pid_max, or the largest value Linux allows when it cannot be read.
+fn pid_max() -> u32 {
+    std::fs::read_to_string("/proc/sys/kernel/pid_max").ok().and_then(|s| s.trim().parse().ok()).unwrap_or(1 << 22)
 }
 
 /// TERM the process group `id` leads, wait up to `grace`, then KILL what is left. Touches
-/// nothing unless the group is still the one `id` started; returns whether anything was signalled.
+/// nothing unless the group is still the one `id` started and [`may_signal`] allows its number;
+/// returns whether anything was signalled.
 pub fn stop_group(id: Identity, grace: Duration) -> Result<bool> {
+    may_signal(id.pid)?;
     if !group_remains(id) {
         return Ok(false);
     }
-    signal_group(id, libc::SIGTERM)?;
+    signal_group(id, Signal::TERM)?;
     let deadline = Instant::now() + grace;
     while Instant::now() < deadline {
         if !group_remains(id) {
@@ -136,7 +232,7 @@ pub fn stop_group(id: Identity, grace: Duration) -> Result<bool> {
         std::thread::sleep(Duration::from_millis(20));
     }
     if group_remains(id) {
-        signal_group(id, libc::SIGKILL)?;
+        signal_group(id, Signal::KILL)?;
         let deadline = Instant::now() + Duration::from_secs(2);
         while group_remains(id) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
@@ -145,19 +241,18 @@ pub fn stop_group(id: Identity, grace: Duration) -> Result<bool> {
     Ok(true)
 }
 
-fn signal_group(id: Identity, signal: i32) -> Result<()> {
-    // SAFETY: kill has no memory effects; the negative pid addresses the group it leads.
-    let rc = unsafe { libc::kill(-(id.pid as i32), signal) };
-    let err = std::io::Error::last_os_error();
-    if rc != 0 && err.raw_os_error() != Some(libc::ESRCH) {
-        return Err(err).with_context(|| format!("could not signal process group {}", id.pid));
+fn signal_group(id: Identity, signal: Signal) -> Result<()> {
+    let pid = i32::try_from(id.pid).ok().and_then(Pid::from_raw).context("no such process group")?;
+    match rustix::process::kill_process_group(pid, signal) {
+        Ok(()) | Err(rustix::io::Errno::SRCH) => Ok(()),
+        Err(e) => Err(std::io::Error::from(e)).with_context(|| format!("could not signal process group {}", id.pid)),
     }
-    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::process::ExitStatusExt;
 
     #[test]
     fn parses_stat_with_a_hostile_command_name() {
@@ -182,9 +277,25 @@ mod tests {
 
     #[test]
     fn a_group_with_another_start_time_is_not_signalled() {
-        let me = identify(std::process::id()).unwrap();
-        let impostor = Identity { start_ticks: me.start_ticks + 1, ..me };
+        use std::os::unix::process::CommandExt;
+        let mut child = std::process::Command::new("sleep").arg("1000").process_group(0).spawn().unwrap();
+        let id = identify(child.id()).unwrap();
+        let impostor = Identity { start_ticks: id.start_ticks + 1, ..id };
         assert!(!stop_group(impostor, Duration::from_millis(10)).unwrap());
+        assert!(child.try_wait().unwrap().is_none());
+        assert!(stop_group(id, Duration::from_secs(5)).unwrap());
+        assert!(child.wait().unwrap().signal().is_some());
+    }
+
+    #[test]
+    fn pids_no_state_may_name_are_refused() {
+        let own_group = rustix::process::getpgrp().as_raw_nonzero().get() as u32;
+        for pid in [0, 1, std::process::id(), own_group, u32::MAX, i32::MAX as u32 + 1] {
+            let err = may_signal(pid).unwrap_err().to_string();
+            assert!(err.starts_with(&format!("refused to signal pid {pid}")), "{err}");
+            assert!(stop_group(Identity { pid, start_ticks: 0 }, Duration::ZERO).is_err());
+        }
+        assert!(may_signal(2).is_ok());
     }
 
     #[test]

@@ -37,27 +37,46 @@ impl Time {
 }
 
 /// Load a state file; a missing one is the default. One that cannot be parsed (written by a
-/// different version, edited by hand) is set aside as `<file>.bad` and replaced by the default,
-/// with a warning, so a monitor never stops monitoring over its own bookkeeping.
+/// different version, edited by hand) or is a directory is set aside as `<file>.bad` and
+/// replaced by the default, with a warning, so a monitor never stops monitoring over its own
+/// bookkeeping.
 pub fn load<T: DeserializeOwned + Default>(path: &Path) -> Result<T> {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(T::default()),
+        Err(e) if e.kind() == std::io::ErrorKind::IsADirectory => {
+            set_aside(path, "it is a directory")?;
+            return Ok(T::default());
+        }
         Err(e) => return Err(e).with_context(|| format!("could not read state {}", path.display())),
     };
     match serde_json::from_slice(&bytes) {
         Ok(value) => Ok(value),
         Err(e) => {
-            let aside = path.with_extension("json.bad");
-            crate::store::atomic::rename(path, &aside)?;
-            super::warn(&format!(
-                "could not parse {} ({e}); moved it to {} and started afresh",
-                path.display(),
-                aside.display()
-            ));
+            set_aside(path, &format!("could not parse it: {e}"))?;
             Ok(T::default())
         }
     }
+}
+
+/// Move `path` to `<file>.bad` (a directory to the first free `<file>.bad.N`, since it cannot
+/// replace what is there) and say so.
+fn set_aside(path: &Path, why: &str) -> Result<()> {
+    let mut aside = path.with_extension("json.bad");
+    if path.is_dir() {
+        let mut n = 1;
+        while aside.symlink_metadata().is_ok() {
+            n += 1;
+            aside = path.with_extension(format!("json.bad.{n}"));
+        }
+    }
+    crate::store::atomic::rename(path, &aside)?;
+    super::warn(&format!(
+        "{} was unusable ({why}); moved it to {} and started afresh",
+        path.display(),
+        aside.display()
+    ));
+    Ok(())
 }
 
 #[cfg(test)]
@@ -73,6 +92,11 @@ mod tests {
         std::fs::write(&p, "{not json").unwrap();
         assert!(load::<BTreeMap<String, u32>>(&p).unwrap().is_empty());
         assert_eq!(std::fs::read_to_string(dir.path().join("health.json.bad")).unwrap(), "{not json");
+        // A directory in its place goes aside too, beside the earlier bad file.
+        std::fs::create_dir_all(p.join("x")).unwrap();
+        assert!(load::<BTreeMap<String, u32>>(&p).unwrap().is_empty());
+        assert!(dir.path().join("health.json.bad.2/x").is_dir());
+        assert!(!p.exists());
     }
 
     #[test]

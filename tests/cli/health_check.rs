@@ -135,13 +135,24 @@ fn process_heartbeat_disk_queue_and_command_probes() {
 [[check]]
 name = "live"
 process = "../live.pid"
+process_match = "sleep"
 max_rss = "1GiB"
 max_cpu_percent = 90
 
 [[check]]
 name = "fat"
 process = "../live.pid"
+process_match = "sleep"
 max_rss = "1KiB"
+
+[[check]]
+name = "stale"
+process = "../live.pid"
+process_match = "nginx"
+
+[[check]]
+name = "unvouched"
+process = "../live.pid"
 
 [[check]]
 name = "zombie"
@@ -208,6 +219,8 @@ timeout = "300ms"
     let expect = [
         ("live", true, "resident"),
         ("fat", false, "over 1KiB"),
+        ("stale", false, "does not match process_match \"nginx\""),
+        ("unvouched", false, "set process_match"),
         ("zombie", false, "zombie"),
         ("no-pidfile", false, "could not read pidfile"),
         ("apply-patch", false, "last beat 10m ago, over 5m"),

@@ -52,8 +52,12 @@ mod archive_summaries;
 mod gen_docs;
 /// health-check: every probe kind, alerts, the dead-man ping.
 mod health_check;
+/// health-check under faults: concurrent alerts, broken state files, a missing ping URL.
+mod health_check_faults;
 /// watchdog: restarts, budget, circuit breaker.
 mod watchdog;
+/// watchdog under faults: killed mid-restart, crash loops, stale pidfiles, TERM-proof children.
+mod watchdog_faults;
 
 // The source itself.
 /// The module graph follows the declared layers, without cycles.

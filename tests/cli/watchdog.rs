@@ -10,18 +10,18 @@ use crate::support::{Test, wait_until};
 
 /// A test directory whose components are killed (by the process groups the watchdog recorded)
 /// when the test ends, pass or fail.
-struct Fixture {
-    t: Test,
-    started: std::cell::RefCell<Vec<i32>>,
+pub(crate) struct Fixture {
+    pub(crate) t: Test,
+    pub(crate) started: std::cell::RefCell<Vec<i32>>,
 }
 
 impl Fixture {
-    fn new(config: &str) -> Fixture {
+    pub(crate) fn new(config: &str) -> Fixture {
         Fixture { t: Test::new().file("runner.toml", config), started: Default::default() }
     }
 
     /// With a loopback server standing in for Slack's incoming webhook.
-    fn with_slack(config: &str) -> (Fixture, Server) {
+    pub(crate) fn with_slack(config: &str) -> (Fixture, Server) {
         let slack = Server::ok("ok");
         let f = Fixture::new(&format!("[slack]\nalert_webhook_file = \"hook\"\n\n{config}"));
         f.t.write("hook", format!("{}/hook\n", slack.url));
@@ -29,7 +29,7 @@ impl Fixture {
     }
 
     /// Run `runner watchdog --json ARGS`, note every pid it reports, return the report.
-    fn cycle(&self, args: &[&str], code: i32) -> Value {
+    pub(crate) fn cycle(&self, args: &[&str], code: i32) -> Value {
         let mut all = vec!["watchdog", "--json"];
         all.extend_from_slice(args);
         let report = self.t.run(all).code(code).json();
@@ -41,12 +41,12 @@ impl Fixture {
         report
     }
 
-    fn state(&self, name: &str) -> Value {
+    pub(crate) fn state(&self, name: &str) -> Value {
         let file: Value = serde_json::from_str(&self.t.read(".runner/state/watchdog.json")).unwrap();
         file["components"][name].clone()
     }
 
-    fn events(&self, action: &str) -> Vec<Value> {
+    pub(crate) fn events(&self, action: &str) -> Vec<Value> {
         let text =
             if self.t.exists(".runner/events.jsonl") { self.t.read(".runner/events.jsonl") } else { String::new() };
         text.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).filter(|e| e["action"] == action).collect()
@@ -62,12 +62,12 @@ impl Drop for Fixture {
     }
 }
 
-fn component(report: &Value) -> &Value {
+pub(crate) fn component(report: &Value) -> &Value {
     &report["components"][0]
 }
 
 /// Alive and not a zombie.
-fn running(pid: i64) -> bool {
+pub(crate) fn running(pid: i64) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .is_ok_and(|s| s.rsplit_once(')').is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z')))
 }
@@ -181,11 +181,13 @@ start = ["sh", "-c", "test -f fixed && touch ready && exec sleep 1000"]
 max_restarts = 1
 backoff = "0s"
 cooldown = "1s"
+window = "3s"
 "#,
     );
     assert_eq!(component(&f.cycle(&[], 1))["action"], "restart-failed");
     assert_eq!(component(&f.cycle(&[], 1))["action"], "circuit-opened");
-    std::thread::sleep(Duration::from_millis(1100));
+    // Past the cooldown, and the window has room again (every start counts, trials too).
+    std::thread::sleep(Duration::from_millis(3100));
     // The trial fails: half-open until the next cycle, which opens the circuit again, quietly.
     let trial = f.cycle(&[], 1);
     assert_eq!(
@@ -198,13 +200,14 @@ cooldown = "1s"
         (Some("reopened"), Some("open"))
     );
     assert_eq!(slack.hits().len(), 1);
-    // Fixed: the next trial brings it back, the circuit closes and the count resets.
+    // Fixed: the next trial brings it back and the circuit closes; the trial stays counted.
     f.t.write("fixed", "");
-    std::thread::sleep(Duration::from_millis(1100));
+    // Past the cooldown, and the window has room again (every start counts, trials too).
+    std::thread::sleep(Duration::from_millis(3100));
     let back = f.cycle(&[], 0);
     assert_eq!(component(&back)["action"], "restarted");
     assert_eq!(component(&back)["state"], "closed");
-    assert_eq!(component(&back)["restarts"], 0);
+    assert_eq!(component(&back)["restarts"], 1);
     assert!(running(component(&back)["pid"].as_i64().unwrap()));
     let hits = slack.hits();
     assert_eq!(hits.len(), 2, "{hits:?}");
@@ -253,10 +256,10 @@ stop_grace = "1s"
 }
 
 /// An unrelated process of the test's own, killed when the test ends.
-struct Stranger(std::process::Child);
+pub(crate) struct Stranger(pub(crate) std::process::Child);
 
 impl Stranger {
-    fn spawn() -> Stranger {
+    pub(crate) fn spawn() -> Stranger {
         let null = std::process::Stdio::null;
         Stranger(std::process::Command::new("sleep").arg("1000").stdout(null()).stderr(null()).spawn().unwrap())
     }
