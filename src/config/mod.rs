@@ -86,6 +86,10 @@ pub struct ServerConfig {
     pub public_url: Option<String>,
     /// Relative to home.
     pub pidfile: PathBuf,
+    /// Start `apply-patch --env E` as soon as a patch is durably queued (false: cron applies it).
+    pub apply_on_receive: bool,
+    /// The longest `?wait=` (or `Prefer: wait=`) a poster may ask the answer to be held for.
+    pub max_wait: Duration,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -156,6 +160,8 @@ impl Default for ServerConfig {
             public_status: false,
             public_url: None,
             pidfile: PathBuf::from("state/serve.pid"),
+            apply_on_receive: true,
+            max_wait: Duration::secs(30),
         }
     }
 }

@@ -15,7 +15,8 @@ use crate::http::commit::GroupCommit;
 use crate::http::limit::RateLimiter;
 use crate::http::metrics::Metrics;
 use crate::http::wire::{Request, Response};
-use crate::http::{dashboard, intake, openapi};
+use crate::http::{dashboard, intake, openapi, wait};
+use crate::operator::kick::Kicker;
 use crate::store::events::{self, Event};
 use crate::store::{Home, atomic};
 
@@ -37,6 +38,8 @@ pub struct App {
     pub metrics: Metrics,
     /// Where clients reach us, for links: `server.public_url`, else `http://<listen address>`.
     pub base_url: String,
+    /// Starts apply runs as patches arrive (`server.apply_on_receive`).
+    pub kicker: Kicker,
     id_stripes: Vec<Mutex<()>>,
 }
 
@@ -63,6 +66,7 @@ impl App {
             limiter: RateLimiter::new(server.rate_limit),
             metrics: Metrics::default(),
             base_url,
+            kicker: Kicker::new(&settings, server.apply_on_receive)?,
             id_stripes: (0..ID_STRIPES).map(|_| Mutex::new(())).collect(),
             settings,
         })
@@ -94,6 +98,12 @@ impl App {
             ("other", _) => Err(Response::error(404, format!("no route {}", req.path), None)),
             _ => Err(Response::error(405, format!("{method} is not allowed on {route}"), None)),
         }
+    }
+
+    /// A webhook answer held until its patch settles, when the poster asked to wait. Called
+    /// after the request's handling permit is given back: a held answer takes no permit.
+    pub fn hold(&self, req: &Request, res: Response) -> Response {
+        wait::hold(self, req, res)
     }
 
     /// Status pages need the webhook's credentials unless `server.public_status` is set.

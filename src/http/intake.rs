@@ -14,7 +14,9 @@ use crate::patch::{self, Patch, fence::Fence};
 use crate::http::app::{App, Reply, internal};
 use crate::http::auth::{self, Proof};
 use crate::http::wire::{Request, Response};
-use crate::operator::callback;
+use crate::http::wait;
+use crate::operator::kick::Why;
+use crate::operator::{callback, fit};
 use crate::store::atomic::Staged;
 use crate::store::events::Event;
 use crate::store::mode;
@@ -40,6 +42,7 @@ pub fn post(app: &App, req: &Request) -> Reply {
 
 /// `delivery`: a GitHub-style delivery id, which names a patch that brings no id of its own.
 fn accept(app: &App, req: &Request, delivery: Option<&str>) -> Reply {
+    wait::requested(app, req)?;
     let media = req.header("content-type").unwrap_or_default();
     if !media.split(';').next().unwrap_or_default().trim().eq_ignore_ascii_case("application/json") {
         return Err(Response::error(415, "send the patch envelope as Content-Type: application/json", None));
@@ -96,6 +99,9 @@ fn accept(app: &App, req: &Request, delivery: Option<&str>) -> Reply {
             let msg = format!("patch {id} was already received with a different body: use a new id");
             return Err(Response::error(409, msg, Some("id")));
         }
+        if entry.state == State::Pending {
+            kick(app, &env, &id);
+        }
         return Ok(Response::json(200, &receipt(app, &env, &id, entry.state)));
     }
     queue::stage(&app.home, &env, &id, State::Pending, &bytes).and_then(Staged::install).map_err(internal)?;
@@ -109,6 +115,7 @@ fn accept(app: &App, req: &Request, delivery: Option<&str>) -> Reply {
         eprintln!("runner: error: {e:#} (audit event for patch {id} not written)");
     }
     app.metrics.patch_accepted();
+    kick(app, &env, &id);
     Ok(Response::json(202, &receipt(app, &env, &id, State::Pending)))
 }
 
@@ -131,11 +138,28 @@ pub fn get(app: &App, req: &Request) -> Reply {
             return Err(unprocessable(&format!("unknown environment {env:?}"), Some("env")));
         }
         let Some(entry) = queue::find(&app.home, env, id).map_err(internal)? else { continue };
-        let mut body = callback::record(&app.home, env, id, entry.state).map_err(internal)?;
-        body["url"] = patch_url(app, id).into();
-        return Ok(Response::json(200, &body));
+        let full = matches!(req.query_param("full"), Some("1" | "true"));
+        return patch_answer(app, env, id, entry.state, full);
     }
     Err(Response::error(404, format!("no patch {id} has been received"), None))
+}
+
+/// 200 with a patch's record and the URL to poll; cut to fit a model's answer unless `full`.
+pub fn patch_answer(app: &App, env: &str, id: &str, state: State, full: bool) -> Reply {
+    let mut body = callback::record(&app.home, env, id, state).map_err(internal)?;
+    body["url"] = patch_url(app, id).into();
+    if !full {
+        fit::fit(&mut body, &format!("{}?full=1", patch_url(app, id)));
+    }
+    Ok(Response::json(200, &body))
+}
+
+/// Start (or ask for) an apply run now that the patch is durable. The patch is queued whatever
+/// happens here, and cron sweeps it if no run starts, so a failure is logged, not answered.
+fn kick(app: &App, env: &str, id: &str) {
+    if let Err(e) = app.kicker.kick(env, Why::Arrival) {
+        eprintln!("runner: error: {e:#} (patch {id} waits for the next apply-patch run)");
+    }
 }
 
 /// The patch itself: it parses, and every path it names is inside the environment's fence.

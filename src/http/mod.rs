@@ -11,4 +11,5 @@ pub mod metrics;
 pub mod openapi;
 pub mod server;
 pub mod signal;
+pub mod wait;
 pub mod wire;

@@ -100,6 +100,7 @@ fn connection(stream: TcpStream, addr: SocketAddr, app: &App, permits: &Permits,
             let _permit = permits.acquire();
             app.handle(&req)
         };
+        let res = app.hold(&req, res);
         let keep_alive = req.keep_alive && !signal::stopping();
         // Logged before sending, so a client that has its answer can find the line.
         access(addr, &req.method, &req.path, &res, started.elapsed());

@@ -4,6 +4,8 @@
 
 mod approve;
 pub mod callback;
+pub mod fit;
+pub mod kick;
 mod prepare;
 mod preview;
 mod process;

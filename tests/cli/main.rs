@@ -17,6 +17,7 @@ mod health_check;
 mod operator;
 mod property;
 mod queue_fixture;
+mod roundtrip;
 mod serve_webhook;
 mod slack;
 mod watchdog;
