@@ -88,7 +88,7 @@ impl App {
         let method = req.method.as_str();
         match (route, method) {
             ("/health", "GET") => Ok(Response::json(200, &json!({ "ok": true }))),
-            ("/openapi.json", "GET") => Ok(Response::json(200, &openapi::document(&self.base_url))),
+            ("/openapi.json", "GET") => Ok(Response::json(200, &openapi::document(&self.base_url, &self.settings))),
             ("/webhook", "POST") => intake::post(self, req),
             ("/patches/{id}", "GET") => intake::get(self, req),
             ("/slack/commands", "POST") => crate::slack::handle(self, req),
@@ -96,7 +96,8 @@ impl App {
             ("/dashboard", "GET") => self.guarded(req, || dashboard::page(self)),
             ("/metrics", "GET") => self.guarded(req, || dashboard::metrics(self)),
             ("other", _) => Err(Response::error(404, format!("no route {}", req.path), None)),
-            _ => Err(Response::error(405, format!("{method} is not allowed on {route}"), None)),
+            _ => Err(Response::error(405, format!("{method} is not allowed on {route}"), None)
+                .with_header("Allow", allowed_methods(route))),
         }
     }
 
@@ -135,6 +136,15 @@ fn route_of(path: &str) -> &'static str {
         "/metrics" => "/metrics",
         p if p.strip_prefix("/patches/").is_some_and(|id| !id.is_empty() && !id.contains('/')) => "/patches/{id}",
         _ => "other",
+    }
+}
+
+/// The methods a route answers, for a 405's `Allow` header (RFC 9110).
+fn allowed_methods(route: &str) -> &'static str {
+    match route {
+        "/webhook" | "/slack/commands" | "/slack/interactions" => "POST",
+        "/health" => "GET, HEAD",
+        _ => "GET",
     }
 }
 

@@ -14,7 +14,7 @@ use crate::patch::{self, Patch, fence::Fence};
 use crate::http::app::{App, Reply, internal};
 use crate::http::auth::{self, Proof};
 use crate::http::wire::{Request, Response};
-use crate::http::wait;
+use crate::http::{openapi, wait};
 use crate::operator::kick::Why;
 use crate::operator::{callback, fit};
 use crate::store::atomic::Staged;
@@ -65,15 +65,19 @@ fn accept(app: &App, req: &Request, delivery: Option<&str>) -> Reply {
             return Err(unprocessable(&msg, Some("env")));
         }
     };
+    known_fields(fields)?;
     let bad_id = || {
         let msg = "id must be 1-128 letters, digits, `.`, `_` or `-`, not starting with `.` or `-`";
         unprocessable(msg, Some("id"))
     };
-    // Ids sometimes arrive as numbers; the file name is their text.
-    let given_id = match fields.get("id") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(id)) if queue::valid_id(id) => Some(id.clone()),
-        Some(Value::Number(n)) => Some(n.to_string()),
+    // Ids sometimes arrive as numbers (7, or 7.0): stored as text, so every reader agrees on "7".
+    let (given_id, numbered) = match fields.get("id") {
+        None | Some(Value::Null) => (None, false),
+        Some(Value::String(id)) if queue::valid_id(id) => (Some(id.clone()), false),
+        Some(Value::Number(n)) => match whole(n) {
+            Some(n) => (Some(n.to_string()), true),
+            None => return Err(bad_id()),
+        },
         Some(_) => return Err(bad_id()),
     };
     let field = if fields.contains_key("operations") { "operations" } else { "patch" };
@@ -83,9 +87,11 @@ fn accept(app: &App, req: &Request, delivery: Option<&str>) -> Reply {
     // into the stored copy so every reader agrees on it: from its delivery id when it has one,
     // so a delivery replayed after a restart (which forgets the ids it has seen) is the same patch.
     let (id, bytes) = match given_id.or(patch.meta.id.filter(|id| queue::valid_id(id))) {
-        Some(id) => (id, req.body.clone()),
-        None => {
-            let id = delivery.map(|d| format!("gh-{d}")).filter(|id| queue::valid_id(id)).unwrap_or_else(new_id);
+        Some(id) if !numbered => (id, req.body.clone()),
+        found => {
+            let id = found.unwrap_or_else(|| {
+                delivery.map(|d| format!("gh-{d}")).filter(|id| queue::valid_id(id)).unwrap_or_else(new_id)
+            });
             envelope["id"] = Value::String(id.clone());
             (id, serde_json::to_vec(&envelope).map_err(|e| internal(e.into()))?)
         }
@@ -138,7 +144,11 @@ pub fn get(app: &App, req: &Request) -> Reply {
             return Err(unprocessable(&format!("unknown environment {env:?}"), Some("env")));
         }
         let Some(entry) = queue::find(&app.home, env, id).map_err(internal)? else { continue };
-        let full = matches!(req.query_param("full"), Some("1" | "true"));
+        let full = match req.query_param("full") {
+            None | Some("0") => false,
+            Some("1") => true,
+            Some(_) => return Err(Response::error(400, "full must be 0 or 1", Some("full"))),
+        };
         return patch_answer(app, env, id, entry.state, full);
     }
     Err(Response::error(404, format!("no patch {id} has been received"), None))
@@ -159,6 +169,29 @@ pub fn patch_answer(app: &App, env: &str, id: &str, state: State, full: bool) ->
 fn kick(app: &App, env: &str, id: &str) {
     if let Err(e) = app.kicker.kick(env, Why::Arrival) {
         eprintln!("runner: error: {e:#} (patch {id} waits for the next apply-patch run)");
+    }
+}
+
+/// A whole number id from 0 to [`openapi::MAX_INT_ID`], however JSON spelled it (7 or 7.0).
+fn whole(n: &serde_json::Number) -> Option<u64> {
+    let max = openapi::MAX_INT_ID;
+    n.as_u64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= max as f64).map(|f| f as u64))
+        .filter(|n| *n <= max)
+}
+
+/// The fields of the envelope the OpenAPI document describes: any other is a typo or a field
+/// the sender believes does something, so it is refused rather than ignored. The seed system's
+/// legacy shapes (`blockId`, `mutations`, `target_file`, `patch` as an object) keep their own.
+fn known_fields(fields: &serde_json::Map<String, Value>) -> Result<(), Response> {
+    const KNOWN: [&str; 9] = ["id", "env", "description", "author", "validate", "callback_url", "patch", "operations", "role"];
+    let legacy = ["blockId", "mutations", "target_file"].iter().any(|k| fields.contains_key(*k))
+        || fields.get("patch").is_some_and(Value::is_object);
+    match fields.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+        Some(key) if !legacy => {
+            let msg = format!("unknown field {key:?}: the envelope has id, env, description, author, validate, callback_url and patch or operations");
+            Err(unprocessable(&msg, Some(key)))
+        }
+        _ => Ok(()),
     }
 }
 

@@ -7,6 +7,7 @@ mod apply_direct;
 mod apply_queue;
 mod archive_summaries;
 mod callback;
+mod contract;
 mod crash;
 mod dashboard;
 mod formats;
