@@ -122,6 +122,9 @@ fn accept(app: &App, req: &Request, delivery: Option<&str>) -> Reply {
     }
     app.metrics.patch_accepted();
     kick(app, &env, &id);
+    if waits_for_approval(app, &env) {
+        announce_waiting(app, &env, &id, patch.meta.description.clone());
+    }
     Ok(Response::json(202, &receipt(app, &env, &id, State::Pending)))
 }
 
@@ -162,6 +165,29 @@ pub fn patch_answer(app: &App, env: &str, id: &str, state: State, full: bool) ->
         fit::fit(&mut body, &format!("{}?full=1", patch_url(app, id)));
     }
     Ok(Response::json(200, &body))
+}
+
+/// Whether a patch just queued in `env` waits for an operator (not for cron or a pause).
+fn waits_for_approval(app: &App, env: &str) -> bool {
+    let require = app.settings.config.env.get(env).is_some_and(|e| e.require_approval);
+    match mode::read(&app.home) {
+        Ok(mode::Mode::Manual) => true,
+        Ok(mode::Mode::Auto) => require,
+        _ => false,
+    }
+}
+
+/// Tell Slack a patch waits for approval, off the request's thread (Slack may be slow).
+fn announce_waiting(app: &App, env: &str, id: &str, description: Option<String>) {
+    let (settings, home, env, owned) = (app.settings.clone(), app.home.clone(), env.to_string(), id.to_string());
+    let posted = std::thread::Builder::new().name("slack-waiting".into()).spawn(move || {
+        if let Err(e) = crate::slack::outcome::announce_waiting(&settings, &home, &env, &owned, description.as_deref()) {
+            eprintln!("runner: error: {e:#} (Slack was not told that patch {owned} waits for approval)");
+        }
+    });
+    if let Err(e) = posted {
+        eprintln!("runner: error: could not start a thread to tell Slack about patch {id}: {e}");
+    }
 }
 
 /// Start (or ask for) an apply run now that the patch is durable. The patch is queued whatever

@@ -10,12 +10,17 @@ use serde_json::json;
 use crate::http::app::App;
 use crate::http::dashboard::{named_entries, recent};
 use crate::output::age;
-use crate::slack::Answer;
+use crate::operator::kick::Why;
+use crate::slack::{Answer, escape};
+use crate::store::results;
 use crate::status;
 use crate::store::events::{self, Event, rfc3339};
 use crate::store::mode::{self, Mode};
 use crate::store::{atomic, queue};
 use crate::{operator, slack};
+
+/// Characters of a failed patch's reason /summary-logs shows.
+const REASON_SHOWN: usize = 600;
 
 /// Who asked, and where.
 pub struct Ctx<'a> {
@@ -51,28 +56,29 @@ pub const COMMANDS: &[Command] = &[
     Command { name: "/watchdog-ping", usage: "", help: "components as the watchdog last saw them", changes: false, run: daemons },
     Command { name: "/daemon-status", usage: "", help: "same as /watchdog-ping", changes: false, run: daemons },
     Command { name: "/summary-logs", usage: "[n]", help: "the n newest patch summaries (default 3)", changes: false, run: summaries },
-    Command { name: "/dashboard", usage: "", help: "the dashboard's link", changes: false, run: |c, _| Ok(format!("<{}/dashboard>", c.app.base_url)) },
+    Command { name: "/dashboard", usage: "", help: "the dashboard's link", changes: false, run: |c, _| Ok(format!("{}/dashboard", c.app.base_url)) },
     Command { name: "/help", usage: "", help: "this list", changes: false, run: |_, _| Ok(help()) },
 ];
 
 /// Run `command` for Slack user `user`; every outcome is an answer (refusals included).
 pub fn run(app: &App, command: &str, text: &str, user: &str) -> Answer {
+    // Everything answered is escaped here, once: patch text, file names, the user's own words.
     let Some(cmd) = COMMANDS.iter().find(|c| c.name == command) else {
-        return Answer { in_channel: false, text: format!("unknown command `{command}`\n{}", help()) };
+        return Answer { in_channel: false, text: escape(&format!("unknown command `{command}`\n{}", help())) };
     };
     let ctx = Ctx { app, actor: format!("slack:{user}") };
     let admins = &app.settings.config.slack.admins;
     if cmd.changes && !admins.is_empty() && !admins.iter().any(|a| a == user) {
         audit(&ctx, cmd, text, Err("not an admin"));
-        return Answer { in_channel: false, text: format!("`{command}` changes runner: only slack.admins may use it") };
+        return Answer { in_channel: false, text: escape(&format!("`{command}` changes runner: only slack.admins may use it")) };
     }
     let result = (cmd.run)(&ctx, text);
     if cmd.changes {
         audit(&ctx, cmd, text, result.as_ref().map(|_| ()).map_err(|_| "failed"));
     }
     match result {
-        Ok(text) => Answer { in_channel: cmd.changes, text },
-        Err(e) => Answer { in_channel: false, text: format!(":warning: {command} failed: {e:#}") },
+        Ok(text) => Answer { in_channel: cmd.changes, text: escape(&text) },
+        Err(e) => Answer { in_channel: false, text: escape(&format!(":warning: {command} failed: {e:#}")) },
     }
 }
 
@@ -157,6 +163,9 @@ fn approve(ctx: &Ctx, text: &str) -> Result<String> {
     }
     let (target, env) = target_and_env(ctx, text, "next")?;
     let ids = operator::approve(&ctx.app.settings, &ctx.app.home, env, target, &ctx.actor)?;
+    if !ids.is_empty() {
+        apply_now(ctx, env);
+    }
     Ok(match ids.as_slice() {
         [] => format!("nothing is pending in {env}"),
         ids => format!("approved in {env}: {}", ids.iter().map(|i| format!("`{i}`")).collect::<Vec<_>>().join(", ")),
@@ -191,12 +200,21 @@ fn again(ctx: &Ctx, text: &str) -> Result<String> {
         id => id.to_string(),
     };
     operator::retry(&ctx.app.settings, &ctx.app.home, env, &id, &ctx.actor)?;
+    apply_now(ctx, env);
     Ok(format!("`{id}` queued again in {env} (approved)"))
+}
+
+/// An approved patch is applied now (as on arrival) where the mode lets approved patches
+/// through; cron sweeps it otherwise.
+fn apply_now(ctx: &Ctx, env: &str) {
+    if let Err(e) = ctx.app.kicker.kick(env, Why::Approval) {
+        eprintln!("runner: error: {e:#} (approved patches in {env} wait for the next apply-patch run)");
+    }
 }
 
 fn set_mode(ctx: &Ctx, new: Mode) -> Result<String> {
     let previous = mode::set(&ctx.app.home, new, &ctx.actor)?;
-    Ok(format!("mode: *{new}* (was {previous}), set by <@{}>", ctx.actor.trim_start_matches("slack:")))
+    Ok(format!("mode: *{new}* (was {previous}), set by {}", ctx.actor))
 }
 
 fn cursor_mode(ctx: &Ctx, text: &str) -> Result<String> {
@@ -271,9 +289,16 @@ fn summaries(ctx: &Ctx, text: &str) -> Result<String> {
     let mut out = String::new();
     for (_, env, path) in all.into_iter().take(n.clamp(1, 10)) {
         let text = std::fs::read_to_string(&path).unwrap_or_default();
-        let head: Vec<_> = text.lines().take(12).collect();
+        // The title and description: the list below them is in the result, the reason follows.
+        let head: Vec<_> =
+            text.lines().take_while(|l| !l.starts_with("- ") && !l.starts_with("## ")).filter(|l| !l.is_empty()).take(4).collect();
         let id = path.file_stem().unwrap_or_default().to_string_lossy();
         let _ = writeln!(out, "*{env}* `{id}`\n```{}```", head.join("\n"));
+        // The reason sits below the head of a summary: a failed patch says why in full.
+        if let Ok(Some(reason)) = results::read(&ctx.app.home, &env, &id).map(|r| r.and_then(|r| r.reason)) {
+            let shown = crate::operator::fit::clip(&reason, REASON_SHOWN, "the summary file").unwrap_or(reason);
+            let _ = writeln!(out, "*reason*\n```{shown}```");
+        }
     }
     Ok(out)
 }

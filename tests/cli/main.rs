@@ -21,5 +21,6 @@ mod queue_fixture;
 mod roundtrip;
 mod serve_webhook;
 mod slack;
+mod slack_outcome;
 mod watchdog;
 mod webhook_fixture;

@@ -179,7 +179,7 @@ fn read_only_commands_answer_from_disk() {
     let one = text(&slack(&server, "/summary-logs", "1", "U1")).to_string();
     assert!(one.contains("`new`") && one.contains("applied 1 file") && !one.contains("old patch"), "{one}");
     assert!(text(&slack(&server, "/summary-logs", "x", "U1")).contains("usage"));
-    assert_eq!(text(&slack(&server, "/dashboard", "", "U1")), "<https://runner.example.com/dashboard>");
+    assert_eq!(text(&slack(&server, "/dashboard", "", "U1")), "https://runner.example.com/dashboard");
     let help = text(&slack(&server, "/help", "", "U1")).to_string();
     for command in ["/patch-approve", "/again", "/kill", "/restart-runner", "/summary-logs"] {
         assert!(help.contains(command), "{command} in {help}");
