@@ -197,6 +197,7 @@ fn two_hundred_posts_at_once_are_applied_by_a_few_runs_and_none_twice() {
             assert_eq!(t.read(&format!("tree/burst/b-{k}-{i}.txt")), format!("b-{k}-{i}\n"));
         }
     }
+    assert_eq!(zombies_of(server.child.id()), 0, "every apply run was waited for");
     let runs = server.stderr().matches("\"event\":\"apply-run\"").count();
     assert!(runs < 50, "200 posts caused {runs} runs: they are not coalesced");
     assert!(!server.stderr().contains("\"error\""), "{}", server.stderr());
@@ -221,4 +222,18 @@ fn an_answer_stays_under_100000_characters_with_a_megabyte_of_check_output() {
     assert!(get.body.chars().count() < 100_000);
     let full = server.get("/patches/big-1?full=1", &[("Authorization", &auth())]).status(200).json();
     assert_eq!(full["result"]["checks"][1]["output"].as_str().unwrap().len(), 1 << 20);
+}
+
+/// Children of `pid` that exited and were never waited for (state `Z` in /proc).
+fn zombies_of(pid: u32) -> usize {
+    let Ok(procs) = std::fs::read_dir("/proc") else { panic!("no /proc to look for zombies in") };
+    procs
+        .flatten()
+        .filter_map(|p| std::fs::read_to_string(p.path().join("stat")).ok())
+        .filter(|stat| {
+            // `pid (comm) state ppid …`: comm may hold spaces, so read after the last `)`.
+            let rest: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, r)| r).split_whitespace().collect();
+            rest.first() == Some(&"Z") && rest.get(1) == Some(&pid.to_string().as_str())
+        })
+        .count()
 }
