@@ -7,10 +7,10 @@ use super::{Context, apply_direct};
 use crate::cli::ApplyPatchArgs;
 use crate::exit::Outcome;
 use crate::operator::{self, QueueReport};
-use crate::{output, slack};
 use crate::patch::summary::outcome_name;
 use crate::store::events;
 use crate::store::results::Outcome as PatchOutcome;
+use crate::{output, slack};
 
 pub fn run(ctx: &Context, args: ApplyPatchArgs) -> Result<Outcome> {
     if args.tree.is_some() {

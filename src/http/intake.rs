@@ -181,7 +181,8 @@ fn waits_for_approval(app: &App, env: &str) -> bool {
 fn announce_waiting(app: &App, env: &str, id: &str, description: Option<String>) {
     let (settings, home, env, owned) = (app.settings.clone(), app.home.clone(), env.to_string(), id.to_string());
     let posted = std::thread::Builder::new().name("slack-waiting".into()).spawn(move || {
-        if let Err(e) = crate::slack::outcome::announce_waiting(&settings, &home, &env, &owned, description.as_deref()) {
+        if let Err(e) = crate::slack::outcome::announce_waiting(&settings, &home, &env, &owned, description.as_deref())
+        {
             eprintln!("runner: error: {e:#} (Slack was not told that patch {owned} waits for approval)");
         }
     });
@@ -201,7 +202,8 @@ fn kick(app: &App, env: &str, id: &str) {
 /// A whole number id from 0 to [`openapi::MAX_INT_ID`], however JSON spelled it (7 or 7.0).
 fn whole(n: &serde_json::Number) -> Option<u64> {
     let max = openapi::MAX_INT_ID;
-    n.as_u64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= max as f64).map(|f| f as u64))
+    n.as_u64()
+        .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= max as f64).map(|f| f as u64))
         .filter(|n| *n <= max)
 }
 
@@ -209,12 +211,15 @@ fn whole(n: &serde_json::Number) -> Option<u64> {
 /// the sender believes does something, so it is refused rather than ignored. The seed system's
 /// legacy shapes (`blockId`, `mutations`, `target_file`, `patch` as an object) keep their own.
 fn known_fields(fields: &serde_json::Map<String, Value>) -> Result<(), Response> {
-    const KNOWN: [&str; 9] = ["id", "env", "description", "author", "validate", "callback_url", "patch", "operations", "role"];
+    const KNOWN: [&str; 9] =
+        ["id", "env", "description", "author", "validate", "callback_url", "patch", "operations", "role"];
     let legacy = ["blockId", "mutations", "target_file"].iter().any(|k| fields.contains_key(*k))
         || fields.get("patch").is_some_and(Value::is_object);
     match fields.keys().find(|k| !KNOWN.contains(&k.as_str())) {
         Some(key) if !legacy => {
-            let msg = format!("unknown field {key:?}: the envelope has id, env, description, author, validate, callback_url and patch or operations");
+            let msg = format!(
+                "unknown field {key:?}: the envelope has id, env, description, author, validate, callback_url and patch or operations"
+            );
             Err(unprocessable(&msg, Some(key)))
         }
         _ => Ok(()),

@@ -157,9 +157,8 @@ impl Inner {
         }
         cmd.arg("--home").arg(&self.home_dir).args(["--wait", "--quiet", "apply-patch", "--env", env]);
         cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::inherit());
-        let status = cmd
-            .status()
-            .with_context(|| format!("could not start {} apply-patch --env {env}", self.exe.display()))?;
+        let status =
+            cmd.status().with_context(|| format!("could not start {} apply-patch --env {env}", self.exe.display()))?;
         match status.code() {
             Some(0 | 1) => Ok(()),
             Some(code) => anyhow::bail!("apply-patch --env {env} exited {code}"),

@@ -49,7 +49,13 @@ pub fn send_message(settings: &Settings, home: &Home, source: &str, message: &Va
 
 /// Post `message` to `url` (the incoming webhook, or an interaction's response_url), logging it
 /// to alerts.log when it cannot be posted.
-pub fn deliver(home: &Home, source: &str, url: &str, timeout: std::time::Duration, message: &Value) -> Result<Delivery> {
+pub fn deliver(
+    home: &Home,
+    source: &str,
+    url: &str,
+    timeout: std::time::Duration,
+    message: &Value,
+) -> Result<Delivery> {
     match post(url, timeout, message) {
         Delivery::Posted => Ok(Delivery::Posted),
         Delivery::Logged(reason) => logged(home, source, message, reason),

@@ -9,13 +9,13 @@ use serde_json::json;
 
 use crate::http::app::App;
 use crate::http::dashboard::{named_entries, recent};
-use crate::output::age;
 use crate::operator::kick::Why;
+use crate::output::age;
 use crate::slack::{Answer, escape};
-use crate::store::results;
 use crate::status;
 use crate::store::events::{self, Event, rfc3339};
 use crate::store::mode::{self, Mode};
+use crate::store::results;
 use crate::store::{atomic, queue};
 use crate::{operator, slack};
 
@@ -70,7 +70,10 @@ pub fn run(app: &App, command: &str, text: &str, user: &str) -> Answer {
     let admins = &app.settings.config.slack.admins;
     if cmd.changes && !admins.is_empty() && !admins.iter().any(|a| a == user) {
         audit(&ctx, cmd, text, Err("not an admin"));
-        return Answer { in_channel: false, text: escape(&format!("`{command}` changes runner: only slack.admins may use it")) };
+        return Answer {
+            in_channel: false,
+            text: escape(&format!("`{command}` changes runner: only slack.admins may use it")),
+        };
     }
     let result = (cmd.run)(&ctx, text);
     if cmd.changes {
@@ -290,8 +293,12 @@ fn summaries(ctx: &Ctx, text: &str) -> Result<String> {
     for (_, env, path) in all.into_iter().take(n.clamp(1, 10)) {
         let text = std::fs::read_to_string(&path).unwrap_or_default();
         // The title and description: the list below them is in the result, the reason follows.
-        let head: Vec<_> =
-            text.lines().take_while(|l| !l.starts_with("- ") && !l.starts_with("## ")).filter(|l| !l.is_empty()).take(4).collect();
+        let head: Vec<_> = text
+            .lines()
+            .take_while(|l| !l.starts_with("- ") && !l.starts_with("## "))
+            .filter(|l| !l.is_empty())
+            .take(4)
+            .collect();
         let id = path.file_stem().unwrap_or_default().to_string_lossy();
         let _ = writeln!(out, "*{env}* `{id}`\n```{}```", head.join("\n"));
         // The reason sits below the head of a summary: a failed patch says why in full.

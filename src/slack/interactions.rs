@@ -18,7 +18,11 @@ const REPLY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub fn handle(app: &App, req: &Request) -> Reply {
     let secret = app.slack_secret.as_deref().ok_or_else(|| {
-        Response::error(503, "Slack interactions are off: set slack.signing_secret_env or slack.signing_secret_file", None)
+        Response::error(
+            503,
+            "Slack interactions are off: set slack.signing_secret_env or slack.signing_secret_file",
+            None,
+        )
     })?;
     verify::check(secret.as_bytes(), req, auth::now_unix()).map_err(|e| Response::error(401, e, None))?;
     let fields = form::parse(&String::from_utf8_lossy(&req.body));
@@ -36,16 +40,21 @@ pub fn handle(app: &App, req: &Request) -> Reply {
         "retry" => "/again",
         "preview" => "/patch-preview",
         other => {
-            return Err(Response::error(400, format!("unknown action {other:?}: expected approve, revert, retry or preview"), Some("payload")));
+            return Err(Response::error(
+                400,
+                format!("unknown action {other:?}: expected approve, revert, retry or preview"),
+                Some("payload"),
+            ));
         }
     };
     let answer = commands::run(app, command, action["value"].as_str().unwrap_or_default().trim(), user);
     let mut reply = answer.to_json();
     reply["replace_original"] = json!(false);
-    if let Some(url) = payload["response_url"].as_str().filter(|u| u.starts_with("https://") || u.starts_with("http://")) {
-        if let Err(e) = alert::deliver(&app.home, "slack-interaction", url, REPLY_TIMEOUT, &reply) {
-            eprintln!("runner: error: {e:#} (reply to a Slack button lost)");
-        }
+    let url = payload["response_url"].as_str().filter(|u| u.starts_with("https://") || u.starts_with("http://"));
+    if let Some(url) = url
+        && let Err(e) = alert::deliver(&app.home, "slack-interaction", url, REPLY_TIMEOUT, &reply)
+    {
+        eprintln!("runner: error: {e:#} (reply to a Slack button lost)");
     }
     Ok(Response::json(200, &reply))
 }

@@ -37,7 +37,13 @@ pub fn announce(settings: &Settings, home: &Home, report: &QueueReport) -> Resul
 
 /// Post that a patch just received waits for an operator's approval (manual mode, or an
 /// environment with require_approval), with its Approve button; nothing without a webhook.
-pub fn announce_waiting(settings: &Settings, home: &Home, env: &str, id: &str, description: Option<&str>) -> Result<()> {
+pub fn announce_waiting(
+    settings: &Settings,
+    home: &Home,
+    env: &str,
+    id: &str,
+    description: Option<&str>,
+) -> Result<()> {
     if settings.config.slack.alert_webhook().resolve().ok().flatten().is_none() {
         return Ok(());
     }
@@ -69,7 +75,8 @@ pub fn message(r: &PatchResult) -> Value {
         blocks.push(section(&files));
     }
     if let Some(reason) = &r.reason {
-        let shown = crate::operator::fit::clip(reason, REASON_SHOWN, "the result file").unwrap_or_else(|| reason.clone());
+        let shown =
+            crate::operator::fit::clip(reason, REASON_SHOWN, "the result file").unwrap_or_else(|| reason.clone());
         blocks.push(section(&format!("*Reason*\n```{}```", escape(&shown))));
     }
     let next = match r.outcome {

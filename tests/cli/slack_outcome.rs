@@ -89,7 +89,9 @@ fn a_settled_patch_posts_its_outcome_and_a_signed_revert_button_reverts_it() {
     assert!(messages(&slack, "/respond")[0]["text"].as_str().unwrap().contains("reverted `o-1`"));
     let events = t.read(".runner/events.jsonl");
     assert!(
-        events.lines().any(|l| l.contains("\"actor\":\"slack:U7\"") && l.contains("/patch-revert") && l.contains("\"ok\":true")),
+        events
+            .lines()
+            .any(|l| l.contains("\"actor\":\"slack:U7\"") && l.contains("/patch-revert") && l.contains("\"ok\":true")),
         "the press is audited with the Slack user: {events}"
     );
 }

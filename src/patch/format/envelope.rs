@@ -54,10 +54,12 @@ impl<'a> Obj<'a> {
         match self.get(key) {
             None => Ok(None),
             // 3.0 is the integer 3 in JSON (and in JSON Schema).
-            Some(v) => match v.as_u64().or_else(|| v.as_f64().filter(|f| f.fract() == 0.0 && *f <= 1e15).map(|f| f as u64)) {
-                Some(n) if n >= 1 => Ok(Some(n as usize)),
-                _ => bail!("{}: expected a whole number of at least 1", self.field(key)),
-            },
+            Some(v) => {
+                match v.as_u64().or_else(|| v.as_f64().filter(|f| f.fract() == 0.0 && *f <= 1e15).map(|f| f as u64)) {
+                    Some(n) if n >= 1 => Ok(Some(n as usize)),
+                    _ => bail!("{}: expected a whole number of at least 1", self.field(key)),
+                }
+            }
         }
     }
 
