@@ -143,7 +143,8 @@ fn schemas(envs: &[&String], hosts: &[&String]) -> Value {
         json!({ "type": "string", "format": "tree-path", "description": format!("{what}: a path relative to \
             the tree, with `/` between names, inside the tree (no `..`, no `.git/`) and its allowed_paths") })
     };
-    let count = nullable(json!({ "type": "integer", "minimum": 1,
+    let count =
+        nullable(json!({ "type": "integer", "minimum": 1, "maximum": crate::patch::format::envelope::MAX_COUNT,
         "description": "How many matches there must be; each is replaced. Absent: exactly one." }));
     let op = |name: &str, what: &str, props: Value, required: &[&str]| {
         let mut properties = json!({ "op": { "const": name, "description": what }, "path": path("The file") });

@@ -237,3 +237,42 @@ fn zombies_of(pid: u32) -> usize {
         })
         .count()
 }
+
+#[test]
+fn intake_takes_what_the_openapi_document_says_and_nothing_else() {
+    let t = applying("apply_on_receive = false", "");
+    let server = Server::start(&t);
+    let mut typo = write("typo", "a.txt", "a\n");
+    typo["descripton"] = json!("misspelt");
+    let r = post(&server, "", &[], &typo).status(422).json();
+    assert_eq!(r["field"], "descripton", "{r}");
+    // A whole number id, however spelt, is stored as its text; a fraction or a negative is refused.
+    let mut seven = write("x", "a.txt", "a\n");
+    seven["id"] = json!(7.0);
+    assert_eq!(post(&server, "", &[], &seven).status(202).json()["id"], "7");
+    seven["id"] = json!(7);
+    assert_eq!(post(&server, "", &[], &seven).status(200).json()["id"], "7", "the same patch");
+    let stored: Value = serde_json::from_str(&t.read(".runner/main/patches/pending/7.json")).unwrap();
+    assert_eq!(stored["id"], "7");
+    for bad in [json!(7.5), json!(-1)] {
+        let mut b = write("x", "a.txt", "a\n");
+        b["id"] = bad;
+        assert_eq!(post(&server, "", &[], &b).status(422).json()["field"], "id");
+    }
+    // A count of 2.0 is the integer 2.
+    let body = json!({ "id": "c2", "operations": [{ "op": "replace", "path": "a.txt", "search": "a", "replace": "b", "count": 2.0 }] });
+    post(&server, "", &[], &body).status(202);
+    // The document is built from this config and declares the wait parameter and every status.
+    let api = server.get("/openapi.json", &[]).status(200).json();
+    let op = &api["paths"]["/webhook"]["post"];
+    assert_eq!(op["parameters"][0]["name"], "wait");
+    assert_eq!(op["parameters"][0]["schema"]["maximum"], 30);
+    for status in ["200", "202", "400", "401", "409", "413", "415", "422", "429", "503"] {
+        assert!(op["responses"][status].is_object(), "{status} is declared");
+    }
+    assert_eq!(api["components"]["schemas"]["Envelope"]["oneOf"].as_array().unwrap().len(), 2);
+    let r = send(server.addr, "DELETE", "/webhook", &[], b"").status(405);
+    assert!(r.head.contains("Allow: POST"), "{}", r.head);
+    let r = server.get("/patches/7?full=yes", &[("Authorization", &auth())]).status(400);
+    assert_eq!(r.json()["field"], "full");
+}
