@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::http::app::App;
-use crate::http::intake;
 use crate::http::wire::{Request, Response};
+use crate::http::{intake, signal};
 use crate::store::mode::{self, Mode};
 use crate::store::queue::{self, State};
 
@@ -63,7 +63,8 @@ pub fn hold(app: &App, req: &Request, res: Response) -> Response {
             Ok(None) | Err(_) => return res,
         }
         let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
+        // Stopping: answer what is known now rather than hold up the shutdown.
+        if left.is_zero() || signal::stopping() {
             return res;
         }
         app.kicker.wait_for_run(env, seen, pause.min(left));

@@ -23,9 +23,10 @@ const FILES_SHOWN: usize = 15;
 const REASON_SHOWN: usize = 1500;
 
 /// Post one message per patch the run settled (or rolled back after a crash). Nothing is posted,
-/// and nothing logged, where no incoming webhook is configured.
+/// and nothing logged, where no incoming webhook is configured; one that cannot be read (a
+/// missing file) is logged with each message, as an unreachable one is.
 pub fn announce(settings: &Settings, home: &Home, report: &QueueReport) -> Result<()> {
-    if report.check || settings.config.slack.alert_webhook().resolve().ok().flatten().is_none() {
+    if report.check || matches!(settings.config.slack.alert_webhook().resolve(), Ok(None)) {
         return Ok(());
     }
     for p in report.recovered.iter().chain(&report.patches) {
@@ -44,7 +45,7 @@ pub fn announce_waiting(
     id: &str,
     description: Option<&str>,
 ) -> Result<()> {
-    if settings.config.slack.alert_webhook().resolve().ok().flatten().is_none() {
+    if matches!(settings.config.slack.alert_webhook().resolve(), Ok(None)) {
         return Ok(());
     }
     alert::send_message(settings, home, "serve-webhook", &waiting(env, id, description)).map(drop)

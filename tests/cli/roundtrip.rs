@@ -276,3 +276,22 @@ fn intake_takes_what_the_openapi_document_says_and_nothing_else() {
     let r = server.get("/patches/7?full=yes", &[("Authorization", &auth())]).status(400);
     assert_eq!(r.json()["field"], "full");
 }
+
+#[test]
+fn a_run_that_finds_the_lock_held_applies_the_patch_once_it_is_released() {
+    let t = applying("", "");
+    let server = Server::start(&t);
+    // Hold the environment's lock as a cron run would.
+    std::fs::create_dir_all(t.join(".runner/state/locks")).unwrap();
+    let lock = std::fs::File::create(t.join(".runner/state/locks/apply-patch.main.lock")).unwrap();
+    lock.lock().unwrap();
+    let r = post(&server, "?wait=1", &[], &write("l-1", "locked.txt", "l\n")).status(202).json();
+    assert_eq!(r["state"], "pending");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!t.exists("tree/locked.txt"), "nothing is applied while the lock is held");
+    drop(lock);
+    wait_until(Duration::from_secs(30), "the patch applied after the lock was released", || {
+        t.exists("tree/locked.txt")
+    });
+    assert!(!server.stderr().contains("\"error\""), "{}", server.stderr());
+}
