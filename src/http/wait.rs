@@ -18,7 +18,7 @@ use crate::store::queue::{self, State};
 
 /// First and longest sleep between looks at the queue.
 const FIRST_LOOK: Duration = Duration::from_millis(5);
-const LONGEST_LOOK: Duration = Duration::from_millis(250);
+const LONGEST_LOOK: Duration = Duration::from_millis(100);
 
 /// How long the poster asks the answer to be held. `?wait=N` outside 0..=max_wait is a 400 (the
 /// query is the contract); `Prefer: wait=N` is a preference, so it is capped at max_wait.
