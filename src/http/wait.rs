@@ -16,9 +16,10 @@ use crate::http::{intake, signal};
 use crate::store::mode::{self, Mode};
 use crate::store::queue::{self, State};
 
-/// First and longest sleep between looks at the queue.
+/// First and longest sleep between looks at the queue. A look is a few stats; a patch settled
+/// early in a long run is seen within the longest sleep, not when the run ends.
 const FIRST_LOOK: Duration = Duration::from_millis(5);
-const LONGEST_LOOK: Duration = Duration::from_millis(100);
+const LONGEST_LOOK: Duration = Duration::from_millis(25);
 
 /// How long the poster asks the answer to be held. `?wait=N` outside 0..=max_wait is a 400 (the
 /// query is the contract); `Prefer: wait=N` is a preference, so it is capped at max_wait.
