@@ -104,3 +104,15 @@ echo "  request -> verdict p50 ~ $((30000 + sweep_ms)) ms, p99 ~ $((59400 + swee
 
 # Figures (2-core VM shared with other agents' builds, so the tail is the machine's as much as
 # runner's):
+# 2026-12-01 13:07 UTC, release build, load average 8-9 from other agents' builds on 2 cores,
+# `benches/roundtrip.sh 200`, two runs back to back:
+#   clients   p50 (ms)      p99 (ms)       apply runs (for 200 posts)
+#   1         61.1 / 73.3   102.3 / 193.6  200 / 200   (each post finds no run under way)
+#   8         264.5 / 345.0 331.4 / 460.1  28 / 28
+#   32        798.5 / 1157  1404 / 1642    8 / 8
+#   cron: one sweep of 8 patches 415 / 504 ms; request -> verdict p50 ~30.4 s, p99 ~59.8 s.
+# (An earlier run at load 7, polling the queue every 100 ms at most: 44.5 / 328 / 1073 ms p50.)
+# The goal (p50 < 50 ms, p99 < 250 ms at 8 clients) is not met on this machine: a run applies
+# its patches one after another at about 35-60 ms each (backup, journal, files, result, summary,
+# queue moves and audit line, each fsynced), so 8 clients queue behind each other's patches.
+# The round trip itself (post, fsync, start the run, answer) is what the 1-client row shows.
