@@ -123,6 +123,12 @@ fn a_refused_patch_posts_its_reason_with_retry_and_summary_logs_shows_it() {
     let text = messages(&slack, "/hook")[0].to_string();
     assert!(text.contains("refused") && text.contains("*Reason*") && text.contains("hunk 1"), "{text}");
     assert!(text.contains("\"action_id\":\"retry\""), "{text}");
+    let preview = press(&server, "U1", "preview", "r-1 main", "").status(200).json();
+    let preview = preview["text"].as_str().unwrap();
+    assert!(
+        preview.contains("r-1") && preview.contains("hunk 1"),
+        "the preview says why it would be refused: {preview}"
+    );
     let form = "command=%2Fsummary-logs&text=1&user_id=U1";
     let logs = signed(&server, "/slack/commands", form).status(200).json();
     let logs = logs["text"].as_str().unwrap();
