@@ -10,7 +10,7 @@ use std::io::Write;
 use anyhow::{Context, Result};
 use chrono::Utc;
 use serde::Serialize;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::config::Settings;
 use crate::store::Home;
@@ -40,19 +40,41 @@ pub fn agent_config(timeout: std::time::Duration) -> ureq::config::ConfigBuilder
 /// Post `text` to Slack, or log it when Slack is not configured or does not take it.
 /// `source` says who raised it (`health-check`, `watchdog`, …) in the log.
 pub fn send(settings: &Settings, home: &Home, source: &str, text: &str) -> Result<Delivery> {
-    let delivery = match settings.config.slack.alert_webhook().resolve() {
-        Ok(Some(url)) => post(&url, settings.config.slack.alert_timeout.std(), text),
-        Ok(None) => Delivery::Logged("slack.alert_webhook is not configured".into()),
-        Err(e) => Delivery::Logged(format!("{e:#}")),
-    };
-    if let Delivery::Logged(reason) = &delivery {
-        log(home, source, text, reason)?;
-    }
-    Ok(delivery)
+    send_message(settings, home, source, &json!({ "text": text }))
 }
 
-fn post(url: &str, timeout: std::time::Duration, text: &str) -> Delivery {
-    match agent(timeout).post(url).send_json(json!({ "text": text })) {
+/// Post a whole Slack message (`text` and Block Kit `blocks`) to the incoming webhook, or log
+/// its `text` as [`send`] does.
+pub fn send_message(settings: &Settings, home: &Home, source: &str, message: &Value) -> Result<Delivery> {
+    match settings.config.slack.alert_webhook().resolve() {
+        Ok(Some(url)) => deliver(home, source, &url, settings.config.slack.alert_timeout.std(), message),
+        Ok(None) => logged(home, source, message, "slack.alert_webhook is not configured".into()),
+        Err(e) => logged(home, source, message, format!("{e:#}")),
+    }
+}
+
+/// Post `message` to `url` (the incoming webhook, or an interaction's response_url), logging it
+/// to alerts.log when it cannot be posted.
+pub fn deliver(
+    home: &Home,
+    source: &str,
+    url: &str,
+    timeout: std::time::Duration,
+    message: &Value,
+) -> Result<Delivery> {
+    match post(url, timeout, message) {
+        Delivery::Posted => Ok(Delivery::Posted),
+        Delivery::Logged(reason) => logged(home, source, message, reason),
+    }
+}
+
+fn logged(home: &Home, source: &str, message: &Value, reason: String) -> Result<Delivery> {
+    log(home, source, message["text"].as_str().unwrap_or_default(), &reason)?;
+    Ok(Delivery::Logged(reason))
+}
+
+fn post(url: &str, timeout: std::time::Duration, message: &Value) -> Delivery {
+    match agent(timeout).post(url).send_json(message) {
         Ok(resp) if resp.status().is_success() => Delivery::Posted,
         // The URL is a secret: name the failure, never the address.
         Ok(resp) => Delivery::Logged(format!("slack answered HTTP {}", resp.status().as_u16())),

@@ -7,10 +7,10 @@ use super::{Context, apply_direct};
 use crate::cli::ApplyPatchArgs;
 use crate::exit::Outcome;
 use crate::operator::{self, QueueReport};
-use crate::output;
 use crate::patch::summary::outcome_name;
 use crate::store::events;
 use crate::store::results::Outcome as PatchOutcome;
+use crate::{output, slack};
 
 pub fn run(ctx: &Context, args: ApplyPatchArgs) -> Result<Outcome> {
     if args.tree.is_some() {
@@ -33,6 +33,10 @@ pub fn run(ctx: &Context, args: ApplyPatchArgs) -> Result<Outcome> {
         output::json(&report)?;
     } else {
         say_report(ctx, &report)?;
+    }
+    // A Slack that cannot be reached is logged to alerts.log; only a failure to log stops us.
+    if !args.check {
+        slack::outcome::announce(&settings, &home, &report)?;
     }
     // One file given: it must have been processed (not left waiting) and applied.
     Ok(Outcome::from_bool(report.ok() && (file.is_none() || !report.patches.is_empty())))

@@ -123,6 +123,10 @@ pub struct ServerConfig {
     pub pidfile: PathBuf,
     /// How long a dashboard sign-in lasts.
     pub session_ttl: Duration,
+    /// Start `apply-patch --env E` as soon as a patch is durably queued (false: cron applies it).
+    pub apply_on_receive: bool,
+    /// The longest `?wait=` (or `Prefer: wait=`) a poster may ask the answer to be held for.
+    pub max_wait: Duration,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -201,6 +205,8 @@ impl Default for ServerConfig {
             public_url: None,
             pidfile: PathBuf::from("state/serve.pid"),
             session_ttl: Duration::secs(12 * 3600),
+            apply_on_receive: true,
+            max_wait: Duration::secs(30),
         }
     }
 }

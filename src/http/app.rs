@@ -16,7 +16,8 @@ use crate::http::limit::{Class, RateLimiter};
 use crate::http::metrics::Metrics;
 use crate::http::replay::{Queued, Ran, Replays};
 use crate::http::wire::{Request, Response};
-use crate::http::{dashboard, forwarded, intake, openapi, slack};
+use crate::http::{dashboard, forwarded, intake, openapi, slack, wait};
+use crate::operator::kick::Kicker;
 use crate::sign::now_unix;
 use crate::store::events::{self, Event};
 use crate::store::{Home, fs::sync_dir};
@@ -43,6 +44,8 @@ pub struct App {
     pub metrics: Metrics,
     /// Where clients reach us, for links: `server.public_url`, else `http://<listen address>`.
     pub base_url: String,
+    /// Starts apply runs as patches arrive (`server.apply_on_receive`).
+    pub kicker: Kicker,
     id_stripes: Vec<Mutex<()>>,
 }
 
@@ -71,6 +74,7 @@ impl App {
             slack_replays: Replays::open(&Home::new(&settings.home), "slack-signatures.json", now_unix())?,
             metrics: Metrics::default(),
             base_url,
+            kicker: Kicker::new(&settings, server.apply_on_receive)?,
             id_stripes: (0..ID_STRIPES).map(|_| Mutex::new(())).collect(),
             settings,
         })
@@ -116,10 +120,11 @@ impl App {
         let method = if req.method == "HEAD" { "GET" } else { req.method.as_str() };
         match (route, method) {
             ("/health", "GET") => Ok(Response::json(200, &json!({ "ok": true }))),
-            ("/openapi.json", "GET") => Ok(Response::json(200, &openapi::document(&self.base_url))),
+            ("/openapi.json", "GET") => Ok(Response::json(200, &openapi::document(&self.base_url, &self.settings))),
             ("/webhook", "POST") => intake::post(self, req),
             ("/patches/{id}", "GET") => intake::get(self, req),
             ("/slack/commands", "POST") => slack::handle(self, req),
+            ("/slack/interactions", "POST") => slack::interactions(self, req),
             ("/status", "GET") => self.guarded(req, || dashboard::status_json(self)),
             ("/dashboard", _) => dashboard::handle(self, req),
             ("/metrics", "GET") => self.guarded(req, || dashboard::metrics(self)),
@@ -142,7 +147,7 @@ impl App {
     /// handler; a MAC is cheap next to what a request costs.
     fn class_of(&self, route: &str, req: &Request) -> Class {
         let proved = match route {
-            "/slack/commands" => self
+            "/slack/commands" | "/slack/interactions" => self
                 .slack_secret
                 .as_deref()
                 .is_some_and(|secret| slack::check(secret.as_bytes(), req, now_unix()).is_ok()),
@@ -150,6 +155,12 @@ impl App {
             _ => matches!(self.auth.check(req, now_unix()), Ok(Proof::Bearer | Proof::Signed(_))),
         };
         if proved { Class::Authenticated } else { Class::Anonymous }
+    }
+
+    /// A webhook answer held until its patch settles, when the poster asked to wait. Called
+    /// after the request's handling permit is given back: a held answer takes no permit.
+    pub fn hold(&self, req: &Request, res: Response) -> Response {
+        wait::hold(self, req, res)
     }
 
     /// Status pages need the webhook's credentials unless `server.public_status` is set.
@@ -172,7 +183,7 @@ impl App {
 /// The methods `dispatch` answers on a route, for a 405's `Allow` (a test sends each one).
 fn allowed_methods(route: &str) -> &'static str {
     match route {
-        "/webhook" | "/slack/commands" => "POST",
+        "/webhook" | "/slack/commands" | "/slack/interactions" => "POST",
         "/dashboard" => "GET, HEAD, POST",
         _ => "GET, HEAD",
     }
@@ -185,6 +196,7 @@ fn route_of(path: &str) -> &'static str {
         "/openapi.json" => "/openapi.json",
         "/webhook" => "/webhook",
         "/slack/commands" => "/slack/commands",
+        "/slack/interactions" => "/slack/interactions",
         "/status" => "/status",
         p if p == "/dashboard" || p.starts_with("/dashboard/") => "/dashboard",
         "/metrics" => "/metrics",

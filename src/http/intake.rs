@@ -16,7 +16,9 @@ use crate::http::app::{App, Reply, internal};
 use crate::http::auth::Proof;
 use crate::http::replay::{Queued, Seen};
 use crate::http::wire::{Request, Response};
-use crate::operator::callback;
+use crate::http::{openapi, wait};
+use crate::operator::kick::Why;
+use crate::operator::{callback, fit};
 use crate::sign::now_unix;
 use crate::store::atomic::Staged;
 use crate::store::events::Event;
@@ -60,6 +62,7 @@ struct Accepted {
 /// `signed`: the body is signed, so a patch that brings no id is named after the body's hash,
 /// and the same body sent again (under another timestamp or delivery id) is the same patch.
 fn accept(app: &App, req: &Request, signed: bool) -> Result<Accepted, Response> {
+    wait::requested(app, req)?;
     let media = req.header("content-type").unwrap_or_default();
     if !media.split(';').next().unwrap_or_default().trim().eq_ignore_ascii_case("application/json") {
         return Err(Response::error(415, "send the patch envelope as Content-Type: application/json", None));
@@ -82,17 +85,21 @@ fn accept(app: &App, req: &Request, signed: bool) -> Result<Accepted, Response> 
             return Err(unprocessable(&msg, Some("env")));
         }
     };
+    known_fields(fields)?;
     let bad_id = || {
         let msg = "id must be 1-128 letters, digits, `.`, `_` or `-`, not starting with `.` or `-` \
                    (or a whole number of at least 0)";
         unprocessable(msg, Some("id"))
     };
-    // Ids sometimes arrive as numbers; the file name is their text. Only whole numbers: `-1`
-    // or `1e300` would make a file name that is not an id.
-    let given_id = match fields.get("id") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(id)) if queue::valid_id(id) => Some(id.clone()),
-        Some(Value::Number(n)) => Some(n.as_u64().ok_or_else(bad_id)?.to_string()),
+    // Ids sometimes arrive as numbers (7, or 7.0): stored as text, so every reader agrees on "7".
+    // Only whole numbers: `-1` or `1e300` would make a file name that is not an id.
+    let (given_id, numbered) = match fields.get("id") {
+        None | Some(Value::Null) => (None, false),
+        Some(Value::String(id)) if queue::valid_id(id) => (Some(id.clone()), false),
+        Some(Value::Number(n)) => match whole(n) {
+            Some(n) => (Some(n.to_string()), true),
+            None => return Err(bad_id()),
+        },
         Some(_) => return Err(bad_id()),
     };
     let field = if fields.contains_key("operations") { "operations" } else { "patch" };
@@ -101,9 +108,9 @@ fn accept(app: &App, req: &Request, signed: bool) -> Result<Accepted, Response> 
     // Legacy shapes carry their id elsewhere (`blockId`). A patch with no id gets one, written
     // into the stored copy so every reader agrees on it.
     let (id, bytes) = match given_id.or(patch.meta.id.filter(|id| queue::valid_id(id))) {
-        Some(id) => (id, req.body.clone()),
-        None => {
-            let id = if signed { body_id(&req.body) } else { new_id() };
+        Some(id) if !numbered => (id, req.body.clone()),
+        found => {
+            let id = found.unwrap_or_else(|| if signed { body_id(&req.body) } else { new_id() });
             envelope["id"] = Value::String(id.clone());
             (id, serde_json::to_vec(&envelope).map_err(|e| internal(e.into()))?)
         }
@@ -116,6 +123,9 @@ fn accept(app: &App, req: &Request, signed: bool) -> Result<Accepted, Response> 
         if stored != bytes {
             let msg = format!("patch {id} was already received with a different body: use a new id");
             return Err(Response::error(409, msg, Some("id")));
+        }
+        if entry.state == State::Pending {
+            kick(app, &env, &id);
         }
         return Ok(Accepted { env, id, state: entry.state, new: false });
     }
@@ -130,6 +140,10 @@ fn accept(app: &App, req: &Request, signed: bool) -> Result<Accepted, Response> 
         eprintln!("runner: error: {e:#} (audit event for patch {id} not written)");
     }
     app.metrics.patch_accepted();
+    kick(app, &env, &id);
+    if waits_for_approval(app, &env) {
+        announce_waiting(app, &env, &id, patch.meta.description.clone());
+    }
     Ok(Accepted { env, id, state: State::Pending, new: true })
 }
 
@@ -152,11 +166,83 @@ pub fn get(app: &App, req: &Request) -> Reply {
             return Err(unprocessable(&format!("unknown environment {env:?}"), Some("env")));
         }
         let Some(entry) = queue::find(&app.home, env, id).map_err(internal)? else { continue };
-        let mut body = callback::record(&app.home, env, id, entry.state).map_err(internal)?;
-        body["url"] = patch_url(app, id).into();
-        return Ok(Response::json(200, &body));
+        let full = match req.query_param("full") {
+            None | Some("0") => false,
+            Some("1") => true,
+            Some(_) => return Err(Response::error(400, "full must be 0 or 1", Some("full"))),
+        };
+        return patch_answer(app, env, id, entry.state, full);
     }
     Err(Response::error(404, format!("no patch {id} has been received"), None))
+}
+
+/// 200 with a patch's record and the URL to poll; cut to fit a model's answer unless `full`.
+pub fn patch_answer(app: &App, env: &str, id: &str, state: State, full: bool) -> Reply {
+    let mut body = callback::record(&app.home, env, id, state).map_err(internal)?;
+    body["url"] = patch_url(app, id).into();
+    if !full {
+        fit::fit(&mut body, &format!("{}?full=1", patch_url(app, id)));
+    }
+    Ok(Response::json(200, &body))
+}
+
+/// Whether a patch just queued in `env` waits for an operator (not for cron or a pause).
+fn waits_for_approval(app: &App, env: &str) -> bool {
+    let require = app.settings.config.env.get(env).is_some_and(|e| e.require_approval);
+    match mode::read(&app.home) {
+        Ok(mode::Mode::Manual) => true,
+        Ok(mode::Mode::Auto) => require,
+        _ => false,
+    }
+}
+
+/// Tell Slack a patch waits for approval, off the request's thread (Slack may be slow).
+fn announce_waiting(app: &App, env: &str, id: &str, description: Option<String>) {
+    let (settings, home, env, owned) = (app.settings.clone(), app.home.clone(), env.to_string(), id.to_string());
+    let posted = std::thread::Builder::new().name("slack-waiting".into()).spawn(move || {
+        if let Err(e) = crate::slack::outcome::announce_waiting(&settings, &home, &env, &owned, description.as_deref())
+        {
+            eprintln!("runner: error: {e:#} (Slack was not told that patch {owned} waits for approval)");
+        }
+    });
+    if let Err(e) = posted {
+        eprintln!("runner: error: could not start a thread to tell Slack about patch {id}: {e}");
+    }
+}
+
+/// Start (or ask for) an apply run now that the patch is durable. The patch is queued whatever
+/// happens here, and cron sweeps it if no run starts, so a failure is logged, not answered.
+fn kick(app: &App, env: &str, id: &str) {
+    if let Err(e) = app.kicker.kick(env, Why::Arrival) {
+        eprintln!("runner: error: {e:#} (patch {id} waits for the next apply-patch run)");
+    }
+}
+
+/// A whole number id from 0 to [`openapi::MAX_INT_ID`], however JSON spelled it (7 or 7.0).
+fn whole(n: &serde_json::Number) -> Option<u64> {
+    let max = openapi::MAX_INT_ID;
+    n.as_u64()
+        .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= max as f64).map(|f| f as u64))
+        .filter(|n| *n <= max)
+}
+
+/// The fields of the envelope the OpenAPI document describes: any other is a typo or a field
+/// the sender believes does something, so it is refused rather than ignored. The seed system's
+/// legacy shapes (`blockId`, `mutations`, `target_file`, `patch` as an object) keep their own.
+fn known_fields(fields: &serde_json::Map<String, Value>) -> Result<(), Response> {
+    const KNOWN: [&str; 9] =
+        ["id", "env", "description", "author", "validate", "callback_url", "patch", "operations", "role"];
+    let legacy = ["blockId", "mutations", "target_file"].iter().any(|k| fields.contains_key(*k))
+        || fields.get("patch").is_some_and(Value::is_object);
+    match fields.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+        Some(key) if !legacy => {
+            let msg = format!(
+                "unknown field {key:?}: the envelope has id, env, description, author, validate, callback_url and patch or operations"
+            );
+            Err(unprocessable(&msg, Some(key)))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The patch itself: it parses, and every path it names is inside the environment's fence.

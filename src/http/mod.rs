@@ -15,4 +15,5 @@ pub mod replay;
 pub mod server;
 pub mod signal;
 pub mod slack;
+pub mod wait;
 pub mod wire;

@@ -156,6 +156,7 @@ fn connection(stream: TcpStream, addr: SocketAddr, app: &App, shared: &Shared, l
             let _permit = shared.permits.acquire();
             app.handle(&req)
         };
+        let res = app.hold(&req, res);
         let keep_alive = req.keep_alive && !signal::stopping();
         // Logged before sending, so a client that has its answer can find the line.
         access(addr, client, &req.method, &req.path, &res, started.elapsed());

@@ -62,7 +62,10 @@ fn url(envelope: &[u8]) -> Option<String> {
 /// Call `url` about a patch settled in `state` and log how that went.
 fn notify(env: &Env, id: &str, url: &str, state: State, actor: &str) -> Result<()> {
     let event = Event::new(actor, "patch.callback").env(env.name).id(id);
-    let event = match post(env, url, &record(env.home, env.name, id, state)?) {
+    // Sized as the webhook's answers are: the receiver may be a model's tool.
+    let mut body = record(env.home, env.name, id, state)?;
+    super::fit::fit(&mut body, &format!("GET /patches/{id}?full=1"));
+    let event = match post(env, url, &body) {
         Ok(status) => event.with("status", status),
         Err(e) => event.with("error", format!("{e:#}")),
     };

@@ -4,7 +4,9 @@
 
 mod approve;
 pub mod callback;
+pub mod fit;
 mod git;
+pub mod kick;
 mod prepare;
 mod preview;
 mod queue_run;

@@ -8,14 +8,19 @@ use anyhow::{Result, bail};
 use serde_json::json;
 
 use crate::config::Settings;
-use crate::slack::Answer;
+use crate::operator::kick::{Kicker, Why};
+use crate::slack::{Answer, escape};
 use crate::status::{self, named_entries, recent};
 use crate::store::events::{self, Event};
 use crate::store::mode::{self, Mode};
+use crate::store::results;
 use crate::store::{Home, atomic, queue};
 use crate::time::age;
 use crate::time::rfc3339;
 use crate::{operator, slack};
+
+/// Characters of a failed patch's reason /summary-logs shows.
+const REASON_SHOWN: usize = 600;
 
 /// How long a link from `/dashboard` opens the dashboard.
 const LINK_TTL_S: u64 = 15 * 60;
@@ -29,11 +34,19 @@ pub struct Ctx<'a> {
     /// `slack:<user id>`, as the audit log names the caller.
     pub actor: String,
     user: &'a str,
+    /// Starts an apply run for patches a command approves; `None`: cron takes them.
+    kicker: Option<&'a Kicker>,
 }
 
 impl<'a> Ctx<'a> {
-    pub fn new(settings: &'a Settings, home: &'a Home, base_url: &'a str, user: &'a str) -> Ctx<'a> {
-        Ctx { settings, home, base_url, actor: format!("slack:{user}"), user }
+    pub fn new(
+        settings: &'a Settings,
+        home: &'a Home,
+        base_url: &'a str,
+        user: &'a str,
+        kicker: Option<&'a Kicker>,
+    ) -> Ctx<'a> {
+        Ctx { settings, home, base_url, actor: format!("slack:{user}"), user, kicker }
     }
 }
 
@@ -71,21 +84,25 @@ pub const COMMANDS: &[Command] = &[
 
 /// Run `command` for the caller; every outcome is an answer (refusals included).
 pub fn run(ctx: &Ctx, command: &str, text: &str) -> Answer {
+    // Everything answered is escaped here, once: patch text, file names, the user's own words.
     let Some(cmd) = COMMANDS.iter().find(|c| c.name == command) else {
-        return Answer { in_channel: false, text: format!("unknown command `{command}`\n{}", help()) };
+        return Answer { in_channel: false, text: escape(&format!("unknown command `{command}`\n{}", help())) };
     };
     let admins = &ctx.settings.config.slack.admins;
     if cmd.changes && !admins.is_empty() && !admins.iter().any(|a| a == ctx.user) {
         audit(ctx, cmd, text, Err("not an admin"));
-        return Answer { in_channel: false, text: format!("`{command}` changes runner: only slack.admins may use it") };
+        return Answer {
+            in_channel: false,
+            text: escape(&format!("`{command}` changes runner: only slack.admins may use it")),
+        };
     }
     let result = (cmd.run)(ctx, text);
     if cmd.changes {
         audit(ctx, cmd, text, result.as_ref().map(|_| ()).map_err(|_| "failed"));
     }
     match result {
-        Ok(text) => Answer { in_channel: cmd.changes, text },
-        Err(e) => Answer { in_channel: false, text: format!(":warning: {command} failed: {e:#}") },
+        Ok(text) => Answer { in_channel: cmd.changes, text: escape(&text) },
+        Err(e) => Answer { in_channel: false, text: escape(&format!(":warning: {command} failed: {e:#}")) },
     }
 }
 
@@ -148,7 +165,7 @@ fn dashboard_link(ctx: &Ctx, _: &str) -> Result<String> {
         bail!("the dashboard can change runner: only slack.admins get a link");
     }
     let url = operator::session::issue_link(ctx.home, ctx.base_url, LINK_TTL_S, &ctx.actor)?;
-    Ok(format!("<{url}|Open the dashboard> (the link works for 15 minutes; do not share it)"))
+    Ok(format!("Open the dashboard: {url} (the link works for 15 minutes; do not share it)"))
 }
 
 /// `"<target> [env]"` → the target (or `default`) and the environment (or the default one).
@@ -181,6 +198,9 @@ fn approve(ctx: &Ctx, text: &str) -> Result<String> {
     }
     let (target, env) = target_and_env(ctx, text, "next")?;
     let ids = operator::approve(ctx.settings, ctx.home, env, target, &ctx.actor)?;
+    if !ids.is_empty() {
+        apply_now(ctx, env);
+    }
     Ok(match ids.as_slice() {
         [] => format!("nothing is pending in {env}"),
         ids => format!("approved in {env}: {}", ids.iter().map(|i| format!("`{i}`")).collect::<Vec<_>>().join(", ")),
@@ -215,12 +235,23 @@ fn again(ctx: &Ctx, text: &str) -> Result<String> {
         id => id.to_string(),
     };
     operator::retry(ctx.settings, ctx.home, env, &id, &ctx.actor)?;
+    apply_now(ctx, env);
     Ok(format!("`{id}` queued again in {env} (approved)"))
+}
+
+/// An approved patch is applied now (as on arrival) where the mode lets approved patches
+/// through; cron sweeps it otherwise.
+fn apply_now(ctx: &Ctx, env: &str) {
+    if let Some(kicker) = ctx.kicker
+        && let Err(e) = kicker.kick(env, Why::Approval)
+    {
+        eprintln!("runner: error: {e:#} (approved patches in {env} wait for the next apply-patch run)");
+    }
 }
 
 fn set_mode(ctx: &Ctx, new: Mode) -> Result<String> {
     let previous = mode::set(ctx.home, new, &ctx.actor)?;
-    Ok(format!("mode: *{new}* (was {previous}), set by <@{}>", ctx.actor.trim_start_matches("slack:")))
+    Ok(format!("mode: *{new}* (was {previous}), set by {}", ctx.actor))
 }
 
 fn cursor_mode(ctx: &Ctx, text: &str) -> Result<String> {
@@ -295,9 +326,20 @@ fn summaries(ctx: &Ctx, text: &str) -> Result<String> {
     let mut out = String::new();
     for (_, env, path) in all.into_iter().take(n.clamp(1, 10)) {
         let text = std::fs::read_to_string(&path).unwrap_or_default();
-        let head: Vec<_> = text.lines().take(12).collect();
+        // The title and description: the list below them is in the result, the reason follows.
+        let head: Vec<_> = text
+            .lines()
+            .take_while(|l| !l.starts_with("- ") && !l.starts_with("## "))
+            .filter(|l| !l.is_empty())
+            .take(4)
+            .collect();
         let id = path.file_stem().unwrap_or_default().to_string_lossy();
         let _ = writeln!(out, "*{env}* `{id}`\n```{}```", head.join("\n"));
+        // The reason sits below the head of a summary: a failed patch says why in full.
+        if let Ok(Some(reason)) = results::read(ctx.home, &env, &id).map(|r| r.and_then(|r| r.reason)) {
+            let shown = crate::operator::fit::clip(&reason, REASON_SHOWN, "the summary file").unwrap_or(reason);
+            let _ = writeln!(out, "*reason*\n```{shown}```");
+        }
     }
     Ok(out)
 }

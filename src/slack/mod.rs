@@ -4,6 +4,7 @@
 
 pub mod commands;
 pub mod form;
+pub mod outcome;
 pub mod verify;
 
 use serde_json::json;
@@ -27,6 +28,12 @@ impl Answer {
             "blocks": [{ "type": "section", "text": { "type": "mrkdwn", "text": text } }],
         })
     }
+}
+
+/// Text as Slack's mrkdwn must receive it: `&`, `<` and `>` escaped, so what a patch, a file or
+/// a user wrote is shown, never read as a link, a mention or `<!channel>`.
+pub fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 /// Cut text to at most `max` bytes on a character boundary, saying so, and keep a code fence
@@ -59,5 +66,10 @@ mod tests {
         assert!(out.len() <= 1000 && out.ends_with("(cut to fit Slack)"), "{}", out.len());
         assert_eq!(out.matches("```").count(), 2);
         assert!(cut(&long, 10).ends_with("(cut to fit Slack)"), "a tiny limit does not panic");
+    }
+
+    #[test]
+    fn escape_covers_the_three_characters_slack_reads() {
+        assert_eq!(escape("a <b> & <!channel> <@U1|x>"), "a &lt;b&gt; &amp; &lt;!channel&gt; &lt;@U1|x&gt;");
     }
 }

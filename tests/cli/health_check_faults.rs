@@ -3,8 +3,8 @@
 
 use std::sync::{Arc, Barrier};
 
-use crate::support::loopback::Server;
 use crate::support::Test;
+use crate::support::loopback::Server;
 
 /// `n` checks that are down at once (nothing listens on port 9 of loopback).
 fn down_checks(n: usize) -> String {

@@ -36,14 +36,20 @@ mod property;
 mod revert_escape;
 
 // The listener and Slack.
+/// The API contract: schemathesis against the live /openapi.json.
+mod api_contract;
 /// The dashboard in headless Chromium.
 mod dashboard;
 /// HTTP framing, HEAD/405/Date, per-client shares, rate buckets, body memory, replays.
 mod listener_hardening;
+/// The model's round trip: applied on arrival, `?wait=`, answers sized for a GPT.
+mod roundtrip;
 /// serve-webhook over raw sockets: limits, auth, intake, shutdown.
 mod serve_webhook;
 /// POST /slack/commands: signatures, admins, each command's effect.
 mod slack;
+/// Outcome messages with buttons, POST /slack/interactions, escaping.
+mod slack_outcome;
 
 // The cron jobs.
 /// archive-summaries: ages, collisions, pruned backups.

@@ -189,7 +189,7 @@ fn read_only_commands_answer_from_disk() {
     assert!(text(&slack(&server, "/summary-logs", "x", "U1")).contains("usage"));
     let link = slack(&server, "/dashboard", "", "U1");
     assert_eq!(link["response_type"], "ephemeral", "a link that signs in is for the caller only");
-    assert!(text(&link).starts_with("<https://runner.example.com/dashboard/link?t="), "{link}");
+    assert!(text(&link).starts_with("Open the dashboard: https://runner.example.com/dashboard/link?t="), "{link}");
     let help = text(&slack(&server, "/help", "", "U1")).to_string();
     for command in ["/patch-approve", "/again", "/kill", "/restart-runner", "/summary-logs"] {
         assert!(help.contains(command), "{command} in {help}");

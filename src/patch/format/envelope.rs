@@ -7,6 +7,9 @@ use serde_json::{Map, Value};
 
 use crate::patch::model::{Edit, Meta};
 
+/// The largest `count` an operation may ask for (the OpenAPI document says so).
+pub const MAX_COUNT: u64 = 1_000_000_000_000_000;
+
 /// A JSON object and where it sits in the document, for error messages.
 pub struct Obj<'a> {
     pub map: &'a Map<String, Value>,
@@ -53,10 +56,13 @@ impl<'a> Obj<'a> {
     pub fn opt_count(&self, key: &str) -> Result<Option<usize>> {
         match self.get(key) {
             None => Ok(None),
-            Some(v) => match v.as_u64() {
-                Some(n) if n >= 1 => Ok(Some(n as usize)),
-                _ => bail!("{}: expected a whole number of at least 1", self.field(key)),
-            },
+            // 3.0 is the integer 3 in JSON (and in JSON Schema); MAX_COUNT is the documented bound.
+            Some(v) => {
+                match v.as_u64().or_else(|| v.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0).map(|f| f as u64)) {
+                    Some(n) if (1..=MAX_COUNT).contains(&n) => Ok(Some(n as usize)),
+                    _ => bail!("{}: expected a whole number of at least 1", self.field(key)),
+                }
+            }
         }
     }
 

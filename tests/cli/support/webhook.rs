@@ -17,10 +17,13 @@ pub const TOKEN: &str = "test-token-0123456789";
 pub const HMAC_SECRET: &str = "test-hmac-secret";
 pub const SLACK_SECRET: &str = "test-slack-secret";
 
-/// A config with every secret set through environment variables, plus `extra` TOML.
+/// A config with every secret set through environment variables, plus `extra` TOML. Patches
+/// stay queued (no apply on arrival) so tests see the states intake leaves; roundtrip.rs tests
+/// the applying listener.
 pub fn config(extra: &str) -> String {
     format!(
-        "[server]\ntoken_env = \"T_TOKEN\"\nhmac_secret_env = \"T_HMAC\"\nrate_limit = 0\n{extra}\n\
+        "[server]\ntoken_env = \"T_TOKEN\"\nhmac_secret_env = \"T_HMAC\"\nrate_limit = 0\n\
+         apply_on_receive = false\n{extra}\n\
          [slack]\nsigning_secret_env = \"T_SLACK\"\n"
     )
 }
