@@ -26,6 +26,9 @@ struct Report {
     checks: Vec<CheckReport>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     alerts: Vec<AlertReport>,
+    /// What keeps a `git = "commit"` environment from committing (its patches would be refused).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    problems: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -92,7 +95,10 @@ fn cycle(settings: &Settings, home: &Home, args: &HealthCheckArgs) -> Result<Rep
         )?;
     }
     let alerts = if args.alert { send_alerts(settings, home, &changed)? } else { Vec::new() };
-    Ok(Report { healthy: reports.iter().all(|r| r.healthy), checks: reports, alerts })
+    // Asked for named checks, the operator wants those alone.
+    let problems = if args.names.is_empty() { crate::operator::git_problems(settings) } else { Vec::new() };
+    let healthy = reports.iter().all(|r| r.healthy) && problems.is_empty();
+    Ok(Report { healthy, checks: reports, alerts, problems })
 }
 
 /// One alert per changed check, all posted at once, each on its own thread: the run waits for
@@ -116,8 +122,9 @@ fn send_alerts(settings: &Settings, home: &Home, changed: &[&CheckReport]) -> Re
 }
 
 fn render(report: &Report) -> String {
+    let problems: String = report.problems.iter().map(|p| format!("problem: {p}\n")).collect();
     if report.checks.is_empty() {
-        return "no checks configured: add [[check]] tables to runner.toml\n".into();
+        return problems + "no checks configured: add [[check]] tables to runner.toml\n";
     }
     let width = report.checks.iter().map(|c| c.name.len()).max().unwrap_or(0).max(5);
     let mut out = format!("{:<width$}  {:<9}  {:<9}  {:>6}  MESSAGE\n", "CHECK", "KIND", "STATE", "TIME");
@@ -143,5 +150,5 @@ fn render(report: &Report) -> String {
             Delivery::Logged(why) => writeln!(out, "alert for {} written to alerts.log ({why})", a.check),
         };
     }
-    out
+    out + &problems
 }

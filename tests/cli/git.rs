@@ -142,6 +142,10 @@ fn a_tree_that_is_not_a_work_tree_is_refused_and_reported() {
     t.run(["config"]).success().stdout_contains("# problem: env.main: git = \"commit\" but");
     let json = t.run(["config", "--json"]).success().json();
     assert_eq!(json["problems"].as_array().unwrap().len(), 1);
+    // health-check counts it as unhealthy, with or without checks of its own.
+    t.run(["health-check"]).code(1).stdout_contains("problem: env.main: git = \"commit\" but");
+    let health = t.run(["health-check", "--json"]).code(1).json();
+    assert!(health["problems"][0].as_str().unwrap().contains("is not a git work tree"), "{health}");
 }
 
 #[test]
@@ -223,4 +227,24 @@ fn a_run_killed_after_its_commit_is_recorded_as_applied() {
     assert_eq!(t.read("tree/a.txt"), "a2\n");
     assert_eq!(head(&t), committed, "no second commit");
     assert_eq!(git(&t, &["status", "--porcelain"]), "");
+}
+
+#[test]
+fn the_commit_is_shown_to_the_model_and_on_the_dashboard() {
+    let t = repo("");
+    let toml = t.read("runner.toml");
+    t.write("runner.toml", format!("{toml}\n{}", crate::support::webhook::config("")));
+    queue(&t, "pending", &patch("p1", &[write_op("a.txt", "a2\n")]), 1);
+    t.run(["apply-patch"]).success();
+    let commit = head(&t);
+    let server = crate::support::webhook::Server::start(&t);
+    let auth = format!("Bearer {}", crate::support::webhook::TOKEN);
+    let answer = server.get("/patches/p1", &[("Authorization", &auth)]);
+    assert_eq!(answer.status, 200, "{answer:?}");
+    let body: Value = serde_json::from_str(&answer.body).unwrap();
+    assert_eq!(body["result"]["commit"], commit.as_str());
+    assert!(body["summary"].as_str().unwrap().contains(&format!("- commit: {commit}")));
+    let page = server.get("/dashboard/patches/p1", &[("Authorization", &auth)]);
+    assert_eq!(page.status, 200, "{page:?}");
+    assert!(page.body.contains(&format!("<dt>commit<dd>{commit}")), "{}", page.body);
 }

@@ -199,12 +199,14 @@ pub fn detail(app: &App, viewer: &Viewer, id: &str, env: Option<&str>, message: 
         field("finished", Some(rfc3339::format(&r.finished_at)));
         field("took", Some(format!("{} ms", r.duration_ms)));
         field("reason", r.reason.clone());
+        field("commit", r.commit.clone());
         field(
             "reverted",
             r.reverted_at
                 .as_ref()
                 .map(|t| format!("{} by {}", rfc3339::format(t), r.reverted_by.as_deref().unwrap_or("?"))),
         );
+        field("revert commit", r.revert_commit.clone());
     }
     h.push_str("</dl>");
     h.push_str(&actions(viewer, &env, id, state, result.as_ref()));
