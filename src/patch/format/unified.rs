@@ -96,7 +96,7 @@ pub fn parse(text: &str, strip: Option<usize>) -> Result<Vec<Edit>> {
             Some("--- " | "+++ ") => unquote(stamp::split(&line[4..]).0.trim_end()),
             _ => cur.as_ref().and_then(display_name).unwrap_or_else(|| "the patch".to_string()),
         };
-        return Err(truncated(&file, None, why));
+        return Err(truncated(strip_for_display(&file), None, why));
     }
     finish(cur, strip, &mut edits)?;
     if edits.is_empty() {
