@@ -206,7 +206,10 @@ mod tests {
             parse("*** Begin Patch\n*** Frobnicate: x\n*** End Patch\n").unwrap_err().to_string().contains("line 2")
         );
         assert!(
-            parse("*** Begin Patch\n*** Update File: a\n@@\nno prefix\n*** End Patch\n").unwrap_err().to_string().contains("line 4")
+            parse("*** Begin Patch\n*** Update File: a\n@@\nno prefix\n*** End Patch\n")
+                .unwrap_err()
+                .to_string()
+                .contains("line 4")
         );
         assert!(parse("*** Begin Patch\n*** End Patch\n").is_err());
     }

@@ -163,10 +163,14 @@ fn hunk(lines: &[&str], start: usize, end: &End) -> Result<(Hunk, usize, Option<
     while i < lines.len() {
         let line = lines[i];
         let done = counts.is_some() && old_left == 0 && new_left == 0;
-        let header = line.starts_with("--- ") && lines.get(i + 1).is_some_and(|l| l.starts_with("+++ "));
+        // Inside a hunk whose counts are not met, `--- x`/`+++ y` may be a removed and an added
+        // line; followed by a hunk header, they are the next file's header (the counts were off).
+        let header = line.starts_with("--- ")
+            && lines.get(i + 1).is_some_and(|l| l.starts_with("+++ "))
+            && (done || counts.is_none() || lines.get(i + 2).is_some_and(|l| l.starts_with("@@")));
         // A file header cut off after its `---` line, the patch's last line, is not a removed line.
         let cut_header = done && i == end.tail && line.starts_with("--- ");
-        if line.starts_with("@@") || line.starts_with("diff ") || (header && (done || counts.is_none())) || cut_header {
+        if line.starts_with("@@") || line.starts_with("diff ") || header || cut_header {
             break;
         }
         if line.starts_with('\\') {
