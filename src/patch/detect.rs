@@ -1,6 +1,6 @@
 //! `parse`: bytes in, a [`Patch`] out. The format is detected from the content unless forced.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use anyhow::{Context, Result, anyhow, bail};
 use serde_json::Value;
@@ -70,24 +70,33 @@ pub fn parse(input: &[u8], forced: Option<PatchFormat>, strip: Option<usize>) ->
 /// Models repeat themselves. A diff edit equal to an earlier one, and a hunk (or block) equal to
 /// an earlier hunk for the same file (same lines, same line number or none, same anchors), are
 /// dropped, so each is applied once; an edit left with nothing to do goes too. Returns a note
-/// per file that had repeats.
+/// per file that had repeats. Candidates are found by a key that costs no pass over the text
+/// (paths, line number, line counts); only hunks that share one are compared in full.
 fn drop_repeats(edits: &mut Vec<Edit>) -> Vec<String> {
-    let mut hunks: HashSet<(Option<&str>, Option<&str>, &Hunk)> = HashSet::new();
-    let mut whole: HashSet<&FileDiff> = HashSet::new();
+    type Key<'e> = (Option<&'e str>, Option<&'e str>, Option<usize>, usize, (u64, u64));
+    let mut hunks: HashMap<Key, Vec<&Hunk>> = HashMap::new();
+    let mut whole: HashMap<(Option<&str>, Option<&str>), Vec<&FileDiff>> = HashMap::new();
     // (edit, hunk): `None` drops the whole edit.
     let mut repeats: Vec<(usize, Option<usize>)> = Vec::new();
     for (e, edit) in edits.iter().enumerate() {
         let Edit::Diff(d) = edit else { continue };
+        let paths = (d.old_path.as_deref(), d.new_path.as_deref());
         // A creation, deletion or move is repeated only as a whole.
-        if d.rename || d.old_path.is_none() || d.new_path.is_none() {
-            if !whole.insert(d) {
+        if d.rename || paths.0.is_none() || paths.1.is_none() {
+            let earlier = whole.entry(paths).or_default();
+            if earlier.contains(&d) {
                 repeats.push((e, None));
+            } else {
+                earlier.push(d);
             }
             continue;
         }
         for (h, hunk) in d.hunks.iter().enumerate() {
-            if !hunks.insert((d.old_path.as_deref(), d.new_path.as_deref(), hunk)) {
+            let earlier = hunks.entry((paths.0, paths.1, hunk.old_start, hunk.len(), hunk.counts())).or_default();
+            if earlier.contains(&hunk) {
                 repeats.push((e, Some(h)));
+            } else {
+                earlier.push(hunk);
             }
         }
     }

@@ -123,7 +123,7 @@ pub enum Edit {
     },
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FileDiff {
     /// `None`: the file is created (`/dev/null`, `*** Add File`).
     pub old_path: Option<String>,
@@ -138,7 +138,7 @@ pub struct FileDiff {
 
 /// One hunk. Its lines' texts sit one after another in one string, so a large diff costs an
 /// allocation per hunk rather than one per line.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Hunk {
     /// Where the patch says the old lines start (1-based), when it says.
     pub old_start: Option<usize>,
@@ -156,7 +156,7 @@ pub struct Hunk {
 }
 
 /// What a hunk line does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Line {
     Context,
     Remove,

@@ -350,10 +350,10 @@ fn check_agreement(s: &Section, strip: Option<usize>) -> Result<()> {
     let same = |header: &str, git: &str, prefix: &str| {
         header.strip_prefix(prefix).unwrap_or(header) == git.strip_prefix(prefix).unwrap_or(git)
     };
-    if old != "/dev/null" && !rest.starts_with(&format!("{old_raw} ")) && !same(old, git_old, "a/") {
+    if old != "/dev/null" && !same(old, git_old, "a/") && !rest.starts_with(&format!("{old_raw} ")) {
         return Err(both(&format!("`diff --git` names {git_old}"), &format!("`---` names {old}")));
     }
-    if new != "/dev/null" && !rest.ends_with(&format!(" {new_raw}")) && !same(new, git_new, "b/") {
+    if new != "/dev/null" && !same(new, git_new, "b/") && !rest.ends_with(&format!(" {new_raw}")) {
         return Err(both(&format!("`diff --git` names {git_new}"), &format!("`+++` names {new}")));
     }
     Ok(())
