@@ -51,6 +51,15 @@ fn a_last_hunk_cut_after_its_removed_lines_is_refused() {
         "--- a/f.txt\n+++ b/f.txt\n@@ -1,2 +1,2 @@\n-one\n+ONE\n two\n@@ -4,2 +4,2 @@\n",
         "the patch ends in the middle of hunk 2 of f.txt (its header is not followed by any lines)",
     );
+    // Cut in the leading context, before any change.
+    refuses(&f(ABC), "--- a/f.txt\n+++ b/f.txt\n@@ -1,5 +1,5 @@\n one\n two\n", "it has no `-` or `+` line yet");
+    // Cut after the change but inside its trailing context (shorter than the leading context):
+    // a line that is there may be followed by more changes the header counts.
+    refuses(
+        &f(ABC),
+        "--- a/f.txt\n+++ b/f.txt\n@@ -1,5 +1,5 @@\n one\n two\n-three\n+THREE\n four\n",
+        "it has less context after its change than before",
+    );
     // Without counts, a changed last line with no line ending is the cut.
     refuses(&f(ABC), "--- a/f.txt\n+++ b/f.txt\n@@ @@\n three\n-four\n+FO", "stops without a line ending");
 }

@@ -199,26 +199,38 @@ fn hunk(lines: &[&str], start: usize, end: &End) -> Result<(Hunk, usize, Option<
     Ok((body.finish(counts.is_none()), i, cut))
 }
 
-/// Why a hunk the patch ends inside looks cut off, or `None` when it is visibly complete. With
-/// counts (`left`: lines the header still promises, old and new side), it is cut when lines are
-/// missing and it does not end with a context line: trailing context shows the change itself
-/// arrived whole, and only a count was off. Without counts, only a last changed line with no
-/// line ending after it betrays the cut. A hunk with no lines at all is always cut.
+/// Why a hunk the patch ends inside looks cut off, or `None` when it is visibly complete.
+/// With counts (`left`: lines the header still promises, old and new side) that are not met, it
+/// is complete only when it ends with at least as many context lines as it starts with: a hunk's
+/// context after its change mirrors the context before it (except at the end of the file, where
+/// counts made by a tool are met), so the change itself arrived whole and only a count was off.
+/// Without counts, a last changed line with no line ending after it betrays the cut. A hunk
+/// without any changed line (cut in its leading context) is cut whenever it is not complete by
+/// its counts. Bare empty lines at the very end count as separators here.
 fn cut_off(body: &Body, left: Option<(usize, usize)>, mid_line: bool) -> Option<String> {
-    let last = body.last_written();
-    match (last, left) {
-        (None, Some((0, 0))) => None,
-        (None, _) => Some("its header is not followed by any lines".to_string()),
-        (Some(Line::Context), _) => None,
-        (Some(_), Some((0, 0))) => None,
-        (Some(_), Some((old, new))) => Some(format!(
-            "its header promises {} more line{}, and it stops after a {} line",
-            old.max(new),
-            if old.max(new) == 1 { "" } else { "s" },
-            if last == Some(Line::Add) { "`+`" } else { "`-`" }
-        )),
-        (Some(_), None) if mid_line => Some("its last line stops without a line ending".to_string()),
-        (Some(_), None) => None,
+    let kinds: Vec<Line> = body.hunk.lines().take(body.hunk.len() - body.bare_tail).map(|(kind, _)| kind).collect();
+    let met = left == Some((0, 0));
+    let lead = kinds.iter().take_while(|&&k| k == Line::Context).count();
+    if lead == kinds.len() {
+        return (!met).then(|| {
+            if kinds.is_empty() { "its header is not followed by any lines" } else { "it has no `-` or `+` line yet" }
+                .to_string()
+        });
+    }
+    let trail = kinds.iter().rev().take_while(|&&k| k == Line::Context).count();
+    match left {
+        Some((old, new)) if !met && trail < lead.max(1) => {
+            let more = old.max(new);
+            let s = if more == 1 { "" } else { "s" };
+            Some(if trail == 0 {
+                let last = if kinds.last() == Some(&Line::Add) { "`+`" } else { "`-`" };
+                format!("its header promises {more} more line{s}, and it stops after a {last} line")
+            } else {
+                format!("its header promises {more} more line{s}, and it has less context after its change than before")
+            })
+        }
+        None if trail == 0 && mid_line => Some("its last line stops without a line ending".to_string()),
+        _ => None,
     }
 }
 
