@@ -60,6 +60,12 @@ fn a_last_hunk_cut_after_its_removed_lines_is_refused() {
         "--- a/f.txt\n+++ b/f.txt\n@@ -1,5 +1,5 @@\n one\n two\n-three\n+THREE\n four\n",
         "it has less context after its change than before",
     );
+    // Cut inside the trailing context: both sides still owe lines.
+    refuses(
+        &f(ABC),
+        "--- a/f.txt\n+++ b/f.txt\n@@ -2,4 +2,4 @@\n two\n-three\n+THREE\n four\n",
+        "its header promises 1 more line on both sides",
+    );
     // Without counts, a changed last line with no line ending is the cut.
     refuses(&f(ABC), "--- a/f.txt\n+++ b/f.txt\n@@ @@\n three\n-four\n+FO", "stops without a line ending");
 }
@@ -85,10 +91,10 @@ fn hunks_visibly_complete_apply_whatever_their_counts() {
         "--- a/f.txt\n+++ b/f.txt\n@@ -4,2 +4,2 @@\n four\n-five\n+FIVE",
         &[("f.txt", b"one\ntwo\nthree\nfour\nFIVE\n")],
     );
-    // Counts promise more, but the trailing context is there.
+    // Counts promise more on one side, but the trailing context is there.
     gives(
         &f(ABC),
-        "--- a/f.txt\n+++ b/f.txt\n@@ -2,9 +2,9 @@\n two\n-three\n+THREE\n four\n",
+        "--- a/f.txt\n+++ b/f.txt\n@@ -2,9 +2,3 @@\n two\n-three\n+THREE\n four\n",
         &[("f.txt", b"one\ntwo\nTHREE\nfour\nfive\n")],
     );
     // Counts promise more, and another file follows.

@@ -168,8 +168,8 @@ fn hunk(lines: &[&str], start: usize, end: &End) -> Result<(Hunk, usize, Option<
         let header = line.starts_with("--- ")
             && lines.get(i + 1).is_some_and(|l| l.starts_with("+++ "))
             && (done || counts.is_none() || lines.get(i + 2).is_some_and(|l| l.starts_with("@@")));
-        // A file header cut off after its `---` line, the patch's last line, is not a removed line.
-        let cut_header = done && i == end.tail && line.starts_with("--- ");
+        // The start of a file header cut off, the patch's last line, is not a changed line.
+        let cut_header = done && i == end.tail && header_cut(line).is_some();
         if line.starts_with("@@") || line.starts_with("diff ") || header || cut_header {
             break;
         }
@@ -200,13 +200,17 @@ fn hunk(lines: &[&str], start: usize, end: &End) -> Result<(Hunk, usize, Option<
 }
 
 /// Why a hunk the patch ends inside looks cut off, or `None` when it is visibly complete.
-/// With counts (`left`: lines the header still promises, old and new side) that are not met, it
-/// is complete only when it ends with at least as many context lines as it starts with: a hunk's
-/// context after its change mirrors the context before it (except at the end of the file, where
-/// counts made by a tool are met), so the change itself arrived whole and only a count was off.
-/// Without counts, a last changed line with no line ending after it betrays the cut. A hunk
-/// without any changed line (cut in its leading context) is cut whenever it is not complete by
-/// its counts. Bare empty lines at the very end count as separators here.
+///
+/// With counts (`left`: lines the header still promises on the old and the new side) that are
+/// not met, the hunk is complete only when (1) it ends with at least as many context lines as it
+/// starts with — context after a change mirrors the context before it, except at the end of the
+/// file, where counts a tool made are met — and (2) only one side falls short. A cut keeps the
+/// header's counts, which were right for the whole hunk, so lines missing from it leave both
+/// sides short as soon as a context line is among them (and the trailing context always is,
+/// unless the hunk ends the file); a count written wrong usually leaves one side short.
+/// Without counts, a last changed line with no line ending after it betrays the cut. A hunk with
+/// no changed line at all was cut in its leading context. Bare empty lines at the very end are
+/// separators here.
 fn cut_off(body: &Body, left: Option<(usize, usize)>, mid_line: bool) -> Option<String> {
     let kinds: Vec<Line> = body.hunk.lines().take(body.hunk.len() - body.bare_tail).map(|(kind, _)| kind).collect();
     let met = left == Some((0, 0));
@@ -218,33 +222,47 @@ fn cut_off(body: &Body, left: Option<(usize, usize)>, mid_line: bool) -> Option<
         });
     }
     let trail = kinds.iter().rev().take_while(|&&k| k == Line::Context).count();
-    match left {
-        Some((old, new)) if !met && trail < lead.max(1) => {
-            let more = old.max(new);
-            let s = if more == 1 { "" } else { "s" };
-            Some(if trail == 0 {
-                let last = if kinds.last() == Some(&Line::Add) { "`+`" } else { "`-`" };
-                format!("its header promises {more} more line{s}, and it stops after a {last} line")
-            } else {
-                format!("its header promises {more} more line{s}, and it has less context after its change than before")
-            })
-        }
-        None if trail == 0 && mid_line => Some("its last line stops without a line ending".to_string()),
-        _ => None,
+    let Some((old, new)) = left else {
+        return (trail == 0 && mid_line).then(|| "its last line stops without a line ending".to_string());
+    };
+    let more = old.max(new);
+    let promise = format!("its header promises {more} more line{}", if more == 1 { "" } else { "s" });
+    if met {
+        None
+    } else if trail == 0 {
+        let last = if kinds.last() == Some(&Line::Add) { "`+`" } else { "`-`" };
+        Some(format!("{promise}, and it stops after a {last} line"))
+    } else if trail < lead {
+        Some(format!("{promise}, and it has less context after its change than before"))
+    } else if old > 0 && new > 0 {
+        Some(format!("{promise} on both sides, more context or changes that did not arrive"))
+    } else {
+        None
     }
 }
 
 /// Why a patch whose last line is this header line (not inside a hunk) looks cut off: the file
-/// section it starts or belongs to has not reached its hunks. `None` for a line that can end a
-/// section (`rename to`, `new mode`, an empty file's `index`) or is not a header at all.
+/// section it starts or belongs to has not reached its hunks, or the line itself is cut short
+/// (`--`, `+++ b/sr`, `new file mode 1006`). `None` for a line that can end a section
+/// (`rename to`, `new mode`, an empty file's `index`) or is not a header at all.
 fn header_cut(line: &str) -> Option<&'static str> {
-    let header =
-        ["diff ", "--- ", "+++ ", "similarity index ", "dissimilarity index ", "rename from ", "old mode ", "copy "];
-    if header.iter().any(|h| line.starts_with(h)) || (line.starts_with("index ") && !line.contains("e69de29")) {
-        Some("it stops in the file's header, before its hunks")
-    } else {
-        None
-    }
+    const UNFINISHED: [&str; 10] = [
+        "diff ",
+        "--- ",
+        "+++ ",
+        "@@",
+        "index ",
+        "similarity index ",
+        "dissimilarity index ",
+        "rename from ",
+        "old mode ",
+        "copy ",
+    ];
+    const MODES: [&str; 3] = ["new file mode ", "deleted file mode ", "new mode "];
+    let partial = UNFINISHED.iter().chain(&MODES).chain(&["rename to "]).any(|h| h.len() > line.len() && h.starts_with(line));
+    let unfinished = UNFINISHED.iter().any(|h| line.starts_with(h)) && !(line.starts_with("index ") && line.contains("e69de29"));
+    let short_mode = MODES.iter().any(|h| line.strip_prefix(h).is_some_and(|m| m.trim().len() < 6));
+    (!line.is_empty() && (partial || unfinished || short_mode)).then_some("it stops in the file's header, before its hunks")
 }
 
 /// The path a section is about, as the patch names it (for refusals).
