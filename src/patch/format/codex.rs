@@ -213,4 +213,27 @@ mod tests {
         );
         assert!(parse("*** Begin Patch\n*** End Patch\n").is_err());
     }
+
+    #[test]
+    fn cut_envelopes_name_the_file_and_chunk() {
+        let err = parse("*** Begin Patch\n*** Update File: a.rs\n@@ fn a\n-x\n+y\n@@ fn b\n-x\n").unwrap_err();
+        let refusal = err.downcast_ref::<crate::patch::Refusal>().expect("a refusal");
+        assert_eq!((refusal.file.as_str(), refusal.hunk), ("a.rs", Some(2)));
+        assert!(refusal.reason.contains("no `*** End Patch`"), "{}", refusal.reason);
+        assert!(
+            parse("*** Begin Patch\n*** Add File: n.txt\n+a\n*** End Pat").unwrap_err().to_string().contains("n.txt")
+        );
+    }
+
+    #[test]
+    fn a_cd_wrapper_prefixes_every_path() {
+        let text = "bash -lc \"cd 'web app/' && apply_patch <<'EOF'\n*** Begin Patch\n*** Add File: a.txt\n+a\n*** Update File: b.txt\n*** Move to: c.txt\n@@\n-b\n+c\n*** Delete File: /abs.txt\n*** End Patch\nEOF\"\n";
+        let edits = parse(text).unwrap();
+        let paths: Vec<Vec<&str>> = edits.iter().map(Edit::paths).collect();
+        assert_eq!(paths, vec![vec!["web app/a.txt"], vec!["web app/b.txt", "web app/c.txt"], vec!["/abs.txt"]]);
+        assert_eq!(workdir("cd . && apply_patch <<EOF"), None);
+        assert_eq!(workdir("abcd x && apply_patch <<EOF"), None);
+        assert_eq!(workdir("cd x && cat <<EOF"), None);
+        assert_eq!(workdir("cd ../x; applypatch"), Some("../x".to_string()));
+    }
 }

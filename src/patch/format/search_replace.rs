@@ -180,4 +180,32 @@ mod tests {
         assert!(parse("f\n<<<<<<< SEARCH\na\n").unwrap_err().to_string().contains("======="));
         assert!(parse("f\n<<<<<<< SEARCH\na\n=======\nb\n").unwrap_err().to_string().contains("REPLACE"));
     }
+
+    #[test]
+    fn markers_and_dividers() {
+        for search in [
+            "<<<<<<< SEARCH",
+            "<<<<< SEARCH",
+            "<<<<<<<<< SEARCH",
+            "<<<<<<< SEARCH>",
+            " <<<<<<< SEARCH ",
+            "------- SEARCH",
+        ] {
+            assert!(is_search_marker(search), "{search:?}");
+        }
+        for not in ["<<<< SEARCH", "<<<<<<<<<< SEARCH", "<<<<<<< HEAD", "-<<<<<<< SEARCH", "<<<<<<< SEARCHING"] {
+            assert!(!is_search_marker(not), "{not:?}");
+        }
+        assert!(is_replace_marker(">>>>>>> REPLACE") && is_replace_marker("+++++++ REPLACE"));
+        for divider in ["=====", "=======", "=========", "  =======  "] {
+            assert!(is_divider(divider), "{divider:?}");
+        }
+        for not in ["        ", "", "====", "==========", "= = = = ="] {
+            assert!(!is_divider(not), "{not:?}");
+        }
+        // A unified diff that removes a Cline marker line is still a unified diff.
+        assert!(!detect("--- a/x\n+++ b/x\n@@ -1 +1 @@\n-------- SEARCH\n+x\n"));
+        assert!(detect("x\n------- SEARCH\na\n=======\nb\n+++++++ REPLACE\n"));
+        assert!(!detect("--- a/x\n+++ b/x\n@@ -1 +1 @@\n <<<<<<< SEARCH\n-a\n+b\n"));
+    }
 }

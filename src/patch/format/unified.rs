@@ -259,10 +259,13 @@ fn header_cut(line: &str) -> Option<&'static str> {
         "copy ",
     ];
     const MODES: [&str; 3] = ["new file mode ", "deleted file mode ", "new mode "];
-    let partial = UNFINISHED.iter().chain(&MODES).chain(&["rename to "]).any(|h| h.len() > line.len() && h.starts_with(line));
-    let unfinished = UNFINISHED.iter().any(|h| line.starts_with(h)) && !(line.starts_with("index ") && line.contains("e69de29"));
+    let partial =
+        UNFINISHED.iter().chain(&MODES).chain(&["rename to "]).any(|h| h.len() > line.len() && h.starts_with(line));
+    let unfinished =
+        UNFINISHED.iter().any(|h| line.starts_with(h)) && !(line.starts_with("index ") && line.contains("e69de29"));
     let short_mode = MODES.iter().any(|h| line.strip_prefix(h).is_some_and(|m| m.trim().len() < 6));
-    (!line.is_empty() && (partial || unfinished || short_mode)).then_some("it stops in the file's header, before its hunks")
+    (!line.is_empty() && (partial || unfinished || short_mode))
+        .then_some("it stops in the file's header, before its hunks")
 }
 
 /// The path a section is about, as the patch names it (for refusals).
@@ -489,8 +492,10 @@ mod tests {
         let edits = parse("--- a/f\n+++ b/f\n@@ @@\n+x\n \n\n", None).unwrap();
         assert_eq!(diff(&edits).hunks[0].old_lines(), vec![""]);
         // Counts far too large (a hostile header) are read as far as the hunk goes, without
-        // reserving room for them; its trailing context shows the hunk is whole.
-        let edits = parse("--- f\n+++ f\n@@ -1,4000000000000 +1,4000000000000 @@\n-a\n+b\n c\n", None).unwrap();
+        // reserving room for them; the next file shows the hunk is whole.
+        let text =
+            "--- f\n+++ f\n@@ -1,4000000000000 +1,4000000000000 @@\n-a\n+b\n c\n--- g\n+++ g\n@@ -1 +1 @@\n-x\n+y\n";
+        let edits = parse(text, None).unwrap();
         assert_eq!(diff(&edits).hunks[0].new_lines(), vec!["b", "c"]);
         // Counts too small: the rest of the hunk is still read.
         let edits = parse("--- f\n+++ f\n@@ -1,1 +1,1 @@\n-a\n+b\n+c\n", None).unwrap();
@@ -530,5 +535,78 @@ mod tests {
         let edits = parse("--- a/f\n+++ b/f\n@@ -1 +1 @@\n-a\n\\ No newline at end of file\n+a\n", None).unwrap();
         let h = &diff(&edits).hunks[0];
         assert!(h.old_no_newline && !h.new_no_newline);
+    }
+
+    #[test]
+    fn line_zero_hunks_keep_the_named_file_and_epochs_mark_absent_sides() {
+        let sides = |text: &str| {
+            let edits = parse(text, None).unwrap();
+            let d = diff(&edits);
+            (d.old_path.clone(), d.new_path.clone())
+        };
+        let named = (Some("utils.py".to_string()), Some("utils.py".to_string()));
+        assert_eq!(sides("--- a/utils.py\n+++ b/utils.py\n@@ -0,0 +1,2 @@\n+a\n+b\n"), named);
+        assert_eq!(sides("--- a/utils.py\t2024-01-01 10:00:00 +0000\n+++ b/utils.py\n@@ -0,0 +1 @@\n+a\n"), named);
+        assert_eq!(
+            sides("--- utils.py\t1969-12-31 19:00:00.000000000 -0500\n+++ utils.py\n@@ -0,0 +1 @@\n+a\n"),
+            (None, Some("utils.py".to_string()))
+        );
+        // An epoch on a side the hunks do have lines on is only a date.
+        assert_eq!(
+            sides("--- utils.py\t1970-01-01 00:00:00 +0000\n+++ utils.py\n@@ -1 +1 @@\n-a\n+b\n"),
+            (Some("utils.py".to_string()), Some("utils.py".to_string()))
+        );
+    }
+
+    #[test]
+    fn cut_hunks_and_complete_ones() {
+        let cut = |text: &str| parse(text, None).err().map(|e| e.to_string());
+        let head = "--- a/f\n+++ b/f\n";
+        for complete in [
+            "@@ -1,2 +1,2 @@\n a\n-b\n+c",
+            "@@ -1,3 +1,2 @@\n a\n-b\n c\n",
+            "@@ -1,2 +1,9 @@\n a\n-b\n+c\n d\n",
+            "@@ -1,9 +1,9 @@\n a\n-b\n+c\n d\nProse after the diff.\n",
+            "@@ @@\n a\n-b\n",
+            "@@ @@\n a\n-b\n+c\n d",
+        ] {
+            assert_eq!(cut(&format!("{head}{complete}")), None, "{complete:?}");
+        }
+        for (cut_off, why) in [
+            ("@@ -1,3 +1,3 @@\n a\n-b\n", "stops after a `-` line"),
+            ("@@ -1,5 +1,5 @@\n a\n-b\n+c\n\n\n", "stops after a `+` line"),
+            ("@@ -1,7 +1,7 @@\n a\n b\n-c\n+d\n e\n", "less context after its change than before"),
+            ("@@ -1,4 +1,4 @@\n a\n-b\n+c\n d\n", "on both sides"),
+            ("@@ -1,4 +1,4 @@\n a\n", "no `-` or `+` line yet"),
+            ("@@ -1,4 +1,4 @@\n", "not followed by any lines"),
+            ("@@ -1,4 +1", "not followed by any lines"),
+            ("@@ @@\n a\n+b", "without a line ending"),
+            ("@@ -1,2 +1,2 @@\n a\n-b\n+c\n--", "the file's header"),
+            ("@@ -1,2 +1,2 @@\n a\n-b\n+c\n-", "the file's header"),
+            ("@@ -1,2 +1,2 @@\n a\n-b\n+c\ndiff --git a/g b/g\nindex 1234567..89abcde 100644\n", "g (it stops"),
+            ("@@ -1,2 +1,2 @@\n a\n-b\n+c\ndiff --git a/g b/g\nnew file mode 1006", "the file's header"),
+        ] {
+            let err = cut(&format!("{head}{cut_off}")).unwrap_or_else(|| panic!("{cut_off:?} was read as whole"));
+            assert!(err.contains(why) && err.contains("it looks truncated"), "{cut_off:?}: {err}");
+        }
+        // An empty file created or deleted ends a patch whole.
+        assert_eq!(cut("diff --git a/e b/e\nnew file mode 100644\nindex 0000000..e69de29\n"), None);
+    }
+
+    #[test]
+    fn headers_must_agree() {
+        let err = |text: &str| parse(text, None).unwrap_err().to_string();
+        assert!(err("diff --git a/f b/f\n--- a/g\n+++ b/f\n@@ -1 +1 @@\n-a\n+b\n").contains("`---` names a/g"));
+        assert!(err("diff --git a/f b/f\ndeleted file mode 100644\nrename from f\nrename to g\n").contains("moved"));
+        assert!(err("--- b/f\n+++ a/f\n@@ -1 +1 @@\n-a\n+b\n").contains("`b/` prefix"));
+        // Quoted names, names without prefixes, `-p` given.
+        for agree in [
+            "diff --git \"a/sp ace\" \"b/sp ace\"\n--- \"a/sp ace\"\n+++ \"b/sp ace\"\n@@ -1 +1 @@\n-a\n+b\n",
+            "diff --git a/f b/f\n--- f\n+++ f\n@@ -1 +1 @@\n-a\n+b\n",
+            "diff --git a/f b/f\nnew file mode 100644\n--- /dev/null\n+++ b/f\n@@ -0,0 +1 @@\n+a\n",
+        ] {
+            assert!(parse(agree, None).is_ok(), "{agree}");
+        }
+        assert!(parse("--- b/f\n+++ b/f\n@@ -1 +1 @@\n-a\n+b\n", Some(1)).is_ok());
     }
 }
