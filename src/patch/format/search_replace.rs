@@ -136,8 +136,17 @@ pub fn parse(text: &str) -> Result<Vec<Edit>> {
     if edits.is_empty() {
         bail!("no `<<<<<<< SEARCH` blocks");
     }
-    // An opening fence with a language as the last line: the next block was cut off after it.
+    // An opening fence with a language, or the start of a SEARCH line, as the last line: the
+    // next block was cut off there.
     let last = lines.iter().rev().map(|l| l.trim()).find(|l| !l.is_empty()).unwrap_or_default();
+    let opening = last.trim_start_matches('<');
+    if opening.len() < last.len() && " SEARCH".starts_with(opening) {
+        return Err(truncated(
+            name.unwrap_or("the patch"),
+            None,
+            "it stops in the `<<<<<<< SEARCH` line of the next block",
+        ));
+    }
     if is_fence(last) && !last.trim_start_matches(['`', '~']).trim().is_empty() {
         return Err(truncated(
             name.unwrap_or("the patch"),
@@ -203,6 +212,11 @@ mod tests {
         for not in ["        ", "", "====", "==========", "= = = = ="] {
             assert!(!is_divider(not), "{not:?}");
         }
+        let cut = |text: &str| parse(text).unwrap_err().to_string();
+        let block = "f.txt\n<<<<<<< SEARCH\na\n=======\nb\n>>>>>>> REPLACE\n";
+        assert!(cut(&format!("{block}\ng.txt\n<<<<<<< SEA")).contains("`<<<<<<< SEARCH` line of the next block"));
+        assert!(cut(&format!("{block}\ng.txt\n<<")).contains("it looks truncated"));
+        assert!(cut(&format!("{block}\ng.txt\n```rust\n")).contains("opening a code fence"));
         // A unified diff that removes a Cline marker line is still a unified diff.
         assert!(!detect("--- a/x\n+++ b/x\n@@ -1 +1 @@\n-------- SEARCH\n+x\n"));
         assert!(detect("x\n------- SEARCH\na\n=======\nb\n+++++++ REPLACE\n"));

@@ -259,8 +259,9 @@ fn header_cut(line: &str) -> Option<&'static str> {
         "copy ",
     ];
     const MODES: [&str; 3] = ["new file mode ", "deleted file mode ", "new mode "];
-    let partial =
-        UNFINISHED.iter().chain(&MODES).chain(&["rename to "]).any(|h| h.len() > line.len() && h.starts_with(line));
+    // `---` alone is also a Markdown rule under the diff.
+    let partial = line != "---"
+        && UNFINISHED.iter().chain(&MODES).chain(&["rename to "]).any(|h| h.len() > line.len() && h.starts_with(line));
     let unfinished =
         UNFINISHED.iter().any(|h| line.starts_with(h)) && !(line.starts_with("index ") && line.contains("e69de29"));
     let short_mode = MODES.iter().any(|h| line.strip_prefix(h).is_some_and(|m| m.trim().len() < 6));
