@@ -70,8 +70,10 @@ pub fn parse(input: &[u8], forced: Option<PatchFormat>, strip: Option<usize>) ->
 /// Models repeat themselves. A diff edit equal to an earlier one, and a hunk (or block) equal to
 /// an earlier hunk for the same file (same lines, same line number or none, same anchors), are
 /// dropped, so each is applied once; an edit left with nothing to do goes too. Returns a note
-/// per file that had repeats. Candidates are found by a key that costs no pass over the text
-/// (paths, line number, line counts); only hunks that share one are compared in full.
+/// per file that had repeats. Equal hunks without line numbers cannot mean two places either:
+/// the first of them would match in both and be refused as ambiguous. Candidates are found by a
+/// key that costs no pass over the text (paths, line number, line counts); only hunks that share
+/// one are compared in full.
 fn drop_repeats(edits: &mut Vec<Edit>) -> Vec<String> {
     type Key<'e> = (Option<&'e str>, Option<&'e str>, Option<usize>, usize, (u64, u64));
     let mut hunks: HashMap<Key, Vec<&Hunk>> = HashMap::new();
