@@ -226,6 +226,12 @@ fn a_whitespace_line_in_a_search_block_is_content_not_the_divider() {
         "f.txt\n<<<<<<< SEARCH\n    x = 1\n        \n    return x\n=======\n    x = 2\n        \n    return x\n>>>>>>> REPLACE\n",
         &[("f.txt", b"def f():\n    x = 2\n        \n    return x\n")],
     );
+    // With no real divider, the block is refused rather than split at the whitespace line.
+    refuses(
+        &f(file),
+        "f.txt\n<<<<<<< SEARCH\n    x = 1\n        \n    x = 2\n>>>>>>> REPLACE\n",
+        "`>>>>>>> REPLACE` comes before the block's `=======` line",
+    );
 }
 
 #[test]

@@ -47,7 +47,9 @@ pub fn parse(text: &str) -> Result<Vec<Edit>> {
     let Some(begin) = lines.iter().position(|l| l.trim() == BEGIN) else {
         bail!("no `{BEGIN}` line");
     };
-    let Some(end) = lines[begin..].iter().position(|l| l.trim() == END).map(|e| begin + e) else {
+    // The last `*** End Patch`: inside a chunk, ` *** End Patch` is a context line (Codex reads
+    // it so), a file that quotes an envelope.
+    let Some(end) = lines[begin..].iter().rposition(|l| l.trim() == END).map(|e| begin + e) else {
         return Err(cut_off(&lines[begin..]));
     };
     let dir = lines[..begin].iter().rev().find(|l| !l.trim().is_empty()).and_then(|l| workdir(l));
@@ -212,6 +214,14 @@ mod tests {
                 .contains("line 4")
         );
         assert!(parse("*** Begin Patch\n*** End Patch\n").is_err());
+    }
+
+    #[test]
+    fn a_context_line_quoting_end_patch_is_context() {
+        let edits =
+            parse("*** Begin Patch\n*** Update File: t.txt\n@@\n *** End Patch\n-x\n+y\n*** End Patch\n").unwrap();
+        let Edit::Diff(d) = &edits[0] else { panic!() };
+        assert_eq!(d.hunks[0].old_lines(), vec!["*** End Patch", "x"]);
     }
 
     #[test]
