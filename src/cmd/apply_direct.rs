@@ -35,11 +35,10 @@ pub fn run(ctx: &Context, args: ApplyPatchArgs) -> Result<Outcome> {
     let parsed = match patch::parse(&input, args.format, args.strip) {
         Ok(parsed) => parsed,
         // Cut off or self-contradictory: refused like a hunk that does not match.
-        Err(e) if e.is::<patch::Refused>() => {
-            let refused = e.downcast::<patch::Refused>().expect("checked");
-            return refuse(ctx, refused.format.as_str(), &refused.refusal);
-        }
-        Err(e) => return Err(e.context(format!("could not parse patch {}", file.display()))),
+        Err(e) => match e.downcast::<patch::Refused>() {
+            Ok(refused) => return refuse(ctx, refused.format.as_str(), &refused.refusal),
+            Err(e) => return Err(e.context(format!("could not parse patch {}", file.display()))),
+        },
     };
     let fence = Fence::new(tree, &[])?;
     let format = parsed.format.as_str();
