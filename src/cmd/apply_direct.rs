@@ -23,31 +23,28 @@ struct Report<'a> {
     files: Vec<&'a FileResult>,
     #[serde(skip_serializing_if = "Option::is_none")]
     refusal: Option<&'a Refusal>,
+    /// What reading the patch forgave (a hunk given twice, applied once).
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    notes: &'a [String],
 }
 
 pub fn run(ctx: &Context, args: ApplyPatchArgs) -> Result<Outcome> {
     let tree = args.tree.as_deref().context("--tree is required for direct mode")?;
     let file = args.file.as_deref().context("name the patch file (or `-` for stdin)")?;
     let input = read_input(file)?;
-    let parsed = patch::parse(&input, args.format, args.strip)
-        .with_context(|| format!("could not parse patch {}", file.display()))?;
+    let parsed = match patch::parse(&input, args.format, args.strip) {
+        Ok(parsed) => parsed,
+        // Cut off or self-contradictory: refused like a hunk that does not match.
+        Err(e) => match e.downcast::<patch::Refused>() {
+            Ok(refused) => return refuse(ctx, refused.format.as_str(), &refused.refusal),
+            Err(e) => return Err(e.context(format!("could not parse patch {}", file.display()))),
+        },
+    };
     let fence = Fence::new(tree, &[])?;
     let format = parsed.format.as_str();
     let plan = match patch::plan(&parsed, &fence, &Limits::default()) {
         Ok(plan) => plan,
-        Err(refusal) => {
-            if ctx.global.json {
-                crate::output::json(&Report {
-                    outcome: "refused",
-                    format,
-                    files: Vec::new(),
-                    refusal: Some(&refusal),
-                })?;
-            } else {
-                eprint_line(&format!("runner: refused: {refusal}"));
-            }
-            return Ok(Outcome::No);
-        }
+        Err(refusal) => return refuse(ctx, format, &refusal),
     };
     let files: Vec<&FileResult> = plan.files.iter().map(|f| &f.result).collect();
     let outcome = if plan.is_noop() {
@@ -59,7 +56,7 @@ pub fn run(ctx: &Context, args: ApplyPatchArgs) -> Result<Outcome> {
         "applied"
     };
     if ctx.global.json {
-        crate::output::json(&Report { outcome, format, files, refusal: None })?;
+        crate::output::json(&Report { outcome, format, files, refusal: None, notes: &parsed.notes })?;
     } else if outcome == "already-applied" {
         ctx.say("already applied; nothing changed")?;
     } else if args.check || ctx.global.verbose > 0 {
@@ -67,11 +64,30 @@ pub fn run(ctx: &Context, args: ApplyPatchArgs) -> Result<Outcome> {
             let matched = f.matched.as_deref().map(|m| format!(" ({m})")).unwrap_or_default();
             ctx.say(format!("{:<7} {} +{} -{}{matched}", f.action, f.path, f.added, f.removed))?;
         }
+        for note in &parsed.notes {
+            ctx.say(format!("note: {note}"))?;
+        }
         if args.check {
             ctx.say(format!("would apply cleanly ({format}, {} files)", files.len()))?;
         }
     }
     Ok(Outcome::Yes)
+}
+
+/// Report a refusal (exit 1): on stdout as JSON with `--json`, else on stderr.
+fn refuse(ctx: &Context, format: &'static str, refusal: &Refusal) -> Result<Outcome> {
+    if ctx.global.json {
+        crate::output::json(&Report {
+            outcome: "refused",
+            format,
+            files: Vec::new(),
+            refusal: Some(refusal),
+            notes: &[],
+        })?;
+    } else {
+        eprint_line(&format!("runner: refused: {refusal}"));
+    }
+    Ok(Outcome::No)
 }
 
 /// The patch file's bytes; `-` reads stdin. Queue mode reads its FILE the same way.

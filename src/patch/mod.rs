@@ -21,7 +21,7 @@ pub mod text;
 pub mod transaction;
 pub mod validate;
 
-pub use detect::parse;
+pub use detect::{Refused, parse};
 pub use model::{Edit, FileDiff, Format, Hunk, Line, Meta, Patch};
 pub use planner::{Limits, plan};
 pub use refusal::Refusal;

@@ -56,6 +56,8 @@ pub struct Patch {
     pub format: Format,
     /// Applied in order; several edits may touch the same file.
     pub edits: Vec<Edit>,
+    /// What reading the patch forgave, for the report (a hunk given twice, applied once).
+    pub notes: Vec<String>,
 }
 
 impl Patch {

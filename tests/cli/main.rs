@@ -24,6 +24,8 @@ mod apply_queue;
 mod callback;
 /// SIGKILL at random moments; the next run recovers whole files.
 mod crash;
+/// Damaged patches as models write them: truncation, markers, headers, duplicates, byte for byte.
+mod damaged_parse;
 /// Every patch format, detected and forced, on the same tree.
 mod formats;
 /// `git = "commit"`: one commit per patch, refusals, hook rollbacks, reverts, crashes.

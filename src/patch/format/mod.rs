@@ -5,9 +5,35 @@ pub mod codex;
 pub mod envelope;
 pub mod legacy;
 pub mod search_replace;
+mod stamp;
 pub mod unified;
 
 use crate::patch::model::{Hunk, Line};
+use crate::patch::refusal::Refusal;
+
+/// A patch that stops inside a hunk, block or envelope: model output cut off by a token limit.
+/// Applying what arrived would delete lines without their replacement or write half a line, so
+/// it is refused (exit 1) with a reason the model can act on. `hunk` is 1-based within `file`.
+pub fn truncated(file: &str, hunk: Option<usize>, why: &str) -> anyhow::Error {
+    let place = match hunk {
+        Some(n) => format!("hunk {n} of {file}"),
+        None => file.to_string(),
+    };
+    let mut refusal = Refusal::new(
+        file,
+        format!("the patch ends in the middle of {place} ({why}): it looks truncated; resend it whole"),
+    );
+    refusal.hunk = hunk;
+    anyhow::Error::new(refusal)
+}
+
+/// Headers that say two different things about one file: refused rather than read one way.
+pub fn contradiction(file: &str, what: &str) -> anyhow::Error {
+    anyhow::Error::new(Refusal::new(
+        file,
+        format!("the headers contradict each other: {what}; resend the diff with headers that agree"),
+    ))
+}
 
 /// The patch's lines without line endings (a CRLF patch reads like an LF one).
 pub fn lines<'a>(text: &'a str) -> Vec<&'a str> {
@@ -45,6 +71,12 @@ impl Body {
         self.bare_tail = if line.is_empty() { self.bare_tail + 1 } else { 0 };
         self.hunk.push(kind, line.get(1..).unwrap_or_default());
         Some(kind)
+    }
+
+    /// The kind of the last line that is not a bare empty one (those may be separators).
+    pub fn last_written(&self) -> Option<Line> {
+        let keep = self.hunk.len() - self.bare_tail;
+        self.hunk.lines().nth(keep.checked_sub(1)?).map(|(kind, _)| kind)
     }
 
     /// The hunk, without its trailing bare empty lines when `trim`.

@@ -12,32 +12,66 @@
 //! Each block becomes a hunk without line numbers: its SEARCH lines must be found exactly once.
 //! An empty SEARCH appends to the file (or creates it).
 
+use std::collections::HashMap;
+
 use anyhow::{Result, bail};
 
-use super::{clean_name, lines};
+use super::{clean_name, lines, truncated};
 use crate::patch::model::{Edit, FileDiff, Hunk, Line};
+use crate::patch::refusal::Refusal;
 
-pub fn is_search_marker(line: &str) -> bool {
-    marker(line, '<', "SEARCH")
+/// A line that opens a block: `<<<<<<< SEARCH` (a stray `>` after the word is forgiven) or
+/// Cline's `------- SEARCH`.
+fn is_search_marker(line: &str) -> bool {
+    marker(line, ['<', '-'], "SEARCH")
 }
 
-/// What every SEARCH marker line holds: a text without it has none.
-pub const MARKER_RUN: &str = "<<<<<<<";
+fn is_replace_marker(line: &str) -> bool {
+    marker(line, ['>', '+'], "REPLACE")
+}
 
-/// Seven or more `c`, then the word (models vary the count).
-fn marker(line: &str, c: char, word: &str) -> bool {
+/// 5 to 9 of one marker character, then the word, maybe with a stray `>` (models vary the
+/// count; aider accepts the same range). Surrounding whitespace is ignored.
+fn marker(line: &str, chars: [char; 2], word: &str) -> bool {
+    let line = line.trim();
+    let Some(c) = line.chars().next().filter(|c| chars.contains(c)) else { return false };
     let rest = line.trim_start_matches(c);
-    line.len() - rest.len() >= MARKER_RUN.len() && rest.trim() == word
+    let word_part = rest.trim_start();
+    (5..=9).contains(&(line.len() - rest.len())) && word_part.strip_suffix('>').unwrap_or(word_part).trim_end() == word
 }
 
+/// `=======`: 5 to 9 `=` and nothing else but whitespace around them. A line of whitespace
+/// alone is content, never the divider.
 fn is_divider(line: &str) -> bool {
-    line.len() >= 7 && line.trim_end().chars().all(|c| c == '=')
+    let t = line.trim();
+    (5..=9).contains(&t.len()) && t.bytes().all(|b| b == b'=')
+}
+
+/// Whether a text is SEARCH/REPLACE blocks: a SEARCH marker at the start of a line. Cline's
+/// `------- SEARCH` also reads as a removed line, so it counts only in a text with no `@@` hunk
+/// header. The word is looked for in the whole text first (a SIMD scan), so a large diff
+/// without it is not split into lines for this.
+pub fn detect(text: &str) -> bool {
+    if memchr::memmem::find(text.as_bytes(), b"SEARCH").is_none() {
+        return false;
+    }
+    let mut cline = false;
+    for line in text.lines() {
+        match line.as_bytes().first() {
+            Some(b'<') if is_search_marker(line) => return true,
+            Some(b'-') if is_search_marker(line) => cline = true,
+            _ => {}
+        }
+    }
+    cline && !text.lines().any(|l| l.starts_with("@@"))
 }
 
 pub fn parse(text: &str) -> Result<Vec<Edit>> {
     let lines = lines(text);
     let mut edits = Vec::new();
     let mut name: Option<&str> = None;
+    // Blocks read so far per file, to number them in refusals.
+    let mut blocks: HashMap<&str, usize> = HashMap::new();
     let mut i = 0;
     while i < lines.len() {
         let line = lines[i];
@@ -45,7 +79,8 @@ pub fn parse(text: &str) -> Result<Vec<Edit>> {
         i += 1;
         if !is_search_marker(line) {
             let trimmed = line.trim();
-            if !trimmed.is_empty() && !trimmed.starts_with("```") && !trimmed.starts_with("~~~") {
+            // aider's `...` between blocks means the same file, next block.
+            if !trimmed.is_empty() && !is_fence(trimmed) && trimmed != "..." {
                 name = Some(clean_name(trimmed));
             }
             continue;
@@ -53,22 +88,38 @@ pub fn parse(text: &str) -> Result<Vec<Edit>> {
         let Some(path) = name.filter(|p| !p.is_empty()) else {
             bail!("line {n}: SEARCH block with no file name on a line before it");
         };
+        let block = blocks.entry(path).or_default();
+        *block += 1;
+        let block = *block;
+        let malformed = |why: String| anyhow::Error::new(Refusal::new(path, why).hunk(block));
         let mut search = Vec::new();
         while i < lines.len() && !is_divider(lines[i]) {
+            if is_replace_marker(lines[i]) {
+                return Err(malformed(format!(
+                    "line {}: `>>>>>>> REPLACE` comes before the block's `=======` line; resend the block with SEARCH lines, `=======`, then REPLACE lines",
+                    i + 1
+                )));
+            }
             search.push(lines[i]);
             i += 1;
         }
         if i == lines.len() {
-            bail!("line {n}: SEARCH block has no `=======` line");
+            return Err(truncated(path, Some(block), "it has no `=======` line after its SEARCH lines"));
         }
         i += 1;
         let mut replace = Vec::new();
-        while i < lines.len() && !marker(lines[i], '>', "REPLACE") {
+        while i < lines.len() && !is_replace_marker(lines[i]) {
+            if is_search_marker(lines[i]) {
+                return Err(malformed(format!(
+                    "line {}: a new `<<<<<<< SEARCH` starts before this block's `>>>>>>> REPLACE` line; close every block with `>>>>>>> REPLACE`",
+                    i + 1
+                )));
+            }
             replace.push(lines[i]);
             i += 1;
         }
         if i == lines.len() {
-            bail!("line {n}: SEARCH block has no `>>>>>>> REPLACE` line");
+            return Err(truncated(path, Some(block), "it has no `>>>>>>> REPLACE` line after its new lines"));
         }
         i += 1;
         let mut hunk = Hunk::default();
@@ -85,7 +136,29 @@ pub fn parse(text: &str) -> Result<Vec<Edit>> {
     if edits.is_empty() {
         bail!("no `<<<<<<< SEARCH` blocks");
     }
+    // An opening fence with a language, or the start of a SEARCH line, as the last line: the
+    // next block was cut off there.
+    let last = lines.iter().rev().map(|l| l.trim()).find(|l| !l.is_empty()).unwrap_or_default();
+    let opening = last.trim_start_matches('<');
+    if opening.len() < last.len() && " SEARCH".starts_with(opening) {
+        return Err(truncated(
+            name.unwrap_or("the patch"),
+            None,
+            "it stops in the `<<<<<<< SEARCH` line of the next block",
+        ));
+    }
+    if is_fence(last) && !last.trim_start_matches(['`', '~']).trim().is_empty() {
+        return Err(truncated(
+            name.unwrap_or("the patch"),
+            None,
+            "it stops after opening a code fence, before the next block's SEARCH line",
+        ));
+    }
     Ok(edits)
+}
+
+fn is_fence(line: &str) -> bool {
+    line.starts_with("```") || line.starts_with("~~~")
 }
 
 #[cfg(test)]
@@ -115,5 +188,38 @@ mod tests {
         );
         assert!(parse("f\n<<<<<<< SEARCH\na\n").unwrap_err().to_string().contains("======="));
         assert!(parse("f\n<<<<<<< SEARCH\na\n=======\nb\n").unwrap_err().to_string().contains("REPLACE"));
+    }
+
+    #[test]
+    fn markers_and_dividers() {
+        for search in [
+            "<<<<<<< SEARCH",
+            "<<<<< SEARCH",
+            "<<<<<<<<< SEARCH",
+            "<<<<<<< SEARCH>",
+            " <<<<<<< SEARCH ",
+            "------- SEARCH",
+        ] {
+            assert!(is_search_marker(search), "{search:?}");
+        }
+        for not in ["<<<< SEARCH", "<<<<<<<<<< SEARCH", "<<<<<<< HEAD", "-<<<<<<< SEARCH", "<<<<<<< SEARCHING"] {
+            assert!(!is_search_marker(not), "{not:?}");
+        }
+        assert!(is_replace_marker(">>>>>>> REPLACE") && is_replace_marker("+++++++ REPLACE"));
+        for divider in ["=====", "=======", "=========", "  =======  "] {
+            assert!(is_divider(divider), "{divider:?}");
+        }
+        for not in ["        ", "", "====", "==========", "= = = = ="] {
+            assert!(!is_divider(not), "{not:?}");
+        }
+        let cut = |text: &str| parse(text).unwrap_err().to_string();
+        let block = "f.txt\n<<<<<<< SEARCH\na\n=======\nb\n>>>>>>> REPLACE\n";
+        assert!(cut(&format!("{block}\ng.txt\n<<<<<<< SEA")).contains("`<<<<<<< SEARCH` line of the next block"));
+        assert!(cut(&format!("{block}\ng.txt\n<<")).contains("it looks truncated"));
+        assert!(cut(&format!("{block}\ng.txt\n```rust\n")).contains("opening a code fence"));
+        // A unified diff that removes a Cline marker line is still a unified diff.
+        assert!(!detect("--- a/x\n+++ b/x\n@@ -1 +1 @@\n-------- SEARCH\n+x\n"));
+        assert!(detect("x\n------- SEARCH\na\n=======\nb\n+++++++ REPLACE\n"));
+        assert!(!detect("--- a/x\n+++ b/x\n@@ -1 +1 @@\n <<<<<<< SEARCH\n-a\n+b\n"));
     }
 }

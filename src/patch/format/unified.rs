@@ -2,10 +2,13 @@
 //! changes, `\ No newline at end of file`. Lenient where models slip: hunk counts that do not
 //! add up or are missing (`@@ @@`), blank context lines without their space, text around the
 //! diff (a commit message, Markdown fences).
+//!
+//! Strict where leniency would guess: a patch that ends inside a hunk or a file header (cut off
+//! by a token limit) and headers that contradict each other are refused, not read one way.
 
 use anyhow::{Context, Result, bail};
 
-use super::{Body, lines};
+use super::{Body, contradiction, lines, stamp, truncated};
 use crate::patch::model::{Edit, FileDiff, Hunk, Line};
 
 /// A file section being read: the names as written, before prefixes are stripped.
@@ -14,20 +17,31 @@ struct Section {
     git: bool,
     /// From `diff --git a/x b/y`, used when no `---`/`+++` lines follow.
     git_names: Option<(String, String)>,
+    /// The `diff --git` line after its command, as written.
+    git_rest: Option<String>,
     old: Option<String>,
     new: Option<String>,
+    /// The `---` and `+++` names as written (maybe quoted), without timestamps.
+    raw: Option<(String, String)>,
     created: bool,
     deleted: bool,
     rename: Option<(String, String)>,
     new_mode: Option<u32>,
     hunks: Vec<Hunk>,
-    /// The `+++` line carries the epoch timestamp: `diff -N` deleting the file.
+    /// The `---` / `+++` line carries the epoch timestamp: `diff -N` creating / deleting it.
+    old_epoch: bool,
     new_epoch: bool,
+    /// Why the last hunk looks cut off, when the patch ends inside it.
+    cut: Option<String>,
     line: usize,
 }
 
 pub fn parse(text: &str, strip: Option<usize>) -> Result<Vec<Edit>> {
     let lines = lines(text);
+    // The patch's last line that is not blank: a hunk that reaches it ends the patch.
+    let end =
+        End { tail: lines.iter().rposition(|l| !l.trim().is_empty()).unwrap_or(0), mid_line: !text.ends_with('\n') };
+    let mut reached_tail = false;
     let mut edits = Vec::new();
     let mut cur: Option<Section> = None;
     let mut i = 0;
@@ -36,7 +50,13 @@ pub fn parse(text: &str, strip: Option<usize>) -> Result<Vec<Edit>> {
         let n = i + 1;
         if let Some(rest) = line.strip_prefix("diff --git ") {
             finish(cur.take(), strip, &mut edits)?;
-            cur = Some(Section { git: true, git_names: split_git_names(rest), line: n, ..Section::default() });
+            cur = Some(Section {
+                git: true,
+                git_names: split_git_names(rest),
+                git_rest: Some(rest.to_string()),
+                line: n,
+                ..Section::default()
+            });
             i += 1;
             while i < lines.len() && git_header(cur.as_mut().expect("section"), lines[i], i + 1)? {
                 i += 1;
@@ -49,20 +69,34 @@ pub fn parse(text: &str, strip: Option<usize>) -> Result<Vec<Edit>> {
                 cur = Some(Section { line: n, ..Section::default() });
             }
             let section = cur.as_mut().expect("section");
-            section.old = Some(name(&line[4..]));
-            section.new = Some(name(&lines[i + 1][4..]));
-            section.new_epoch = lines[i + 1].contains("\t1970-01-01");
+            let (old, old_stamp) = stamp::split(&line[4..]);
+            let (new, new_stamp) = stamp::split(&lines[i + 1][4..]);
+            let (old, new) = (old.trim_end(), new.trim_end());
+            (section.old, section.new) = (Some(unquote(old)), Some(unquote(new)));
+            section.raw = Some((old.to_string(), new.to_string()));
+            section.old_epoch = old_stamp.is_some_and(stamp::is_epoch);
+            section.new_epoch = new_stamp.is_some_and(stamp::is_epoch);
             i += 2;
         } else if line.starts_with("@@") {
             let Some(section) = cur.as_mut() else {
                 bail!("line {n}: hunk `{line}` comes before any file header (`--- a/path` and `+++ b/path`)");
             };
-            let (hunk, next) = hunk(&lines, i)?;
+            let (hunk, next, cut) = hunk(&lines, i, &end)?;
             section.hunks.push(hunk);
+            section.cut = cut;
+            reached_tail = next > end.tail;
             i = next;
         } else {
             i += 1;
         }
+    }
+    if !reached_tail && let Some(why) = header_cut(lines[end.tail]) {
+        let line = lines[end.tail];
+        let file = match line.get(..4) {
+            Some("--- " | "+++ ") => unquote(stamp::split(&line[4..]).0.trim_end()),
+            _ => cur.as_ref().and_then(display_name).unwrap_or_else(|| "the patch".to_string()),
+        };
+        return Err(truncated(strip_for_display(&file), None, why));
     }
     finish(cur, strip, &mut edits)?;
     if edits.is_empty() {
@@ -100,8 +134,17 @@ fn git_header(s: &mut Section, line: &str, n: usize) -> Result<bool> {
     Ok(true)
 }
 
-/// Read a hunk from its `@@` line; returns it and the index after it.
-fn hunk(lines: &[&str], start: usize) -> Result<(Hunk, usize)> {
+/// Where the patch ends, for telling a hunk that is complete from one cut off.
+struct End {
+    /// The index of the last line that is not blank.
+    tail: usize,
+    /// The text does not end with a line ending: it may stop in the middle of its last line.
+    mid_line: bool,
+}
+
+/// Read a hunk from its `@@` line; returns it, the index after it and, when the patch ends
+/// inside it, why it looks cut off.
+fn hunk(lines: &[&str], start: usize, end: &End) -> Result<(Hunk, usize, Option<String>)> {
     let header = lines[start];
     let fields = header_fields(header);
     let num = |i: usize, default: usize| -> Result<usize> {
@@ -120,8 +163,14 @@ fn hunk(lines: &[&str], start: usize) -> Result<(Hunk, usize)> {
     while i < lines.len() {
         let line = lines[i];
         let done = counts.is_some() && old_left == 0 && new_left == 0;
-        let header = line.starts_with("--- ") && lines.get(i + 1).is_some_and(|l| l.starts_with("+++ "));
-        if line.starts_with("@@") || line.starts_with("diff ") || (header && (done || counts.is_none())) {
+        // Inside a hunk whose counts are not met, `--- x`/`+++ y` may be a removed and an added
+        // line; followed by a hunk header, they are the next file's header (the counts were off).
+        let header = line.starts_with("--- ")
+            && lines.get(i + 1).is_some_and(|l| l.starts_with("+++ "))
+            && (done || counts.is_none() || lines.get(i + 2).is_some_and(|l| l.starts_with("@@")));
+        // The start of a file header cut off, the patch's last line, is not a changed line.
+        let cut_header = done && i == end.tail && header_cut(line).is_some();
+        if line.starts_with("@@") || line.starts_with("diff ") || header || cut_header {
             break;
         }
         if line.starts_with('\\') {
@@ -146,7 +195,84 @@ fn hunk(lines: &[&str], start: usize) -> Result<(Hunk, usize)> {
         }
         i += 1;
     }
-    Ok((body.finish(counts.is_none()), i))
+    let cut = if i > end.tail { cut_off(&body, counts.map(|_| (old_left, new_left)), end.mid_line) } else { None };
+    Ok((body.finish(counts.is_none()), i, cut))
+}
+
+/// Why a hunk the patch ends inside looks cut off, or `None` when it is visibly complete.
+///
+/// With counts (`left`: lines the header still promises on the old and the new side) that are
+/// not met, the hunk is complete only when (1) it ends with at least as many context lines as it
+/// starts with — context after a change mirrors the context before it, except at the end of the
+/// file, where counts a tool made are met — and (2) only one side falls short. A cut keeps the
+/// header's counts, which were right for the whole hunk, so lines missing from it leave both
+/// sides short as soon as a context line is among them (and the trailing context always is,
+/// unless the hunk ends the file); a count written wrong usually leaves one side short.
+/// Without counts, a last changed line with no line ending after it betrays the cut. A hunk with
+/// no changed line at all was cut in its leading context. Bare empty lines at the very end are
+/// separators here.
+fn cut_off(body: &Body, left: Option<(usize, usize)>, mid_line: bool) -> Option<String> {
+    let kinds: Vec<Line> = body.hunk.lines().take(body.hunk.len() - body.bare_tail).map(|(kind, _)| kind).collect();
+    let met = left == Some((0, 0));
+    let lead = kinds.iter().take_while(|&&k| k == Line::Context).count();
+    if lead == kinds.len() {
+        return (!met).then(|| {
+            if kinds.is_empty() { "its header is not followed by any lines" } else { "it has no `-` or `+` line yet" }
+                .to_string()
+        });
+    }
+    let trail = kinds.iter().rev().take_while(|&&k| k == Line::Context).count();
+    let Some((old, new)) = left else {
+        return (trail == 0 && mid_line).then(|| "its last line stops without a line ending".to_string());
+    };
+    let more = old.max(new);
+    let promise = format!("its header promises {more} more line{}", if more == 1 { "" } else { "s" });
+    if met {
+        None
+    } else if trail == 0 {
+        let last = if kinds.last() == Some(&Line::Add) { "`+`" } else { "`-`" };
+        Some(format!("{promise}, and it stops after a {last} line"))
+    } else if trail < lead {
+        Some(format!("{promise}, and it has less context after its change than before"))
+    } else if old > 0 && new > 0 {
+        Some(format!("{promise} on both sides, more context or changes that did not arrive"))
+    } else {
+        None
+    }
+}
+
+/// Why a patch whose last line is this header line (not inside a hunk) looks cut off: the file
+/// section it starts or belongs to has not reached its hunks, or the line itself is cut short
+/// (`--`, `+++ b/sr`, `new file mode 1006`). `None` for a line that can end a section
+/// (`rename to`, `new mode`, an empty file's `index`) or is not a header at all.
+fn header_cut(line: &str) -> Option<&'static str> {
+    const UNFINISHED: [&str; 10] = [
+        "diff ",
+        "--- ",
+        "+++ ",
+        "@@",
+        "index ",
+        "similarity index ",
+        "dissimilarity index ",
+        "rename from ",
+        "old mode ",
+        "copy ",
+    ];
+    const MODES: [&str; 3] = ["new file mode ", "deleted file mode ", "new mode "];
+    // `---` alone is also a Markdown rule under the diff.
+    let partial = line != "---"
+        && UNFINISHED.iter().chain(&MODES).chain(&["rename to "]).any(|h| h.len() > line.len() && h.starts_with(line));
+    let unfinished =
+        UNFINISHED.iter().any(|h| line.starts_with(h)) && !(line.starts_with("index ") && line.contains("e69de29"));
+    let short_mode = MODES.iter().any(|h| line.strip_prefix(h).is_some_and(|m| m.trim().len() < 6));
+    (!line.is_empty() && (partial || unfinished || short_mode))
+        .then_some("it stops in the file's header, before its hunks")
+}
+
+/// The path a section is about, as the patch names it (for refusals).
+fn display_name(s: &Section) -> Option<String> {
+    let named = |p: &Option<String>| p.clone().filter(|p| p != "/dev/null");
+    named(&s.new).or_else(|| named(&s.old)).or_else(|| s.git_names.as_ref().map(|(_, b)| b.clone()))
 }
 
 /// The numbers of a `@@ -a,b +c,d @@` header as written: old start and count, new start and
@@ -173,6 +299,11 @@ fn header_fields(line: &str) -> Option<[Option<&str>; 4]> {
 fn finish(section: Option<Section>, strip: Option<usize>, edits: &mut Vec<Edit>) -> Result<()> {
     let Some(s) = section else { return Ok(()) };
     let at = s.line;
+    if let Some(why) = &s.cut {
+        let file = display_name(&s).unwrap_or_default();
+        return Err(truncated(strip_for_display(&file), Some(s.hunks.len()), why));
+    }
+    check_agreement(&s, strip)?;
     let (mut old, mut new) = match (&s.old, &s.new, &s.git_names) {
         (Some(o), Some(n), _) => (Some(o.clone()), Some(n.clone())),
         (_, _, Some((o, n))) => (Some(o.clone()), Some(n.clone())),
@@ -203,11 +334,13 @@ fn finish(section: Option<Section>, strip: Option<usize>, edits: &mut Vec<Edit>)
     if let Some((from, to)) = s.rename {
         (old, new, rename) = (Some(from), Some(to), true);
     }
-    if s.created {
+    // `diff -N`: the epoch stands for a side that does not exist, where the hunks agree.
+    let created = s.old_epoch && s.hunks.iter().all(|h| h.old_lines().is_empty());
+    if s.created || created {
         old = None;
     }
     let emptied = s.new_epoch && s.hunks.iter().all(|h| h.new_lines().is_empty());
-    if s.deleted || (!s.git && emptied) {
+    if s.deleted || emptied {
         new = None;
     }
     if old.is_none() && new.is_none() {
@@ -220,10 +353,44 @@ fn finish(section: Option<Section>, strip: Option<usize>, edits: &mut Vec<Edit>)
     Ok(())
 }
 
-/// The path on a `---`/`+++` line, without its timestamp.
-fn name(raw: &str) -> String {
-    let raw = raw.split('\t').next().unwrap_or(raw);
-    unquote(raw.trim_end())
+/// A name for a refusal: without the `a/` or `b/` a diff puts before it.
+fn strip_for_display(name: &str) -> &str {
+    name.strip_prefix("b/").or_else(|| name.strip_prefix("a/")).unwrap_or(name)
+}
+
+/// Refuse headers that describe one file two ways: a `diff --git` line naming other files than
+/// its `---`/`+++` lines, `--- b/…` on the old side, a file both new and renamed (or deleted).
+fn check_agreement(s: &Section, strip: Option<usize>) -> Result<()> {
+    let file = display_name(s).unwrap_or_default();
+    let file = strip_for_display(&file);
+    let both = |a: &str, b: &str| contradiction(file, &format!("{a}, but {b}"));
+    if s.created && s.rename.is_some() {
+        return Err(both("`new file mode` says the file is new", "`rename from`/`rename to` say it is moved"));
+    }
+    if s.deleted && s.rename.is_some() {
+        return Err(both("`deleted file mode` says the file is deleted", "`rename from`/`rename to` say it is moved"));
+    }
+    if s.created && s.deleted {
+        return Err(both("`new file mode` says the file is new", "`deleted file mode` says it is deleted"));
+    }
+    let (Some(old), Some(new), Some((old_raw, new_raw))) = (&s.old, &s.new, &s.raw) else { return Ok(()) };
+    if strip.is_none() && old.starts_with("b/") && (new.starts_with("a/") || new.starts_with("b/")) {
+        return Err(both(
+            &format!("the old side is `--- {old}`, with the `b/` prefix of the new side"),
+            &format!("the new side is `+++ {new}`"),
+        ));
+    }
+    let (Some(rest), Some((git_old, git_new))) = (&s.git_rest, &s.git_names) else { return Ok(()) };
+    let same = |header: &str, git: &str, prefix: &str| {
+        header.strip_prefix(prefix).unwrap_or(header) == git.strip_prefix(prefix).unwrap_or(git)
+    };
+    if old != "/dev/null" && !same(old, git_old, "a/") && !rest.starts_with(&format!("{old_raw} ")) {
+        return Err(both(&format!("`diff --git` names {git_old}"), &format!("`---` names {old}")));
+    }
+    if new != "/dev/null" && !same(new, git_new, "b/") && !rest.ends_with(&format!(" {new_raw}")) {
+        return Err(both(&format!("`diff --git` names {git_new}"), &format!("`+++` names {new}")));
+    }
+    Ok(())
 }
 
 /// `a/x b/y` from a `diff --git` line; with spaces in names, the split where both sides agree.
@@ -326,9 +493,11 @@ mod tests {
         let edits = parse("--- a/f\n+++ b/f\n@@ @@\n+x\n \n\n", None).unwrap();
         assert_eq!(diff(&edits).hunks[0].old_lines(), vec![""]);
         // Counts far too large (a hostile header) are read as far as the hunk goes, without
-        // reserving room for them.
-        let edits = parse("--- f\n+++ f\n@@ -1,4000000000000 +1,4000000000000 @@\n-a\n+b\n", None).unwrap();
-        assert_eq!(diff(&edits).hunks[0].new_lines(), vec!["b"]);
+        // reserving room for them; the next file shows the hunk is whole.
+        let text =
+            "--- f\n+++ f\n@@ -1,4000000000000 +1,4000000000000 @@\n-a\n+b\n c\n--- g\n+++ g\n@@ -1 +1 @@\n-x\n+y\n";
+        let edits = parse(text, None).unwrap();
+        assert_eq!(diff(&edits).hunks[0].new_lines(), vec!["b", "c"]);
         // Counts too small: the rest of the hunk is still read.
         let edits = parse("--- f\n+++ f\n@@ -1,1 +1,1 @@\n-a\n+b\n+c\n", None).unwrap();
         assert_eq!(diff(&edits).hunks[0].new_lines(), vec!["b", "c"]);
@@ -347,7 +516,8 @@ mod tests {
         assert_eq!(diff(&edits).old_path.as_deref(), Some("src/a.rs"));
         assert!(parse("hello\n", None).unwrap_err().to_string().contains("no files"));
         assert!(parse("@@ -1 +1 @@\n-a\n", None).unwrap_err().to_string().contains("line 1"));
-        assert!(parse("--- a/f\n+++ b/f\n", None).unwrap_err().to_string().contains("no hunks"));
+        let empty_then_more = "--- a/f\n+++ b/f\n--- a/g\n+++ b/g\n@@ -1 +1 @@\n-a\n+b\n";
+        assert!(parse(empty_then_more, None).unwrap_err().to_string().contains("no hunks"));
     }
 
     #[test]
@@ -366,5 +536,78 @@ mod tests {
         let edits = parse("--- a/f\n+++ b/f\n@@ -1 +1 @@\n-a\n\\ No newline at end of file\n+a\n", None).unwrap();
         let h = &diff(&edits).hunks[0];
         assert!(h.old_no_newline && !h.new_no_newline);
+    }
+
+    #[test]
+    fn line_zero_hunks_keep_the_named_file_and_epochs_mark_absent_sides() {
+        let sides = |text: &str| {
+            let edits = parse(text, None).unwrap();
+            let d = diff(&edits);
+            (d.old_path.clone(), d.new_path.clone())
+        };
+        let named = (Some("utils.py".to_string()), Some("utils.py".to_string()));
+        assert_eq!(sides("--- a/utils.py\n+++ b/utils.py\n@@ -0,0 +1,2 @@\n+a\n+b\n"), named);
+        assert_eq!(sides("--- a/utils.py\t2024-01-01 10:00:00 +0000\n+++ b/utils.py\n@@ -0,0 +1 @@\n+a\n"), named);
+        assert_eq!(
+            sides("--- utils.py\t1969-12-31 19:00:00.000000000 -0500\n+++ utils.py\n@@ -0,0 +1 @@\n+a\n"),
+            (None, Some("utils.py".to_string()))
+        );
+        // An epoch on a side the hunks do have lines on is only a date.
+        assert_eq!(
+            sides("--- utils.py\t1970-01-01 00:00:00 +0000\n+++ utils.py\n@@ -1 +1 @@\n-a\n+b\n"),
+            (Some("utils.py".to_string()), Some("utils.py".to_string()))
+        );
+    }
+
+    #[test]
+    fn cut_hunks_and_complete_ones() {
+        let cut = |text: &str| parse(text, None).err().map(|e| e.to_string());
+        let head = "--- a/f\n+++ b/f\n";
+        for complete in [
+            "@@ -1,2 +1,2 @@\n a\n-b\n+c",
+            "@@ -1,3 +1,2 @@\n a\n-b\n c\n",
+            "@@ -1,2 +1,9 @@\n a\n-b\n+c\n d\n",
+            "@@ -1,9 +1,9 @@\n a\n-b\n+c\n d\nProse after the diff.\n",
+            "@@ @@\n a\n-b\n",
+            "@@ @@\n a\n-b\n+c\n d",
+        ] {
+            assert_eq!(cut(&format!("{head}{complete}")), None, "{complete:?}");
+        }
+        for (cut_off, why) in [
+            ("@@ -1,3 +1,3 @@\n a\n-b\n", "stops after a `-` line"),
+            ("@@ -1,5 +1,5 @@\n a\n-b\n+c\n\n\n", "stops after a `+` line"),
+            ("@@ -1,7 +1,7 @@\n a\n b\n-c\n+d\n e\n", "less context after its change than before"),
+            ("@@ -1,4 +1,4 @@\n a\n-b\n+c\n d\n", "on both sides"),
+            ("@@ -1,4 +1,4 @@\n a\n", "no `-` or `+` line yet"),
+            ("@@ -1,4 +1,4 @@\n", "not followed by any lines"),
+            ("@@ -1,4 +1", "not followed by any lines"),
+            ("@@ @@\n a\n+b", "without a line ending"),
+            ("@@ -1,2 +1,2 @@\n a\n-b\n+c\n--", "the file's header"),
+            ("@@ -1,2 +1,2 @@\n a\n-b\n+c\n-", "the file's header"),
+            ("@@ -1,2 +1,2 @@\n a\n-b\n+c\ndiff --git a/g b/g\nindex 1234567..89abcde 100644\n", "g (it stops"),
+            ("@@ -1,2 +1,2 @@\n a\n-b\n+c\ndiff --git a/g b/g\nnew file mode 1006", "the file's header"),
+        ] {
+            let err = cut(&format!("{head}{cut_off}")).unwrap_or_else(|| panic!("{cut_off:?} was read as whole"));
+            assert!(err.contains(why) && err.contains("it looks truncated"), "{cut_off:?}: {err}");
+        }
+        // An empty file created or deleted ends a patch whole.
+        assert_eq!(cut("diff --git a/e b/e\nnew file mode 100644\nindex 0000000..e69de29\n"), None);
+    }
+
+    #[test]
+    fn headers_must_agree() {
+        let err = |text: &str| parse(text, None).unwrap_err().to_string();
+        assert!(err("diff --git a/f b/f\n--- a/g\n+++ b/f\n@@ -1 +1 @@\n-a\n+b\n").contains("`---` names a/g"));
+        assert!(err("diff --git a/f b/f\ndeleted file mode 100644\nrename from f\nrename to g\n").contains("moved"));
+        assert!(err("--- b/f\n+++ a/f\n@@ -1 +1 @@\n-a\n+b\n").contains("`b/` prefix"));
+        // Quoted names, names without prefixes, `-p` given.
+        for agree in [
+            "diff --git \"a/sp ace\" \"b/sp ace\"\n--- \"a/sp ace\"\n+++ \"b/sp ace\"\n@@ -1 +1 @@\n-a\n+b\n",
+            "diff --git a/f b/f\n--- f\n+++ f\n@@ -1 +1 @@\n-a\n+b\n",
+            "diff --git a/f b/f\nnew file mode 100644\n--- /dev/null\n+++ b/f\n@@ -0,0 +1 @@\n+a\n",
+        ] {
+            assert!(parse(agree, None).is_ok(), "{agree}");
+        }
+        assert!(parse("--- b/f\n+++ b/f\n@@ -1 +1 @@\n-a\n+b\n", Some(1)).is_ok());
     }
 }
