@@ -269,10 +269,8 @@ impl Settings {
                 );
             }
             env.tree = normalize(&base.join(&env.tree));
-            for pattern in &env.allowed_paths {
-                crate::patch::fence::Glob::new(pattern)
-                    .with_context(|| format!("{}: env.{name}.allowed_paths", at_key(text, "allowed_paths")))?;
-            }
+            crate::glob::Globs::new(&env.allowed_paths)
+                .with_context(|| format!("{}: env.{name}.allowed_paths", at_key(text, "allowed_paths")))?;
         }
         for file in [
             &mut config.server.token_file,

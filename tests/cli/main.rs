@@ -9,6 +9,7 @@ mod archive_summaries;
 mod callback;
 mod crash;
 mod dashboard;
+mod fence_symlinks;
 mod formats;
 mod foundation;
 mod gen_docs;
