@@ -28,7 +28,7 @@ pub struct Fence {
 }
 
 /// Where a checked path's file lives: its directory, open, and its name in it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Place {
     pub dir: Dir,
     pub name: String,
@@ -99,6 +99,48 @@ impl Fence {
             bail!("path {rel:?} is outside allowed_paths ({})", self.allowed.sources().join(", "));
         }
         Ok(rel)
+    }
+
+    /// A symlink a patch creates at `rel` (a checked path) pointing to `target`: allowed only when
+    /// the target, resolved from the link's directory as the kernel will resolve it, is a path the
+    /// fence allows (inside the tree, not in `.git/`, within `allowed_paths`).
+    pub fn check_link(&self, rel: &str, target: &str) -> Result<()> {
+        let refuse = || format!("the symlink {rel} -> {target} leads where patches may not point");
+        if target.is_empty() || target.contains('\0') {
+            bail!("the symlink {rel} has an empty target or one with a NUL byte");
+        }
+        // Component by component from the link's directory: what exists is resolved as the
+        // kernel will resolve it (`..` from a symlinked directory is its target's parent); from
+        // the first missing component on, `..` folds the path as written.
+        let mut resolved = self.root.join(split(&self.resolve(rel)?).0);
+        let mut exists = match resolved.canonicalize() {
+            Ok(real) => {
+                resolved = real;
+                true
+            }
+            Err(_) => false,
+        };
+        for part in Path::new(target).components() {
+            match part {
+                Component::RootDir => resolved = PathBuf::from("/"),
+                Component::CurDir | Component::Prefix(_) => {}
+                Component::ParentDir => _ = resolved.pop(),
+                Component::Normal(name) => {
+                    resolved.push(name);
+                    if exists {
+                        match resolved.canonicalize() {
+                            Ok(real) => resolved = real,
+                            Err(_) => exists = false,
+                        }
+                    }
+                }
+            }
+        }
+        let Ok(inner) = resolved.strip_prefix(&self.root) else {
+            bail!("{}: it resolves outside the tree to {}", refuse(), resolved.display());
+        };
+        self.check(&inner.to_string_lossy()).with_context(refuse)?;
+        Ok(())
     }
 
     /// The absolute path of a checked relative path.

@@ -9,13 +9,27 @@ use anyhow::{Context, Result, bail};
 use rustix::fs::{AtFlags, Mode, OFlags};
 
 use crate::patch::fence::{Fence, Place, Places};
-use crate::patch::plan::{FileChange, Plan, Snapshot};
+use crate::patch::plan::{FileChange, Plan, SYMLINK_MODE, Snapshot};
 use crate::store::atomic::{self, Dir, Staged};
 use crate::store::read;
 
-/// The file as it is on disk now (`None`: absent).
+/// The file as it is on disk now (`None`: absent); a symlink is its target (a patch can have
+/// created it, and recovery and revert must see it to remove it).
 pub fn snapshot(fence: &Fence, rel: &str) -> Result<Option<Snapshot>> {
-    open(fence, rel)?.as_mut().map(Opened::read).transpose()
+    Ok(find(fence.place(rel, false)?, rel)?.0)
+}
+
+/// What is at `rel` now, and, for a regular file, the file open (to be closed once replaced).
+fn find(place: Option<Place>, rel: &str) -> Result<(Option<Snapshot>, Option<Opened>)> {
+    let Some(place) = place else { return Ok((None, None)) };
+    match open_at(Some(place.clone()), rel) {
+        Ok(Some(mut opened)) => Ok((Some(opened.read()?), Some(opened))),
+        Ok(None) => Ok((None, None)),
+        Err(e) => match rustix::fs::readlinkat(place.dir.fd(), place.name.as_str(), Vec::new()) {
+            Ok(target) => Ok((Some(Snapshot { bytes: target.into_bytes(), mode: SYMLINK_MODE }), None)),
+            Err(_) => Err(e),
+        },
+    }
 }
 
 /// A regular file of the tree, open and stat-ed but not yet read, so that a caller can refuse it
@@ -74,7 +88,7 @@ fn put_in(places: &Places, rel: &str, state: Option<&Snapshot>) -> Result<()> {
     match state {
         Some(s) => {
             let place = places.place(rel, true)?.expect("created when missing");
-            Staged::new_in(&place.dir, &place.name, &s.bytes, Some(s.mode))?.install()?;
+            stage_at(&place, s)?.install()?;
             place.dir.sync()
         }
         None => {
@@ -123,8 +137,8 @@ pub fn commit(fence: &Fence, plan: &Plan) -> Result<()> {
         // A failure drops the staged files not yet installed, which removes their temp files.
         let mut dirs: Vec<Dir> = Vec::new();
         for (change, staged) in changes.iter().zip(staged) {
-            let mut current = open_at(places.place(&change.path, false)?, &change.path)?;
-            if current.as_mut().map(Opened::read).transpose()? != change.before {
+            let (now, current) = find(places.place(&change.path, false)?, &change.path)?;
+            if now != change.before {
                 bail!("{} changed on disk since the patch was checked; nothing was applied", change.path);
             }
             match staged {
@@ -189,15 +203,25 @@ fn stage(places: &Places, changes: &[&FileChange]) -> Result<Vec<Option<Staged>>
         move || {
             let Some(after) = &change.after else { return Ok(None) };
             let place = places.place(&change.path, true)?.expect("created when missing");
-            Staged::new_in(&place.dir, &place.name, &after.bytes, Some(after.mode)).map(Some)
+            stage_at(&place, after).map(Some)
         }
     }))
+}
+
+/// A file's new content (or a symlink) staged beside it.
+fn stage_at(place: &Place, state: &Snapshot) -> Result<Staged> {
+    if state.is_symlink() {
+        Staged::link_in(&place.dir, &place.name, &state.bytes)
+    } else {
+        Staged::new_in(&place.dir, &place.name, &state.bytes, Some(state.mode))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::store::results::FileResult;
+    use rustix::fs::FileType;
     use std::path::Path;
 
     fn change(fence: &Fence, path: &str, after: Option<&[u8]>) -> FileChange {
@@ -223,18 +247,20 @@ mod tests {
     }
 
     #[test]
-    fn snapshot_refuses_what_is_not_a_regular_file_without_blocking() {
+    fn open_refuses_what_is_not_a_regular_file_without_blocking_and_snapshot_sees_symlinks() {
         let dir = tempfile::tempdir().unwrap();
-        let fifo = std::ffi::CString::new(dir.path().join("fifo").as_os_str().as_encoded_bytes()).unwrap();
-        // SAFETY: a NUL-terminated path.
-        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+        rustix::fs::mknodat(rustix::fs::CWD, dir.path().join("fifo"), FileType::Fifo, Mode::from_raw_mode(0o644), 0)
+            .unwrap();
         fs::write(dir.path().join("real"), "x").unwrap();
         std::os::unix::fs::symlink("real", dir.path().join("link")).unwrap();
         let fence = Fence::new(dir.path(), &[]).unwrap();
         for name in ["fifo", "link"] {
-            let err = snapshot(&fence, name).unwrap_err();
+            let err = open(&fence, name).err().unwrap();
             assert_eq!(err.to_string(), format!("{name} is not a regular file"));
         }
+        assert_eq!(snapshot(&fence, "fifo").unwrap_err().to_string(), "fifo is not a regular file");
+        let link = Snapshot { bytes: b"real".to_vec(), mode: SYMLINK_MODE };
+        assert_eq!(snapshot(&fence, "link").unwrap(), Some(link));
         assert_eq!(snapshot(&fence, "missing").unwrap(), None);
         assert_eq!(snapshot(&fence, "real").unwrap().unwrap().bytes, b"x");
     }

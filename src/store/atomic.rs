@@ -129,6 +129,15 @@ impl Staged {
         Ok(staged)
     }
 
+    /// A symlink `name` -> `target` in an open directory, made under a temp name like a file, so
+    /// that installing it is the same rename. (Its directory's sync makes it durable.)
+    pub fn link_in(dir: &Dir, name: &str, target: &[u8]) -> Result<Staged> {
+        let temp = temp_name(name);
+        rustix::fs::symlinkat(target, dir.fd(), temp.as_str())
+            .with_context(|| format!("could not create symlink {}", dir.path.join(name).display()))?;
+        Ok(Staged { dir: dir.clone(), temp: Some(temp), name: name.to_string() })
+    }
+
     /// The directory the file goes into, to sync once it is installed.
     pub fn dir(&self) -> &Dir {
         &self.dir

@@ -16,6 +16,7 @@ mod gen_docs;
 mod generated;
 mod health_check;
 mod operator;
+mod patch_modes;
 mod property;
 mod queue_fixture;
 mod revert_escape;

@@ -6,7 +6,7 @@
 use anyhow::{Context, Result, bail};
 
 use super::{Body, lines};
-use crate::patch::model::{Edit, FileDiff, Hunk, Line};
+use crate::patch::model::{Edit, FileDiff, FileMode, Hunk, Line};
 
 /// A file section being read: the names as written, before prefixes are stripped.
 #[derive(Default)]
@@ -19,7 +19,7 @@ struct Section {
     created: bool,
     deleted: bool,
     rename: Option<(String, String)>,
-    new_mode: Option<u32>,
+    new_mode: Option<FileMode>,
     hunks: Vec<Hunk>,
     /// The `+++` line carries the epoch timestamp: `diff -N` deleting the file.
     new_epoch: bool,
@@ -74,7 +74,8 @@ pub fn parse(text: &str, strip: Option<usize>) -> Result<Vec<Edit>> {
 /// One extended git header line; false when the line is not one (the header is over).
 fn git_header(s: &mut Section, line: &str, n: usize) -> Result<bool> {
     let mode = |v: &str| {
-        u32::from_str_radix(v.trim(), 8).map(|m| m & 0o7777).with_context(|| format!("line {n}: bad file mode {v:?}"))
+        let raw = u32::from_str_radix(v.trim(), 8).with_context(|| format!("line {n}: bad file mode {v:?}"))?;
+        FileMode::from_git(raw).with_context(|| format!("line {n}"))
     };
     if let Some(v) = line.strip_prefix("new file mode ") {
         s.created = true;
@@ -308,7 +309,7 @@ mod tests {
         let d = diff(&edits);
         assert_eq!((d.old_path.as_deref(), d.new_path.as_deref(), d.rename), (Some("old.rs"), Some("new.rs"), true));
         let Edit::Diff(m) = &edits[1] else { panic!() };
-        assert_eq!(m.new_mode, Some(0o755));
+        assert_eq!(m.new_mode, Some(FileMode::from_git(0o100755).unwrap()));
         let Edit::Diff(c) = &edits[2] else { panic!() };
         assert_eq!((c.old_path.as_deref(), c.new_path.as_deref()), (None, Some("spéc")));
     }
