@@ -92,7 +92,8 @@ fn put_in(places: &Places, rel: &str, state: Option<&Snapshot>) -> Result<()> {
             place.dir.sync()
         }
         None => {
-            let Some(place) = places.place(rel, false)? else { return Ok(()) };
+            // Already gone (with its directory, maybe): still prune what is left empty.
+            let Some(place) = places.place(rel, false)? else { return prune_empty_dirs(places.fence(), rel) };
             match rustix::fs::unlinkat(place.dir.fd(), place.name.as_str(), AtFlags::empty()) {
                 Ok(()) => place.dir.sync()?,
                 Err(rustix::io::Errno::NOENT) => {}

@@ -329,7 +329,12 @@ pub fn remove_stale_temps(dir: &Path, suffix: &str) -> Result<()> {
 /// process): safe in a directory that several processes write to, where [`remove_stale_temps`]
 /// is not. A reused process id only keeps a leftover longer.
 pub fn remove_orphaned_temps(dir: &Path) -> Result<()> {
-    remove_temps(dir, |name| writer_pid(name).is_some_and(|pid| !alive(pid)))
+    remove_temps(dir, orphaned)
+}
+
+/// Whether a temp file's name says its writer is gone (see [`remove_orphaned_temps`]).
+pub fn orphaned(name: &str) -> bool {
+    writer_pid(name).is_some_and(|pid| !alive(pid))
 }
 
 fn remove_temps(dir: &Path, stale: impl Fn(&str) -> bool) -> Result<()> {

@@ -8,6 +8,7 @@ mod apply_queue;
 mod archive_summaries;
 mod callback;
 mod crash;
+mod crash_leftovers;
 mod dashboard;
 mod fence_symlinks;
 mod formats;
