@@ -355,9 +355,9 @@ fn writer_pid(name: &str) -> Option<libc::pid_t> {
 }
 
 fn alive(pid: libc::pid_t) -> bool {
-    // SAFETY: signal 0 sends nothing; it only asks whether the process exists.
-    let signalled = unsafe { libc::kill(pid, 0) } == 0;
-    signalled || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+    // Signal 0 sends nothing; it only asks whether the process exists.
+    rustix::process::Pid::from_raw(pid)
+        .is_none_or(|pid| rustix::process::test_kill_process(pid) != Err(rustix::io::Errno::SRCH))
 }
 
 /// fsync a directory so the names in it (new files, renames) survive a crash.
