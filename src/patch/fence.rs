@@ -201,9 +201,7 @@ impl Fence {
             (Ok(Some(dir)), rel) => (dir, rel),
             (Ok(None), _) => return Ok(None),
             (Err(e), resolved) => {
-                return Err(e).with_context(|| {
-                    format!("could not open the directory of {resolved} without leaving the tree through a symlink")
-                });
+                return Err(e).with_context(|| format!("could not open the directory of {resolved}"));
             }
         };
         let name = split(&rel).1.to_string();
