@@ -4,6 +4,8 @@
 //! settled (or whose revert was already recorded) is simply removed. A patch settled here is
 //! called back like any other (`callback_url`).
 
+use std::collections::HashSet;
+use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -85,30 +87,52 @@ pub(super) fn recover(env: &Env, actor: &str) -> Result<Vec<PatchReport>> {
 /// failed). An applied patch keeps its backup for `revert`; a patch not in the queue at all is
 /// left alone. Only under the environment's lock, after the journals are settled.
 fn remove_dead_backups(env: &Env) -> Result<()> {
-    let dir = env.home.backups_dir(env.name);
-    let entries = match std::fs::read_dir(&dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(e).with_context(|| format!("could not list {}", dir.display())),
-    };
-    // Keys only: hidden names (archive-summaries' `.pruning.<id>`) and strangers are not ours.
-    let keys: Vec<String> = entries
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter(|k| queue::check_key(k).is_ok())
-        .collect();
-    for key in keys {
-        if journal::exists(env.home, env.name, &key)? {
-            continue;
+    // Names only, one listing per directory: backups of applied patches can be many, and this
+    // runs before every queue run.
+    let keys = names(&env.home.backups_dir(env.name), "")?;
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let journals = names(&env.home.queue_dir(env.name, State::Applying), journal::SUFFIX)?;
+    let in_state = |states: &[State]| -> Result<HashSet<String>> {
+        let mut ids = HashSet::new();
+        for state in states {
+            ids.extend(names(&env.home.queue_dir(env.name, *state), ".json")?);
         }
-        let dead = match revert::patch_of(&key) {
+        Ok(ids)
+    };
+    let applied = in_state(&[State::Applied])?;
+    let not_applied = in_state(&[State::Incoming, State::Pending, State::Approved, State::Applying, State::Failed])?;
+    for key in keys.iter().filter(|k| !journals.contains(*k)) {
+        let dead = match revert::patch_of(key) {
             Some(_) => true,
-            None => queue::find(env.home, env.name, &key)?.is_some_and(|e| e.state != State::Applied),
+            None => not_applied.contains(key) && !applied.contains(key),
         };
         if dead {
-            backup::remove(&backup::dir(env.home, env.name, &key)?)?;
+            backup::remove(&backup::dir(env.home, env.name, key)?)?;
         }
     }
     Ok(())
+}
+
+/// The journal or backup keys named `<key><suffix>` in `dir`: hidden names (temp files,
+/// archive-summaries' `.pruning.<id>`) and strangers are not keys. A missing directory has none.
+fn names(dir: &Path, suffix: &str) -> Result<HashSet<String>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(HashSet::new()),
+        Err(e) => return Err(e).with_context(|| format!("could not list {}", dir.display())),
+    };
+    let mut keys = HashSet::new();
+    for entry in entries {
+        let name = entry.with_context(|| format!("could not list {}", dir.display()))?.file_name();
+        if let Some(key) = name.to_str().and_then(|n| n.strip_suffix(suffix))
+            && queue::check_key(key).is_ok()
+        {
+            keys.insert(key.to_string());
+        }
+    }
+    Ok(keys)
 }
 
 #[cfg(test)]

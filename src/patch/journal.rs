@@ -19,7 +19,7 @@ use crate::patch::backup::{self, Side};
 use crate::patch::fence::Fence;
 use crate::patch::plan::Plan;
 use crate::patch::transaction::{self, put, snapshot};
-use crate::store::queue::State;
+use crate::store::queue::{self, State};
 use crate::store::{Home, atomic, paths};
 
 /// Journal files end with this; they sit beside the patch envelopes in `applying/` but are not
@@ -81,11 +81,6 @@ impl Journal {
     }
 }
 
-/// Whether `key` has a journal: its patch (or revert) was writing files and is not settled.
-pub fn exists(home: &Home, env: &str, key: &str) -> Result<bool> {
-    Ok(path(home, env, key)?.exists())
-}
-
 /// What recovery did with one interrupted patch. Its journal stays until the caller has recorded
 /// the outcome and calls [`Recovered::finish`]: a recovery killed in between rolls back again
 /// (nothing left to do) and records it then, rather than finding a claimed patch with no
@@ -124,7 +119,7 @@ pub fn recover(
     };
     let mut keys: Vec<String> = entries
         .filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(SUFFIX).map(str::to_string))
-        .filter(|name| !name.starts_with(atomic::TEMP_PREFIX))
+        .filter(|name| !name.starts_with(atomic::TEMP_PREFIX) && queue::check_key(name).is_ok())
         .collect();
     keys.sort();
     // Journal writes a dead run never finished; we hold the lock, so they are stale.
