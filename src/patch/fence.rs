@@ -208,6 +208,22 @@ impl Fence {
         Ok(Some(Place { dir, name, rel }))
     }
 
+    /// Open the file `rel` (a checked path) in one call when no symlink is on its way: `ELOOP`
+    /// (or `ENOSYS` where there is no `openat2`) says to go through [`Fence::place`] instead.
+    pub fn open_direct(&self, rel: &str, flags: OFlags) -> io::Result<OwnedFd> {
+        #[cfg(target_os = "linux")]
+        {
+            use rustix::fs::ResolveFlags;
+            let beneath = ResolveFlags::NO_SYMLINKS | ResolveFlags::BENEATH;
+            Ok(rustix::fs::openat2(self.root_dir.fd(), rel, flags, Mode::empty(), beneath)?)
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = (rel, flags);
+            Err(io::Error::from_raw_os_error(libc::ENOSYS))
+        }
+    }
+
     /// Open `dirs` (relative, `/`-separated) below the root, following no symlink.
     fn open_dir(&self, dirs: &str, create: bool) -> io::Result<Option<Dir>> {
         if dirs.is_empty() {

@@ -45,24 +45,41 @@ pub struct Opened {
 /// not block the open: both are refused as not regular files, and the check is made on the
 /// file actually opened, not on a name that could change between a stat and an open.
 pub fn open(fence: &Fence, rel: &str) -> Result<Option<Opened>> {
-    open_at(fence.place(rel, false)?, rel)
+    // The common case in one call; a symlink on the way (the file's own or a directory's) is
+    // taken through the fence's resolution.
+    match fence.open_direct(rel, READ_FLAGS) {
+        Ok(fd) => opened(File::from(fd), rel).map(Some),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ELOOP | libc::ENOSYS | libc::EPERM | libc::EXDEV)) => {
+            open_at(fence.place(rel, false)?, rel)
+        }
+        Err(e) => Err(anyhow::Error::new(e).context(format!("could not read {rel}"))),
+    }
 }
+
+/// How a file of the tree is opened for reading: not through a symlink, and without blocking on
+/// a FIFO.
+const READ_FLAGS: OFlags = OFlags::RDONLY.union(OFlags::NOFOLLOW).union(OFlags::NONBLOCK).union(OFlags::CLOEXEC);
 
 /// [`open`] in the directory found for `rel`, if there is one.
 fn open_at(place: Option<Place>, rel: &str) -> Result<Option<Opened>> {
     let Some(place) = place else { return Ok(None) };
-    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
-    let file = match rustix::fs::openat(place.dir.fd(), place.name.as_str(), flags, Mode::empty()) {
+    let file = match rustix::fs::openat(place.dir.fd(), place.name.as_str(), READ_FLAGS, Mode::empty()) {
         Ok(fd) => File::from(fd),
         Err(rustix::io::Errno::NOENT) => return Ok(None),
         Err(rustix::io::Errno::LOOP) => bail!("{rel} is not a regular file"),
         Err(e) => return Err(anyhow::Error::new(std::io::Error::from(e)).context(format!("could not read {rel}"))),
     };
+    opened(file, rel).map(Some)
+}
+
+/// A file just opened, checked regular and stat-ed.
+fn opened(file: File, rel: &str) -> Result<Opened> {
     let meta = file.metadata().with_context(|| format!("could not read {rel}"))?;
     if !meta.is_file() {
         bail!("{rel} is not a regular file");
     }
-    Ok(Some(Opened { file, size: meta.len(), mode: meta.permissions().mode() & 0o7777, rel: rel.to_string() }))
+    Ok(Opened { file, size: meta.len(), mode: meta.permissions().mode() & 0o7777, rel: rel.to_string() })
 }
 
 impl Opened {
