@@ -167,12 +167,11 @@ fn roll_back(home: &Home, env: &str, fence: &Fence, key: &str) -> Result<Recover
 }
 
 /// A write killed between creating its temp file and renaming it leaves the temp file beside
-/// the target: remove those of this path.
+/// the target: remove those of this path (in its directory as the fence resolves it).
 fn remove_stale_temps(fence: &Fence, rel: &str) -> Result<()> {
-    let target = fence.join(rel);
-    match (target.parent(), target.file_name().and_then(|n| n.to_str())) {
-        (Some(dir), Some(name)) => atomic::remove_stale_temps(dir, &format!(".{name}")),
-        _ => Ok(()),
+    match fence.place(rel, false)? {
+        Some(place) => atomic::remove_stale_temps(place.dir.path(), &format!(".{}", place.name)),
+        None => Ok(()),
     }
 }
 
