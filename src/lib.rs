@@ -7,6 +7,7 @@ pub mod cmd;
 pub mod config;
 pub mod docs;
 pub mod exit;
+pub mod glob;
 pub mod health;
 pub mod http;
 pub mod notify;

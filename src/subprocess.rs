@@ -71,9 +71,9 @@ fn describe(cmd: &Command) -> String {
 }
 
 fn kill_group(pgid: libc::pid_t) {
-    // SAFETY: killpg only sends a signal; a group already gone yields ESRCH, which is fine.
-    unsafe {
-        libc::killpg(pgid, libc::SIGKILL);
+    // A group already gone yields ESRCH, which is fine.
+    if let Some(pgid) = rustix::process::Pid::from_raw(pgid) {
+        let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
     }
 }
 

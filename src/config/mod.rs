@@ -333,10 +333,8 @@ impl Settings {
                     env.git_author
                 );
             }
-            for pattern in &env.allowed_paths {
-                crate::patch::fence::Glob::new(pattern)
-                    .with_context(|| format!("{}: env.{name}.allowed_paths", at_key(text, "allowed_paths")))?;
-            }
+            crate::glob::Globs::new(&env.allowed_paths)
+                .with_context(|| format!("{}: env.{name}.allowed_paths", at_key(text, "allowed_paths")))?;
         }
         for file in [
             &mut config.server.token_file,

@@ -8,7 +8,6 @@ use std::collections::{HashMap, HashSet};
 use std::ffi::{CStr, CString, OsString};
 use std::fs::File;
 use std::io::ErrorKind;
-use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -18,6 +17,7 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
+use rustix::fs::{AtFlags, RenameFlags};
 use serde::Serialize;
 
 use crate::docs::md;
@@ -327,42 +327,24 @@ fn unlink_source(from_dir: &File, l: &Linked) -> Result<()> {
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(e).with_context(|| format!("could not stat {}", l.from.display())),
     };
-    // SAFETY: a valid open directory descriptor and a NUL-terminated name that outlives the call.
-    if unsafe { libc::unlinkat(dir.as_raw_fd(), name.as_ptr(), 0) } != 0 {
-        let err = std::io::Error::last_os_error();
-        return Err(err).with_context(|| format!("could not remove {} after archiving it", l.from.display()));
-    }
-    Ok(())
+    rustix::fs::unlinkat(dir, name, AtFlags::empty())
+        .map_err(std::io::Error::from)
+        .with_context(|| format!("could not remove {} after archiving it", l.from.display()))
 }
 
 /// Device and inode of `name` in `dir`, not following symlinks.
 fn stat_at(dir: &File, name: &CStr) -> std::io::Result<(u64, u64)> {
-    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
-    // SAFETY: a valid directory descriptor, a NUL-terminated name and a buffer of the right type.
-    if unsafe { libc::fstatat(dir.as_raw_fd(), name.as_ptr(), st.as_mut_ptr(), libc::AT_SYMLINK_NOFOLLOW) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: fstatat filled it in.
-    let st = unsafe { st.assume_init() };
+    let st = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)?;
     Ok((st.st_dev, st.st_ino))
 }
 
 fn link_at(from_dir: &File, from: &CStr, to_dir: &File, to: &CStr) -> std::io::Result<()> {
-    // SAFETY: valid open directory descriptors and NUL-terminated names that outlive the call.
-    if unsafe { libc::linkat(from_dir.as_raw_fd(), from.as_ptr(), to_dir.as_raw_fd(), to.as_ptr(), 0) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(())
+    Ok(rustix::fs::linkat(from_dir, from, to_dir, to, AtFlags::empty())?)
 }
 
 /// `renameat2(.., RENAME_NOREPLACE)`, which fails rather than replace an existing name.
 fn rename_noreplace(from_dir: &File, from: &CStr, to_dir: &File, to: &CStr) -> std::io::Result<()> {
-    let (fd, td) = (from_dir.as_raw_fd(), to_dir.as_raw_fd());
-    // SAFETY: valid open directory descriptors and NUL-terminated names that outlive the call.
-    if unsafe { libc::renameat2(fd, from.as_ptr(), td, to.as_ptr(), libc::RENAME_NOREPLACE) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(())
+    Ok(rustix::fs::renameat_with(from_dir, from, to_dir, to, RenameFlags::NOREPLACE)?)
 }
 
 fn open_dir(dir: &Path) -> Result<File> {

@@ -116,6 +116,20 @@ pub fn remove_stale_temps(generated: &Generated, except: &Path) -> Result<()> {
             atomic::remove(temp)?;
         }
     }
+    // In `except` apply-patch writes too, under another lock: there only the temps of files
+    // gen-docs writes whose writer is gone.
+    let mine: Vec<String> = generated
+        .files
+        .iter()
+        .filter(|p| p.path.parent() == Some(except))
+        .filter_map(|p| Some(format!(".{}", p.path.file_name()?.to_string_lossy())))
+        .collect();
+    for temp in generated.temps.iter().filter(|t| t.parent() == Some(except)) {
+        let name = temp.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+        if mine.iter().any(|suffix| name.ends_with(suffix.as_str())) && atomic::orphaned(&name) {
+            atomic::remove(temp)?;
+        }
+    }
     Ok(())
 }
 

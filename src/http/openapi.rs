@@ -155,7 +155,7 @@ fn schemas(envs: &[&String], hosts: &[&String]) -> Value {
     };
     let mode = |required: bool| {
         let m = json!({ "type": "string", "format": "octal-mode",
-            "description": "Permission bits in octal, \"755\" or \"0o644\" (at most 7777)" });
+            "description": "Permission bits in octal, \"755\" or \"0o644\" (at most 777: setuid, setgid and sticky bits are refused)" });
         if required { m } else { nullable(m) }
     };
     let mut common = json!({

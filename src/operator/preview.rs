@@ -94,11 +94,12 @@ pub fn diff(change: &FileChange) -> String {
     };
     let (old, new) = (side(&change.before, "a"), side(&change.after, "b"));
     let mut out = format!("diff --git a/{0} b/{0}\n", change.path);
-    let mode = |s: &Option<Snapshot>| s.as_ref().map(|s| s.mode);
+    // git's spelling: a regular file's type bits and permissions, or a symlink's 120000.
+    let mode = |s: &Option<Snapshot>| s.as_ref().map(|s| if s.is_symlink() { s.mode } else { 0o100000 | s.mode });
     match (mode(&change.before), mode(&change.after)) {
-        (None, Some(m)) => _ = writeln!(out, "new file mode 100{m:o}"),
-        (Some(m), None) => _ = writeln!(out, "deleted file mode 100{m:o}"),
-        (Some(a), Some(b)) if a != b => _ = writeln!(out, "old mode 100{a:o}\nnew mode 100{b:o}"),
+        (None, Some(m)) => _ = writeln!(out, "new file mode {m:o}"),
+        (Some(m), None) => _ = writeln!(out, "deleted file mode {m:o}"),
+        (Some(a), Some(b)) if a != b => _ = writeln!(out, "old mode {a:o}\nnew mode {b:o}"),
         _ => {}
     }
     fn text(s: &Option<Snapshot>) -> Option<&str> {

@@ -5,9 +5,11 @@
 //! environment a patch (or revert) whose commit landed before the run died is settled as done.
 //! A patch settled here is called back like any other (`callback_url`).
 
+use std::collections::HashSet;
+use std::path::Path;
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use super::git::Git;
 use super::queue_run::PatchReport;
@@ -64,9 +66,11 @@ pub(super) fn recover(env: &Env, actor: &str) -> Result<Vec<PatchReport>> {
                 &Event::new(actor, "patch.revert-recovered").env(env.name).id(id).with("reason", reason.as_str()),
             )?;
             backup::remove(&backup::dir(env.home, env.name, &rolled.key)?)?;
+            rolled.finish()?;
             continue;
         }
         let Some(entry) = queue::find(env.home, env.name, &rolled.key)?.filter(|e| e.state == State::Applying) else {
+            rolled.finish()?;
             continue; // the envelope is gone (removed by hand): nothing left to record
         };
         let mut result = results::read(env.home, env.name, &entry.id)?.unwrap_or_else(|| record::draft(env, &entry));
@@ -77,6 +81,7 @@ pub(super) fn recover(env: &Env, actor: &str) -> Result<Vec<PatchReport>> {
         let envelope = std::fs::read(&entry.path).unwrap_or_default();
         let report = record::settle(env, &entry, result, Instant::now(), actor)?;
         backup::remove(&backup::dir(env.home, env.name, &rolled.key)?)?;
+        rolled.finish()?;
         callback::settled(env, &entry.id, &envelope, Outcome::Error, actor)?;
         reports.push(report);
     }
@@ -97,6 +102,7 @@ pub(super) fn recover(env: &Env, actor: &str) -> Result<Vec<PatchReport>> {
         }
         events::append(env.home, &Event::new(actor, "patch.requeued").env(env.name).id(&entry.id))?;
     }
+    remove_dead_backups(env)?;
     Ok(reports)
 }
 
@@ -118,14 +124,69 @@ fn settle_committed(env: &Env, git: &Git, actor: &str) -> Result<Vec<PatchReport
     Ok(reports)
 }
 
+/// Backups a killed run left that nothing will use: a revert's with no journal (it died before
+/// writing one, or after its revert was recorded), and a patch's with no journal whose patch is
+/// not applied (died before its journal, so it was queued again; or after it was recorded as
+/// failed). An applied patch keeps its backup for `revert`; a patch not in the queue at all is
+/// left alone. Only under the environment's lock, after the journals are settled.
+fn remove_dead_backups(env: &Env) -> Result<()> {
+    // Names only, one listing per directory: backups of applied patches can be many, and this
+    // runs before every queue run.
+    let keys = names(&env.home.backups_dir(env.name), "")?;
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let journals = names(&env.home.queue_dir(env.name, State::Applying), journal::SUFFIX)?;
+    let in_state = |states: &[State]| -> Result<HashSet<String>> {
+        let mut ids = HashSet::new();
+        for state in states {
+            ids.extend(names(&env.home.queue_dir(env.name, *state), ".json")?);
+        }
+        Ok(ids)
+    };
+    let applied = in_state(&[State::Applied])?;
+    let not_applied = in_state(&[State::Incoming, State::Pending, State::Approved, State::Applying, State::Failed])?;
+    for key in keys.iter().filter(|k| !journals.contains(*k)) {
+        let dead = match revert::patch_of(key) {
+            Some(_) => true,
+            None => not_applied.contains(key) && !applied.contains(key),
+        };
+        if dead {
+            backup::remove(&backup::dir(env.home, env.name, key)?)?;
+        }
+    }
+    Ok(())
+}
+
+/// The journal or backup keys named `<key><suffix>` in `dir`: hidden names (temp files,
+/// archive-summaries' `.pruning.<id>`) and strangers are not keys. A missing directory has none.
+fn names(dir: &Path, suffix: &str) -> Result<HashSet<String>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(HashSet::new()),
+        Err(e) => return Err(e).with_context(|| format!("could not list {}", dir.display())),
+    };
+    let mut keys = HashSet::new();
+    for entry in entries {
+        let name = entry.with_context(|| format!("could not list {}", dir.display()))?.file_name();
+        if let Some(key) = name.to_str().and_then(|n| n.strip_suffix(suffix))
+            && queue::check_key(key).is_ok()
+        {
+            keys.insert(key.to_string());
+        }
+    }
+    Ok(keys)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::Settings;
     use crate::operator::{process_queue, revert};
-    use crate::patch::plan::{FileChange, Plan};
+    use crate::patch::plan::{FileChange, Plan, Snapshot};
     use crate::patch::transaction::snapshot;
     use crate::store::Home;
+    use crate::store::results::FileResult;
 
     fn setup() -> (tempfile::TempDir, Settings, Home) {
         let dir = tempfile::tempdir().unwrap();
@@ -191,5 +252,50 @@ mod tests {
         process_queue(&settings, &home, "main", false, "test").unwrap();
         assert_eq!(std::fs::read_to_string(dir.path().join("tree/a.txt")).unwrap(), "a1\n");
         assert!(!home.queue_dir("main", State::Applying).join("p1~revert.journal").exists());
+    }
+
+    #[test]
+    fn a_recovery_killed_after_its_rollback_still_records_the_patch_as_failed() {
+        let (dir, settings, home) = setup();
+        let patch = br#"{"id": "p2", "operations": [{"op": "write", "path": "new/b.txt", "contents": "b\n"}]}"#;
+        queue::enqueue(&home, "main", "p2", State::Applying, patch).unwrap();
+        let env = Env::open(&settings, &home, "main").unwrap();
+        let after = Snapshot { bytes: b"b\n".to_vec(), mode: 0o644 };
+        let result = FileResult {
+            path: "new/b.txt".into(),
+            action: "create".into(),
+            from: None,
+            added: 1,
+            removed: 0,
+            matched: None,
+        };
+        let change = FileChange { path: "new/b.txt".into(), before: None, after: Some(after), result };
+        let _journal = journal::apply(&home, "main", "p2", &env.fence, &Plan { files: vec![change] }, &[]).unwrap();
+        // The run dies with p2 written; a recovery rolls it back and dies before recording it.
+        drop(journal::recover(&home, "main", &env.fence, &|_| Ok(false)).unwrap());
+        assert!(!dir.path().join("tree/new").exists());
+        let report = process_queue(&settings, &home, "main", false, "test").unwrap();
+        assert_eq!(report.recovered.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["p2"]);
+        assert_eq!(queue::find(&home, "main", "p2").unwrap().unwrap().state, State::Failed);
+        assert_eq!(results::read(&home, "main", "p2").unwrap().unwrap().outcome, Outcome::Error);
+        assert!(!dir.path().join("tree/new").exists(), "not applied after all");
+    }
+
+    #[test]
+    fn backups_a_killed_run_left_are_removed_and_an_applied_patch_keeps_its_own() {
+        let (_dir, settings, home) = setup();
+        for (id, state) in [("p2", State::Failed), ("p3", State::Pending)] {
+            queue::enqueue(&home, "main", id, state, b"{}").unwrap();
+        }
+        for key in ["p2", "p3", "p1~revert", "p4"] {
+            std::fs::create_dir_all(home.backups_dir("main").join(key)).unwrap();
+        }
+        process_queue(&settings, &home, "main", false, "test").unwrap();
+        let mut left: Vec<String> = std::fs::read_dir(home.backups_dir("main"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["p1", "p4"], "p1 is applied; p4 is no patch of the queue");
     }
 }

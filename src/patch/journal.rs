@@ -19,7 +19,7 @@ use crate::patch::backup::{self, Side};
 use crate::patch::fence::Fence;
 use crate::patch::plan::Plan;
 use crate::patch::transaction::{self, put, snapshot};
-use crate::store::queue::State;
+use crate::store::queue::{self, State};
 use crate::store::{Home, atomic, paths};
 
 /// Journal files end with this; they sit beside the patch envelopes in `applying/` but are not
@@ -81,14 +81,26 @@ impl Journal {
     }
 }
 
-/// What recovery did with one interrupted patch.
-#[derive(Debug, Clone, Serialize)]
+/// What recovery did with one interrupted patch. Its journal stays until the caller has recorded
+/// the outcome and calls [`Recovered::finish`]: a recovery killed in between rolls back again
+/// (nothing left to do) and records it then, rather than finding a claimed patch with no
+/// journal and queueing it again.
+#[derive(Debug, Serialize)]
 pub struct Recovered {
     pub key: String,
     /// Files put back to their backup.
     pub restored: Vec<String>,
     /// Files someone else changed since; left as they are.
     pub conflicts: Vec<String>,
+    #[serde(skip)]
+    journal: Journal,
+}
+
+impl Recovered {
+    /// The rollback is recorded: remove the journal.
+    pub fn finish(self) -> Result<()> {
+        self.journal.finish()
+    }
 }
 
 /// Roll back every patch a dead run left journaled in `applying/`, except those `settled` says
@@ -107,7 +119,7 @@ pub fn recover(
     };
     let mut keys: Vec<String> = entries
         .filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(SUFFIX).map(str::to_string))
-        .filter(|name| !name.starts_with(atomic::TEMP_PREFIX))
+        .filter(|name| !name.starts_with(atomic::TEMP_PREFIX) && queue::check_key(name).is_ok())
         .collect();
     keys.sort();
     // Journal writes a dead run never finished; we hold the lock, so they are stale.
@@ -127,12 +139,12 @@ pub fn recover(
 }
 
 fn roll_back(home: &Home, env: &str, fence: &Fence, key: &str) -> Result<Recovered> {
-    let mut done = Recovered { key: key.to_string(), restored: Vec::new(), conflicts: Vec::new() };
+    let journal = Journal { key: key.to_string(), path: path(home, env, key)? };
+    let mut done = Recovered { key: key.to_string(), restored: Vec::new(), conflicts: Vec::new(), journal };
     if !backup::dir(home, env, key)?.join(backup::MANIFEST).exists() {
         // The manifest is durable before the journal is created, so a journal without one is a
         // settled patch's whose backup was dropped (after a rollback) and whose lazy removal a
         // power cut undid: nothing was written under it that is not settled.
-        Journal { key: key.to_string(), path: path(home, env, key)? }.finish()?;
         return Ok(done);
     }
     let manifest = backup::read(home, env, key, fence)?;
@@ -140,6 +152,9 @@ fn roll_back(home: &Home, env: &str, fence: &Fence, key: &str) -> Result<Recover
         remove_stale_temps(fence, &file.path)?;
         let now = snapshot(fence, &file.path)?;
         match file.side(now.as_ref()) {
+            // Absent as before: a new file the kill came before, whose directories a write may
+            // have created already; `put` removes those it leaves empty.
+            Side::Before if !file.existed => put(fence, &file.path, None)?,
             Side::Before => {}
             Side::After => {
                 put(fence, &file.path, backup::before(home, env, key, file)?.as_ref())?;
@@ -148,17 +163,15 @@ fn roll_back(home: &Home, env: &str, fence: &Fence, key: &str) -> Result<Recover
             Side::Other => done.conflicts.push(file.path.clone()),
         }
     }
-    Journal { key: key.to_string(), path: path(home, env, key)? }.finish()?;
     Ok(done)
 }
 
 /// A write killed between creating its temp file and renaming it leaves the temp file beside
-/// the target: remove those of this path.
+/// the target: remove those of this path (in its directory as the fence resolves it).
 fn remove_stale_temps(fence: &Fence, rel: &str) -> Result<()> {
-    let target = fence.join(rel);
-    match (target.parent(), target.file_name().and_then(|n| n.to_str())) {
-        (Some(dir), Some(name)) => atomic::remove_stale_temps(dir, &format!(".{name}")),
-        _ => Ok(()),
+    match fence.place(rel, false)? {
+        Some(place) => atomic::remove_stale_temps(place.dir.path(), &format!(".{}", place.name)),
+        None => Ok(()),
     }
 }
 
@@ -211,7 +224,7 @@ mod tests {
         // Someone edits the created file after the crash: recovery must not clobber it.
         std::fs::write(fence.join("new/b.txt"), "theirs\n").unwrap();
         let _ = journal; // the run dies here: no restore, no finish
-        let rec = recover(&home, "main", &fence, &|_| Ok(false)).unwrap();
+        let mut rec = recover(&home, "main", &fence, &|_| Ok(false)).unwrap();
         assert_eq!(rec.len(), 1);
         assert_eq!(rec[0].restored, vec!["gone.txt", "a.txt"]);
         assert_eq!(rec[0].conflicts, vec!["new/b.txt"]);
@@ -219,6 +232,7 @@ mod tests {
         assert_eq!(read(&fence, "gone.txt").as_deref(), Some("bye\n"));
         assert_eq!(read(&fence, "new/b.txt").as_deref(), Some("theirs\n"));
         assert!(!stale.exists());
+        rec.pop().unwrap().finish().unwrap();
         assert!(recover(&home, "main", &fence, &|_| Ok(false)).unwrap().is_empty(), "the journal is gone");
     }
 
@@ -254,9 +268,11 @@ mod tests {
         let journal = apply(&home, "main", "p1", &fence, &plan, &[]).unwrap();
         journal.restore(&fence, &plan).unwrap();
         backup::remove(&backup::dir(&home, "main", "p1").unwrap()).unwrap();
-        let rec = recover(&home, "main", &fence, &|_| Ok(false)).unwrap();
+        let journal_path = journal.path.clone();
+        let mut rec = recover(&home, "main", &fence, &|_| Ok(false)).unwrap();
         assert!(rec[0].restored.is_empty() && rec[0].conflicts.is_empty());
-        assert!(!journal.path.exists());
+        rec.pop().unwrap().finish().unwrap();
+        assert!(!journal_path.exists());
     }
 
     #[test]
@@ -265,6 +281,30 @@ mod tests {
         apply(&home, "main", "p1", &fence, &plan, &[]).unwrap();
         assert!(recover(&home, "main", &fence, &|key| Ok(key == "p1")).unwrap().is_empty());
         assert_eq!(read(&fence, "a.txt").as_deref(), Some("a2\n"));
+        assert!(!path(&home, "main", "p1").unwrap().exists());
+    }
+
+    #[test]
+    fn a_new_file_the_kill_came_before_leaves_no_directory_behind() {
+        let (_dir, home, fence, plan) = setup();
+        let _journal = apply(&home, "main", "p1", &fence, &plan, &[]).unwrap();
+        // As if killed after the directory of new/b.txt was made, before the file was renamed in.
+        std::fs::remove_file(fence.join("new/b.txt")).unwrap();
+        assert!(fence.join("new").is_dir());
+        let rec = recover(&home, "main", &fence, &|_| Ok(false)).unwrap();
+        assert_eq!(rec[0].restored, vec!["gone.txt", "a.txt"]);
+        assert!(!fence.join("new").exists(), "the directory made for the new file is removed");
+    }
+
+    #[test]
+    fn the_journal_stays_until_the_rollback_is_recorded() {
+        let (_dir, home, fence, plan) = setup();
+        let _journal = apply(&home, "main", "p1", &fence, &plan, &[]).unwrap();
+        drop(recover(&home, "main", &fence, &|_| Ok(false)).unwrap()); // killed before recording
+        assert!(path(&home, "main", "p1").unwrap().exists());
+        let rec = recover(&home, "main", &fence, &|_| Ok(false)).unwrap();
+        assert!(rec[0].restored.is_empty(), "already rolled back: nothing left to restore");
+        rec.into_iter().for_each(|r| r.finish().unwrap());
         assert!(!path(&home, "main", "p1").unwrap().exists());
     }
 }

@@ -1,6 +1,7 @@
 //! What a parsed patch says, whatever format it came in: its metadata and a list of edits. Every
 //! format parser produces these; the planner is the only reader.
 
+use anyhow::{Result, bail};
 use serde::Serialize;
 
 /// Who sent the patch and what it asks for besides the edits.
@@ -98,7 +99,7 @@ pub enum Edit {
     Write {
         path: String,
         contents: Vec<u8>,
-        mode: Option<u32>,
+        mode: Option<Mode>,
         create: bool,
     },
     /// Literal text replacement; `count` is how many occurrences there must be (default 1).
@@ -125,8 +126,60 @@ pub enum Edit {
     },
     Chmod {
         path: String,
-        mode: u32,
+        mode: Mode,
     },
+}
+
+/// Permission bits a patch asks a file to have. [`Mode::new`] is the one way a mode from a
+/// patch enters the model, whatever its format, and it takes only the permission bits (0777 at
+/// most): a patch may not make a file setuid, setgid or sticky.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mode(u32);
+
+impl Mode {
+    pub fn new(bits: u32) -> Result<Mode> {
+        if bits & !0o777 == 0 {
+            return Ok(Mode(bits));
+        }
+        let special: Vec<&str> = [(0o4000, "setuid"), (0o2000, "setgid"), (0o1000, "sticky")]
+            .into_iter()
+            .filter(|(bit, _)| bits & bit != 0)
+            .map(|(_, name)| name)
+            .collect();
+        if special.is_empty() || bits > 0o7777 {
+            bail!("mode {bits:o} is not a permission mode: only permission bits (0777 at most) may come from a patch");
+        }
+        bail!(
+            "mode {bits:o} would set the {} bit: only permission bits (0777 at most) may come from a patch",
+            special.join(" and ")
+        )
+    }
+
+    pub fn bits(self) -> u32 {
+        self.0
+    }
+}
+
+/// A git file mode (`100644`, `100755`, `120000`): a regular file's permission bits, or a
+/// symlink whose target is the file's content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileMode {
+    File(Mode),
+    Symlink,
+}
+
+impl FileMode {
+    /// Read a git mode: `100xxx` is a regular file, `120000` a symlink; bare permission bits
+    /// (`755`) are a regular file too. Directories and submodules are refused.
+    pub fn from_git(raw: u32) -> Result<FileMode> {
+        match raw & !0o7777 {
+            0o120000 => Ok(FileMode::Symlink),
+            0o100000 | 0 => Mode::new(raw & 0o7777).map(FileMode::File),
+            _ => bail!(
+                "mode {raw:o} is neither a regular file nor a symlink (directories and submodules are not supported)"
+            ),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -137,8 +190,8 @@ pub struct FileDiff {
     pub new_path: Option<String>,
     /// The file moves from `old_path` to `new_path` (git `rename from/to`, Codex `*** Move to`).
     pub rename: bool,
-    /// Permission bits after the patch, where it says (git `new mode`, `new file mode`).
-    pub new_mode: Option<u32>,
+    /// The mode after the patch, where it says (git `new mode`, `new file mode`).
+    pub new_mode: Option<FileMode>,
     pub hunks: Vec<Hunk>,
 }
 
@@ -221,5 +274,33 @@ impl Hunk {
     pub fn counts(&self) -> (u64, u64) {
         let count = |of: Line| self.lines.iter().filter(|&&(kind, _)| kind == of).count() as u64;
         (count(Line::Add), count(Line::Remove))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_permission_bits_come_from_a_patch() {
+        assert_eq!(Mode::new(0o755).unwrap().bits(), 0o755);
+        assert_eq!(Mode::new(0).unwrap().bits(), 0);
+        let err = |bits| Mode::new(bits).unwrap_err().to_string();
+        assert_eq!(
+            err(0o4755),
+            "mode 4755 would set the setuid bit: only permission bits (0777 at most) may come from a patch"
+        );
+        assert!(err(0o6755).contains("would set the setuid and setgid bit"));
+        assert!(err(0o1777).contains("sticky"));
+        assert!(err(0o100644).contains("is not a permission mode"));
+    }
+
+    #[test]
+    fn git_modes_are_files_or_symlinks() {
+        assert_eq!(FileMode::from_git(0o100755).unwrap(), FileMode::File(Mode::new(0o755).unwrap()));
+        assert_eq!(FileMode::from_git(0o644).unwrap(), FileMode::File(Mode::new(0o644).unwrap()));
+        assert_eq!(FileMode::from_git(0o120000).unwrap(), FileMode::Symlink);
+        assert!(FileMode::from_git(0o104755).unwrap_err().to_string().contains("setuid"));
+        assert!(FileMode::from_git(0o160000).unwrap_err().to_string().contains("submodules"));
     }
 }

@@ -5,11 +5,20 @@
 
 use crate::store::results::FileResult;
 
-/// A file's content and permission bits.
+/// A file's content and permission bits; or a symlink's target, with the mode [`SYMLINK_MODE`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Snapshot {
     pub bytes: Vec<u8>,
     pub mode: u32,
+}
+
+/// The mode of a [`Snapshot`] that is a symlink (git's, and the file type bits of `st_mode`).
+pub const SYMLINK_MODE: u32 = 0o120000;
+
+impl Snapshot {
+    pub fn is_symlink(&self) -> bool {
+        self.mode == SYMLINK_MODE
+    }
 }
 
 /// One path's before and after. `None` before: the file does not exist yet; `None` after: the

@@ -4,19 +4,33 @@
 
 use std::fs::{self, File};
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use rustix::fs::{AtFlags, Mode, OFlags};
 
 use crate::parallel;
-use crate::patch::fence::Fence;
-use crate::patch::plan::{FileChange, Plan, Snapshot};
-use crate::store::atomic::{self, Staged};
+use crate::patch::fence::{Fence, Place, Places};
+use crate::patch::plan::{FileChange, Plan, SYMLINK_MODE, Snapshot};
+use crate::store::atomic::{self, Dir, Staged};
 use crate::store::read;
 
-/// The file as it is on disk now (`None`: absent).
+/// The file as it is on disk now (`None`: absent); a symlink is its target (a patch can have
+/// created it, and recovery and revert must see it to remove it).
 pub fn snapshot(fence: &Fence, rel: &str) -> Result<Option<Snapshot>> {
-    open(fence, rel)?.as_mut().map(Opened::read).transpose()
+    Ok(find(fence.place(rel, false)?, rel)?.0)
+}
+
+/// What is at `rel` now, and, for a regular file, the file open (to be closed once replaced).
+fn find(place: Option<Place>, rel: &str) -> Result<(Option<Snapshot>, Option<Opened>)> {
+    let Some(place) = place else { return Ok((None, None)) };
+    match open_at(Some(place.clone()), rel) {
+        Ok(Some(mut opened)) => Ok((Some(opened.read()?), Some(opened))),
+        Ok(None) => Ok((None, None)),
+        Err(e) => match rustix::fs::readlinkat(place.dir.fd(), place.name.as_str(), Vec::new()) {
+            Ok(target) => Ok((Some(Snapshot { bytes: target.into_bytes(), mode: SYMLINK_MODE }), None)),
+            Err(_) => Err(e),
+        },
+    }
 }
 
 /// A regular file of the tree, open and stat-ed but not yet read, so that a caller can refuse it
@@ -32,20 +46,41 @@ pub struct Opened {
 /// not block the open: both are refused as not regular files, and the check is made on the
 /// file actually opened, not on a name that could change between a stat and an open.
 pub fn open(fence: &Fence, rel: &str) -> Result<Option<Opened>> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let file =
-        match fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(fence.join(rel))
-        {
-            Ok(file) => file,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => bail!("{rel} is not a regular file"),
-            Err(e) => return Err(anyhow::Error::new(e).context(format!("could not read {rel}"))),
-        };
+    // The common case in one call; a symlink on the way (the file's own or a directory's) is
+    // taken through the fence's resolution.
+    match fence.open_direct(rel, READ_FLAGS) {
+        Ok(fd) => opened(File::from(fd), rel).map(Some),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ELOOP | libc::ENOSYS | libc::EPERM | libc::EXDEV)) => {
+            open_at(fence.place(rel, false)?, rel)
+        }
+        Err(e) => Err(anyhow::Error::new(e).context(format!("could not read {rel}"))),
+    }
+}
+
+/// How a file of the tree is opened for reading: not through a symlink, and without blocking on
+/// a FIFO.
+const READ_FLAGS: OFlags = OFlags::RDONLY.union(OFlags::NOFOLLOW).union(OFlags::NONBLOCK).union(OFlags::CLOEXEC);
+
+/// [`open`] in the directory found for `rel`, if there is one.
+fn open_at(place: Option<Place>, rel: &str) -> Result<Option<Opened>> {
+    let Some(place) = place else { return Ok(None) };
+    let file = match rustix::fs::openat(place.dir.fd(), place.name.as_str(), READ_FLAGS, Mode::empty()) {
+        Ok(fd) => File::from(fd),
+        Err(rustix::io::Errno::NOENT) => return Ok(None),
+        Err(rustix::io::Errno::LOOP) => bail!("{rel} is not a regular file"),
+        Err(e) => return Err(anyhow::Error::new(std::io::Error::from(e)).context(format!("could not read {rel}"))),
+    };
+    opened(file, rel).map(Some)
+}
+
+/// A file just opened, checked regular and stat-ed.
+fn opened(file: File, rel: &str) -> Result<Opened> {
     let meta = file.metadata().with_context(|| format!("could not read {rel}"))?;
     if !meta.is_file() {
         bail!("{rel} is not a regular file");
     }
-    Ok(Some(Opened { file, size: meta.len(), mode: meta.permissions().mode() & 0o7777, rel: rel.to_string() }))
+    Ok(Opened { file, size: meta.len(), mode: meta.permissions().mode() & 0o7777, rel: rel.to_string() })
 }
 
 impl Opened {
@@ -63,18 +98,35 @@ impl Opened {
 
 /// Write one side of a change: the content, or the file's absence.
 pub fn put(fence: &Fence, rel: &str, state: Option<&Snapshot>) -> Result<()> {
-    let path = fence.join(rel);
+    put_in(&Places::new(fence), rel, state)
+}
+
+/// [`put`], with the directories already open.
+fn put_in(places: &Places, rel: &str, state: Option<&Snapshot>) -> Result<()> {
     match state {
-        Some(s) => atomic::write_with_mode(&path, &s.bytes, Some(s.mode)),
+        Some(s) => {
+            let place = places.place(rel, true)?.expect("created when missing");
+            stage_at(&place, s)?.install()?;
+            place.dir.sync()
+        }
         None => {
-            atomic::remove(&path)?;
-            prune_empty_dirs(fence, rel)
+            // Already gone (with its directory, maybe): still prune what is left empty.
+            let Some(place) = places.place(rel, false)? else { return prune_empty_dirs(places.fence(), rel) };
+            match rustix::fs::unlinkat(place.dir.fd(), place.name.as_str(), AtFlags::empty()) {
+                Ok(()) => place.dir.sync()?,
+                Err(rustix::io::Errno::NOENT) => {}
+                Err(e) => {
+                    return Err(std::io::Error::from(e)).with_context(|| format!("could not remove {rel}"));
+                }
+            }
+            prune_empty_dirs(places.fence(), &place.rel)
         }
     }
 }
 
 /// Remove the directories a deletion left empty, up to the tree root, so a rolled-back creation
 /// leaves the tree exactly as it was (as `git apply` does for a deleted file's directory).
+/// `rel` is resolved (no symlinked directory on the way).
 fn prune_empty_dirs(fence: &Fence, rel: &str) -> Result<()> {
     let mut dir = std::path::Path::new(rel).parent();
     while let Some(d) = dir.filter(|d| !d.as_os_str().is_empty()) {
@@ -96,19 +148,26 @@ fn prune_empty_dirs(fence: &Fence, rel: &str) -> Result<()> {
 /// and restores the files already swapped.
 pub fn commit(fence: &Fence, plan: &Plan) -> Result<()> {
     let changes: Vec<&FileChange> = plan.files.iter().filter(|c| c.changes_anything()).collect();
-    let staged = stage(fence, &changes)?;
+    let places = Places::new(fence);
+    let staged = stage(&places, &changes)?;
     let mut done: Vec<&FileChange> = Vec::new();
     let swapped = std::thread::scope(|s| {
         let release = closer(s);
         // A failure drops the staged files not yet installed, which removes their temp files.
+        let mut dirs: Vec<Dir> = Vec::new();
         for (change, staged) in changes.iter().zip(staged) {
-            let mut current = open(fence, &change.path)?;
-            if current.as_mut().map(Opened::read).transpose()? != change.before {
+            let (now, current) = find(places.place(&change.path, false)?, &change.path)?;
+            if now != change.before {
                 bail!("{} changed on disk since the patch was checked; nothing was applied", change.path);
             }
             match staged {
-                Some(staged) => staged.install()?,
-                None => put(fence, &change.path, None)?,
+                Some(staged) => {
+                    if !dirs.iter().any(|d| d.path() == staged.dir().path()) {
+                        dirs.push(staged.dir().clone());
+                    }
+                    staged.install()?
+                }
+                None => put_in(&places, &change.path, None)?,
             }
             // Closed only now that its name is gone (see `closer`); if no closer is left, the
             // failed send hands the file back and it is closed here.
@@ -117,7 +176,8 @@ pub fn commit(fence: &Fence, plan: &Plan) -> Result<()> {
             }
             done.push(change);
         }
-        sync_dirs(fence, &changes)
+        // Each directory a file was renamed into, once (a deletion syncs its own in `put`).
+        parallel::try_map(&dirs, atomic::FLUSH_THREADS, 1, |d| d.sync()).map(drop)
     });
     let Err(err) = swapped else { return Ok(()) };
     let restore_errors: Vec<String> = done
@@ -157,36 +217,29 @@ fn closer<'scope>(s: &'scope std::thread::Scope<'scope, '_>) -> std::sync::mpsc:
 
 /// Write each new content to a temp file beside its target (`None` for a deletion) and fsync it,
 /// from several threads: creating a file and waiting for its flush overlap with the others'.
-fn stage(fence: &Fence, changes: &[&FileChange]) -> Result<Vec<Option<Staged>>> {
+fn stage(places: &Places, changes: &[&FileChange]) -> Result<Vec<Option<Staged>>> {
     parallel::try_map(changes, atomic::FLUSH_THREADS, 1, |change| {
         let Some(after) = &change.after else { return Ok(None) };
-        Staged::new(&fence.join(&change.path), &after.bytes, Some(after.mode)).map(Some)
+        let place = places.place(&change.path, true)?.expect("created when missing");
+        stage_at(&place, after).map(Some)
     })
 }
 
-/// fsync every directory a change renamed into, once each. A directory a deletion emptied is
-/// gone already (`put` prunes it and syncs its parent).
-fn sync_dirs(fence: &Fence, changes: &[&FileChange]) -> Result<()> {
-    let mut dirs: Vec<PathBuf> =
-        changes.iter().filter_map(|c| fence.join(&c.path).parent().map(Path::to_path_buf)).collect();
-    dirs.sort();
-    dirs.dedup();
-    // A deletion may have pruned its emptied directory.
-    let handles = dirs
-        .iter()
-        .filter(|d| d.is_dir())
-        .map(|d| File::open(d).with_context(|| format!("could not open directory {}", d.display())))
-        .collect::<Result<Vec<File>>>()?;
-    parallel::try_map(&handles, atomic::FLUSH_THREADS, 1, |d| {
-        d.sync_all().context("could not sync the patched directories")
-    })?;
-    Ok(())
+/// A file's new content (or a symlink) staged beside it.
+fn stage_at(place: &Place, state: &Snapshot) -> Result<Staged> {
+    if state.is_symlink() {
+        Staged::link_in(&place.dir, &place.name, &state.bytes)
+    } else {
+        Staged::new_in(&place.dir, &place.name, &state.bytes, Some(state.mode))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::store::results::FileResult;
+    use rustix::fs::FileType;
+    use std::path::Path;
 
     fn change(fence: &Fence, path: &str, after: Option<&[u8]>) -> FileChange {
         let result =
@@ -211,18 +264,20 @@ mod tests {
     }
 
     #[test]
-    fn snapshot_refuses_what_is_not_a_regular_file_without_blocking() {
+    fn open_refuses_what_is_not_a_regular_file_without_blocking_and_snapshot_sees_symlinks() {
         let dir = tempfile::tempdir().unwrap();
-        let fifo = std::ffi::CString::new(dir.path().join("fifo").as_os_str().as_encoded_bytes()).unwrap();
-        // SAFETY: a NUL-terminated path.
-        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+        rustix::fs::mknodat(rustix::fs::CWD, dir.path().join("fifo"), FileType::Fifo, Mode::from_raw_mode(0o644), 0)
+            .unwrap();
         fs::write(dir.path().join("real"), "x").unwrap();
         std::os::unix::fs::symlink("real", dir.path().join("link")).unwrap();
         let fence = Fence::new(dir.path(), &[]).unwrap();
         for name in ["fifo", "link"] {
-            let err = snapshot(&fence, name).unwrap_err();
+            let err = open(&fence, name).err().unwrap();
             assert_eq!(err.to_string(), format!("{name} is not a regular file"));
         }
+        assert_eq!(snapshot(&fence, "fifo").unwrap_err().to_string(), "fifo is not a regular file");
+        let link = Snapshot { bytes: b"real".to_vec(), mode: SYMLINK_MODE };
+        assert_eq!(snapshot(&fence, "link").unwrap(), Some(link));
         assert_eq!(snapshot(&fence, "missing").unwrap(), None);
         assert_eq!(snapshot(&fence, "real").unwrap().unwrap().bytes, b"x");
     }
@@ -280,5 +335,20 @@ mod tests {
         let err = commit(&fence, &plan).unwrap_err().to_string();
         assert!(err.contains("b changed on disk"), "{err}");
         assert_eq!(listing(dir.path()), vec![("a".into(), b"a".to_vec()), ("b".into(), b"someone else".to_vec())]);
+    }
+
+    #[test]
+    fn a_write_planned_before_a_directory_became_a_symlink_does_not_leave_the_tree() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        fs::create_dir(dir.path().join("sub")).unwrap();
+        let fence = Fence::new(dir.path(), &[]).unwrap();
+        let plan = Plan { files: vec![change(&fence, "sub/a.txt", Some(b"A"))] };
+        // Between the plan and the write, someone replaces the directory with a symlink out.
+        fs::remove_dir(dir.path().join("sub")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("sub")).unwrap();
+        let err = format!("{:#}", commit(&fence, &plan).unwrap_err());
+        assert!(err.contains("leads outside the tree"), "{err}");
+        assert_eq!(fs::read_dir(outside.path()).unwrap().count(), 0, "nothing written outside");
     }
 }

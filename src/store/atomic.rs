@@ -3,12 +3,14 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use anyhow::{Context, Result};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 
 use crate::parallel;
 use crate::store::fs::{ensure_dir, sync_dir};
@@ -18,13 +20,17 @@ pub const TEMP_PREFIX: &str = ".runner-tmp.";
 
 /// A name for a temp file beside `target`, unique within this process and across processes.
 pub fn temp_path(target: &Path) -> PathBuf {
+    target.with_file_name(temp_name(target.file_name().and_then(|n| n.to_str()).unwrap_or("file")))
+}
+
+/// The name of a temp file beside the file `name`.
+fn temp_name(name: &str) -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     // Asked once: `process::id` is a system call each time, and a patch stages a hundred files.
     static PID: OnceLock<u32> = OnceLock::new();
     let pid = *PID.get_or_init(std::process::id);
-    let name = target.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    target.with_file_name(format!("{TEMP_PREFIX}{pid}.{n}.{name}"))
+    format!("{TEMP_PREFIX}{pid}.{n}.{name}")
 }
 
 /// Replace `path` with `bytes` atomically and durably, creating parent directories.
@@ -35,42 +41,117 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
 /// As [`write`], with explicit permission bits (`None`: 0644 for a new file, the old file's mode
 /// for an existing one).
 pub fn write_with_mode(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<()> {
-    Staged::new(path, bytes, mode)?.install()?;
-    sync_dir(parent(path))
+    let staged = Staged::new(path, bytes, mode)?;
+    let dir = staged.dir().clone();
+    staged.install()?;
+    dir.sync()
+}
+
+/// A directory held open: the names in it are reached through its descriptor, not by resolving
+/// its path again, so a directory swapped for a symlink after it was opened changes nothing.
+#[derive(Debug, Clone)]
+pub struct Dir {
+    fd: Arc<OwnedFd>,
+    path: PathBuf,
+}
+
+impl Dir {
+    /// Open a directory by path (of the home: trusted), creating it when missing.
+    pub fn open(path: &Path) -> Result<Dir> {
+        let open = || rustix::fs::open(path, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty());
+        let fd = match open() {
+            Err(rustix::io::Errno::NOENT) => {
+                ensure_dir(path)?;
+                open()
+            }
+            other => other,
+        }
+        .with_context(|| format!("could not open directory {}", path.display()))?;
+        Ok(Dir::from_fd(fd, path.to_path_buf()))
+    }
+
+    /// A directory opened by the caller (the fence, without following symlinks); `path` is where
+    /// it is, for messages.
+    pub fn from_fd(fd: OwnedFd, path: PathBuf) -> Dir {
+        Dir { fd: Arc::new(fd), path }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// fsync the directory so the names in it survive a crash.
+    pub fn sync(&self) -> Result<()> {
+        rustix::fs::fsync(&*self.fd).with_context(|| format!("could not sync directory {}", self.path.display()))
+    }
 }
 
 /// New content made durable in a temp file beside its target, not yet in place: the first half
 /// of [`write`], for a caller that installs many files and syncs their directory once. Dropped
-/// uninstalled, the temp file is removed.
+/// uninstalled, the temp file is removed. Both names are reached through the directory's
+/// descriptor, and neither is followed if it is a symlink.
 #[derive(Debug)]
 pub struct Staged {
-    temp: Option<PathBuf>,
-    target: PathBuf,
+    dir: Dir,
+    temp: Option<String>,
+    name: String,
 }
 
 impl Staged {
     /// Write and fsync the temp file (mode as for [`write_with_mode`]).
     pub fn new(target: &Path, bytes: &[u8], mode: Option<u32>) -> Result<Staged> {
-        let mode = mode.or_else(|| fs::metadata(target).ok().map(|m| m.permissions().mode() & 0o7777)).unwrap_or(0o644);
-        let temp = temp_path(target);
-        let mut file = open_new(&temp, mode).with_context(|| format!("could not write {}", target.display()))?;
+        let name = target.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        Staged::new_in(&Dir::open(parent(target))?, name, bytes, mode)
+    }
+
+    /// As [`Staged::new`], for the file `name` in an open directory.
+    pub fn new_in(dir: &Dir, name: &str, bytes: &[u8], mode: Option<u32>) -> Result<Staged> {
+        let target = || dir.path.join(name);
+        let mode = mode
+            .or_else(|| {
+                let stat = rustix::fs::statat(dir.fd(), name, AtFlags::SYMLINK_NOFOLLOW).ok()?;
+                (FileType::from_raw_mode(stat.st_mode) == FileType::RegularFile).then_some(stat.st_mode & 0o7777)
+            })
+            .unwrap_or(0o644);
+        let temp = temp_name(name);
+        let mut file =
+            open_new_at(dir, &temp, mode).with_context(|| format!("could not write {}", target().display()))?;
         // From here a failure drops `staged`, which removes the temp file.
-        let staged = Staged { temp: Some(temp), target: target.to_path_buf() };
+        let staged = Staged { dir: dir.clone(), temp: Some(temp), name: name.to_string() };
         (|| {
             file.write_all(bytes)?;
             file.sync_all()
         })()
-        .with_context(|| format!("could not write {}", target.display()))?;
+        .with_context(|| format!("could not write {}", target().display()))?;
         Ok(staged)
+    }
+
+    /// A symlink `name` -> `target` in an open directory, made under a temp name like a file, so
+    /// that installing it is the same rename. (Its directory's sync makes it durable.)
+    pub fn link_in(dir: &Dir, name: &str, target: &[u8]) -> Result<Staged> {
+        let temp = temp_name(name);
+        rustix::fs::symlinkat(target, dir.fd(), temp.as_str())
+            .with_context(|| format!("could not create symlink {}", dir.path.join(name).display()))?;
+        Ok(Staged { dir: dir.clone(), temp: Some(temp), name: name.to_string() })
+    }
+
+    /// The directory the file goes into, to sync once it is installed.
+    pub fn dir(&self) -> &Dir {
+        &self.dir
     }
 
     /// Rename the temp file over the target. The caller syncs the target's directory before
     /// anything relies on the new name.
     pub fn install(mut self) -> Result<()> {
         let temp = self.temp.take().expect("a staged file is installed once");
-        fs::rename(&temp, &self.target).map_err(|e| {
-            let _ = fs::remove_file(&temp);
-            anyhow::Error::new(e).context(format!("could not write {}", self.target.display()))
+        rustix::fs::renameat(self.dir.fd(), temp.as_str(), self.dir.fd(), self.name.as_str()).map_err(|e| {
+            let _ = rustix::fs::unlinkat(self.dir.fd(), temp.as_str(), AtFlags::empty());
+            anyhow::Error::new(std::io::Error::from(e))
+                .context(format!("could not write {}", self.dir.path.join(&self.name).display()))
         })
     }
 }
@@ -78,7 +159,7 @@ impl Staged {
 impl Drop for Staged {
     fn drop(&mut self) {
         if let Some(temp) = self.temp.take() {
-            let _ = fs::remove_file(temp);
+            let _ = rustix::fs::unlinkat(self.dir.fd(), temp.as_str(), AtFlags::empty());
         }
     }
 }
@@ -94,7 +175,18 @@ pub fn open_new(tmp: &Path, mode: u32) -> std::io::Result<File> {
         }
         other => other,
     }?;
-    // The umask narrows the mode `open` gives, and the special bits are best set explicitly.
+    exact_mode(file, mode)
+}
+
+/// Create the new file `name` in `dir` with exactly `mode`, never through a symlink.
+fn open_new_at(dir: &Dir, name: &str, mode: u32) -> std::io::Result<File> {
+    let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let fd = rustix::fs::openat(dir.fd(), name, flags, Mode::from_raw_mode(mode))?;
+    exact_mode(File::from(fd), mode)
+}
+
+/// The umask narrows the mode `open` gives, and the special bits are best set explicitly.
+fn exact_mode(file: File, mode: u32) -> std::io::Result<File> {
     if mode & 0o7000 != 0 || umask().is_none_or(|umask| mode & umask != 0) {
         file.set_permissions(fs::Permissions::from_mode(mode))?;
     }
@@ -219,7 +311,12 @@ pub fn remove_stale_temps(dir: &Path, suffix: &str) -> Result<()> {
 /// process): safe in a directory that several processes write to, where [`remove_stale_temps`]
 /// is not. A reused process id only keeps a leftover longer.
 pub fn remove_orphaned_temps(dir: &Path) -> Result<()> {
-    remove_temps(dir, |name| writer_pid(name).is_some_and(|pid| !alive(pid)))
+    remove_temps(dir, orphaned)
+}
+
+/// Whether a temp file's name says its writer is gone (see [`remove_orphaned_temps`]).
+pub fn orphaned(name: &str) -> bool {
+    writer_pid(name).is_some_and(|pid| !alive(pid))
 }
 
 fn remove_temps(dir: &Path, stale: impl Fn(&str) -> bool) -> Result<()> {
@@ -240,9 +337,9 @@ fn writer_pid(name: &str) -> Option<libc::pid_t> {
 }
 
 fn alive(pid: libc::pid_t) -> bool {
-    // SAFETY: signal 0 sends nothing; it only asks whether the process exists.
-    let signalled = unsafe { libc::kill(pid, 0) } == 0;
-    signalled || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+    // Signal 0 sends nothing; it only asks whether the process exists.
+    rustix::process::Pid::from_raw(pid)
+        .is_none_or(|pid| rustix::process::test_kill_process(pid) != Err(rustix::io::Errno::SRCH))
 }
 
 fn parent(path: &Path) -> &Path {

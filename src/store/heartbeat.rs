@@ -27,7 +27,10 @@ pub fn beat(home: &Home, job: &str, started: std::time::Instant) -> Result<()> {
         pid: std::process::id(),
         duration_ms: started.elapsed().as_millis() as u64,
     };
-    atomic::write_json(&home.heartbeats_dir().join(format!("{job}.json")), &hb)
+    atomic::write_json(&home.heartbeats_dir().join(format!("{job}.json")), &hb)?;
+    // A beat a killed run never finished left its temp file; every job writes here, so only
+    // those whose writer is gone.
+    atomic::remove_orphaned_temps(&home.heartbeats_dir())
 }
 
 pub fn read(home: &Home, job: &str) -> Result<Option<Heartbeat>> {

@@ -346,7 +346,10 @@ fn interrupted_runs_leave_no_half_written_file() {
     }
     let stale = t.join("home/main/.runner-tmp.999999.0.patch-manifest.json");
     std::fs::write(&stale, "{\"schema\": 1, \"env\"").unwrap();
-    t.write("home/main/summaries/.runner-tmp.999999.0.INDEX.md", "another job's temp file");
+    t.write("home/main/summaries/.runner-tmp.999999.0.INDEX.md", "a killed writer's temp file");
+    // A live writer's (this test's process id), which apply-patch could be writing now.
+    let live = format!("home/main/summaries/.runner-tmp.{}.0.INDEX.md", std::process::id());
+    t.write(&live, "a live writer's temp file");
     t.write("home/main/results/.runner-tmp.999999.0.INDEX.md", "a killed run's index");
     t.write("home/main/results/.runner-tmp.999999.1.p.json", "a result being written");
     t.run(["gen-docs"]).success();
@@ -354,7 +357,8 @@ fn interrupted_runs_leave_no_half_written_file() {
     assert!(!stale.exists(), "a killed run's temp file is left behind");
     assert!(!t.exists("home/main/results/.runner-tmp.999999.0.INDEX.md"), "a killed run's index is left behind");
     assert!(t.exists("home/main/results/.runner-tmp.999999.1.p.json"), "only gen-docs' own temps go");
-    assert!(t.exists("home/main/summaries/.runner-tmp.999999.0.INDEX.md"), "summaries/ is apply-patch's too");
+    assert!(!t.exists("home/main/summaries/.runner-tmp.999999.0.INDEX.md"), "a killed writer's temp is left");
+    assert!(t.exists(&live), "summaries/ is apply-patch's too: a live writer's temp stays");
     for (path, bytes) in seen {
         assert!(std::fs::read(&path).unwrap() == bytes, "{} was torn by a kill", path.display());
     }

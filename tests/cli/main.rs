@@ -24,14 +24,20 @@ mod apply_queue;
 mod callback;
 /// SIGKILL at random moments; the next run recovers whole files.
 mod crash;
+/// What a killed run leaves (temp files, backups, directories) is gone after the next run.
+mod crash_leftovers;
 /// Damaged patches as models write them: truncation, markers, headers, duplicates, byte for byte.
 mod damaged_parse;
+/// The fence judges resolved paths: symlinks in the tree cannot carry a write out.
+mod fence_symlinks;
 /// Every patch format, detected and forced, on the same tree.
 mod formats;
 /// `git = "commit"`: one commit per patch, refusals, hook rollbacks, reverts, crashes.
 mod git;
 /// approve, preview, revert, retry.
 mod operator;
+/// Modes from patches: no setuid/setgid/sticky bits; git symlinks inside the fence.
+mod patch_modes;
 /// Random files and edits, `diff -u` between them, applied back.
 mod property;
 /// revert refuses ids that are paths and manifests naming paths outside the fence.

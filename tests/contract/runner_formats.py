@@ -25,7 +25,7 @@ schemathesis.openapi.format(
     ),
 )
 schemathesis.openapi.format("rust-regex", NAME)
-schemathesis.openapi.format("octal-mode", st.sampled_from(["644", "755", "600", "0o644", "0o755", "7777"]))
+schemathesis.openapi.format("octal-mode", st.sampled_from(["644", "755", "600", "0o644", "0o755", "777", "0"]))
 schemathesis.openapi.format(
     "callback-url", st.builds(lambda port, name: f"http://127.0.0.1:{port}/{name}", st.integers(1, 65535), NAME)
 )

@@ -5,7 +5,7 @@
 use anyhow::{Context, Result, anyhow, bail};
 use serde_json::{Map, Value};
 
-use crate::patch::model::{Edit, Meta};
+use crate::patch::model::{Edit, Meta, Mode};
 
 /// The largest `count` an operation may ask for (the OpenAPI document says so).
 pub const MAX_COUNT: u64 = 1_000_000_000_000_000;
@@ -67,7 +67,7 @@ impl<'a> Obj<'a> {
     }
 
     /// Permission bits: `"755"`, `"0o755"`, or a number whose digits are read as octal (755).
-    pub fn opt_mode(&self, key: &str) -> Result<Option<u32>> {
+    pub fn opt_mode(&self, key: &str) -> Result<Option<Mode>> {
         let text = match self.get(key) {
             None => return Ok(None),
             Some(Value::String(s)) => s.clone(),
@@ -76,7 +76,7 @@ impl<'a> Obj<'a> {
         };
         let digits = text.trim_start_matches("0o");
         match u32::from_str_radix(digits, 8) {
-            Ok(mode) if mode <= 0o7777 => Ok(Some(mode)),
+            Ok(mode) if mode <= 0o7777 => Mode::new(mode).map(Some).with_context(|| self.field(key)),
             _ => bail!("{}: {text:?} is not an octal mode like \"755\"", self.field(key)),
         }
     }
@@ -221,9 +221,14 @@ mod tests {
         assert_eq!(edits.len(), 7);
         assert_eq!(
             edits[0],
-            Edit::Write { path: "a".into(), contents: b"x".to_vec(), mode: Some(0o755), create: false }
+            Edit::Write {
+                path: "a".into(),
+                contents: b"x".to_vec(),
+                mode: Some(Mode::new(0o755).unwrap()),
+                create: false
+            }
         );
-        assert_eq!(edits[6], Edit::Chmod { path: "d".into(), mode: 0o644 });
+        assert_eq!(edits[6], Edit::Chmod { path: "d".into(), mode: Mode::new(0o644).unwrap() });
     }
 
     #[test]

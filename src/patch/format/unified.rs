@@ -9,7 +9,7 @@
 use anyhow::{Context, Result, bail};
 
 use super::{Body, contradiction, lines, stamp, truncated};
-use crate::patch::model::{Edit, FileDiff, Hunk, Line};
+use crate::patch::model::{Edit, FileDiff, FileMode, Hunk, Line};
 
 /// A file section being read: the names as written, before prefixes are stripped.
 #[derive(Default)]
@@ -26,7 +26,9 @@ struct Section {
     created: bool,
     deleted: bool,
     rename: Option<(String, String)>,
-    new_mode: Option<u32>,
+    /// `new file mode` / `new mode` as written, and its line: read once the section is known to
+    /// be whole, so a mode cut off mid-line reads as truncation, not as a bad mode.
+    new_mode: Option<(String, usize)>,
     hunks: Vec<Hunk>,
     /// The `---` / `+++` line carries the epoch timestamp: `diff -N` creating / deleting it.
     old_epoch: bool,
@@ -105,18 +107,21 @@ pub fn parse(text: &str, strip: Option<usize>) -> Result<Vec<Edit>> {
     Ok(edits)
 }
 
+/// A git header's file mode (octal, `100644`), as the model may hold it.
+fn file_mode(v: &str, n: usize) -> Result<FileMode> {
+    let raw = u32::from_str_radix(v.trim(), 8).with_context(|| format!("line {n}: bad file mode {v:?}"))?;
+    FileMode::from_git(raw).with_context(|| format!("line {n}"))
+}
+
 /// One extended git header line; false when the line is not one (the header is over).
 fn git_header(s: &mut Section, line: &str, n: usize) -> Result<bool> {
-    let mode = |v: &str| {
-        u32::from_str_radix(v.trim(), 8).map(|m| m & 0o7777).with_context(|| format!("line {n}: bad file mode {v:?}"))
-    };
     if let Some(v) = line.strip_prefix("new file mode ") {
         s.created = true;
-        s.new_mode = Some(mode(v)?);
+        s.new_mode = Some((v.to_string(), n));
     } else if line.starts_with("deleted file mode ") {
         s.deleted = true;
     } else if let Some(v) = line.strip_prefix("new mode ") {
-        s.new_mode = Some(mode(v)?);
+        s.new_mode = Some((v.to_string(), n));
     } else if let Some(v) = line.strip_prefix("rename from ") {
         s.rename.get_or_insert_default().0 = unquote(v);
     } else if let Some(v) = line.strip_prefix("rename to ") {
@@ -304,6 +309,7 @@ fn finish(section: Option<Section>, strip: Option<usize>, edits: &mut Vec<Edit>)
         return Err(truncated(strip_for_display(&file), Some(s.hunks.len()), why));
     }
     check_agreement(&s, strip)?;
+    let new_mode = s.new_mode.as_ref().map(|(v, n)| file_mode(v, *n)).transpose()?;
     let (mut old, mut new) = match (&s.old, &s.new, &s.git_names) {
         (Some(o), Some(n), _) => (Some(o.clone()), Some(n.clone())),
         (_, _, Some((o, n))) => (Some(o.clone()), Some(n.clone())),
@@ -346,10 +352,10 @@ fn finish(section: Option<Section>, strip: Option<usize>, edits: &mut Vec<Edit>)
     if old.is_none() && new.is_none() {
         bail!("line {at}: both sides of the file are /dev/null");
     }
-    if s.hunks.is_empty() && !rename && !s.created && !s.deleted && s.new_mode.is_none() {
+    if s.hunks.is_empty() && !rename && !s.created && !s.deleted && new_mode.is_none() {
         bail!("line {at}: the diff for {} has no hunks", new.or(old).unwrap_or_default());
     }
-    edits.push(Edit::Diff(FileDiff { old_path: old, new_path: new, rename, new_mode: s.new_mode, hunks: s.hunks }));
+    edits.push(Edit::Diff(FileDiff { old_path: old, new_path: new, rename, new_mode, hunks: s.hunks }));
     Ok(())
 }
 
@@ -475,7 +481,7 @@ mod tests {
         let d = diff(&edits);
         assert_eq!((d.old_path.as_deref(), d.new_path.as_deref(), d.rename), (Some("old.rs"), Some("new.rs"), true));
         let Edit::Diff(m) = &edits[1] else { panic!() };
-        assert_eq!(m.new_mode, Some(0o755));
+        assert_eq!(m.new_mode, Some(FileMode::from_git(0o100755).unwrap()));
         let Edit::Diff(c) = &edits[2] else { panic!() };
         assert_eq!((c.old_path.as_deref(), c.new_path.as_deref()), (None, Some("spéc")));
     }

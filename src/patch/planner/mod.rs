@@ -8,8 +8,8 @@ mod textops;
 
 use crate::patch::fence::Fence;
 use crate::patch::hunks;
-use crate::patch::model::{Edit, FileDiff, Hunk, Patch};
-use crate::patch::plan::{FileChange, Plan, Snapshot};
+use crate::patch::model::{Edit, FileDiff, FileMode, Hunk, Mode, Patch};
+use crate::patch::plan::{FileChange, Plan, SYMLINK_MODE, Snapshot};
 use crate::patch::refusal::Refusal;
 use crate::patch::text::{Text, is_binary};
 use crate::patch::transaction;
@@ -240,7 +240,7 @@ impl Work<'_> {
                         return Err(Refusal::new(path, "it already exists; use `write` to replace it"));
                     }
                     now => {
-                        let mode = mode.or(now.as_ref().map(|s| s.mode)).unwrap_or(NEW_FILE_MODE);
+                        let mode = mode.map(Mode::bits).or(now.as_ref().map(|s| s.mode)).unwrap_or(NEW_FILE_MODE);
                         let (a, r) = line_delta(now.as_ref().map_or(&[][..], |s| &s.bytes), contents);
                         (e.added, e.removed) = (e.added + a, e.removed + r);
                         e.set(Some(Snapshot { bytes: contents.clone(), mode }), "");
@@ -267,8 +267,8 @@ impl Work<'_> {
                 let Some(s) = e.now.as_mut() else {
                     return Err(Refusal::new(path, "it does not exist in the tree"));
                 };
-                let already = s.mode == *mode;
-                s.mode = *mode;
+                let already = s.mode == mode.bits();
+                s.mode = mode.bits();
                 e.note(if already { "already-applied" } else { "" });
                 Ok(())
             }
@@ -291,8 +291,24 @@ impl Work<'_> {
                         ));
                     }
                     None => {
+                        let mode = match d.new_mode {
+                            Some(FileMode::Symlink) => {
+                                let target = std::str::from_utf8(&bytes).ok().filter(|t| !t.contains('\n'));
+                                let target = target.ok_or_else(|| {
+                                    Refusal::new(
+                                        path,
+                                        "the patch makes it a symlink, but its target is not one line of UTF-8",
+                                    )
+                                })?;
+                                self.fence
+                                    .check_link(&e.path, target)
+                                    .map_err(|err| Refusal::new(path, format!("{err:#}")))?;
+                                SYMLINK_MODE
+                            }
+                            Some(FileMode::File(mode)) => mode.bits(),
+                            None => NEW_FILE_MODE,
+                        };
                         e.added += added;
-                        let mode = d.new_mode.unwrap_or(NEW_FILE_MODE);
                         e.set(Some(Snapshot { bytes, mode }), "");
                     }
                 }
@@ -350,9 +366,16 @@ impl Work<'_> {
                 (applied.text.encode(), mode, matched, (applied.added, applied.removed))
             }
         };
+        let mode = match d.new_mode {
+            Some(FileMode::File(m)) => m.bits(),
+            None => mode,
+            Some(FileMode::Symlink) => {
+                return Err(Refusal::new(&e.name, "the patch turns a file into a symlink, which is not supported"));
+            }
+        };
         let e = &mut self.entries[i];
         (e.added, e.removed) = (e.added + added, e.removed + removed);
-        e.set(Some(Snapshot { bytes, mode: d.new_mode.unwrap_or(mode) }), matched);
+        e.set(Some(Snapshot { bytes, mode }), matched);
         Ok(())
     }
 
