@@ -2,8 +2,9 @@
 //! and operation matched against the files as the earlier edits of the same patch leave them.
 //! Reads only; the first refusal (in patch order) stops it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
+mod relocate;
 mod textops;
 
 use crate::config::EnvConfig;
@@ -38,6 +39,10 @@ impl Default for Limits {
 
 const NEW_FILE_MODE: u32 = 0o644;
 
+/// How a deletion of a file that is not there is reported: done, but visibly (a mistyped path
+/// leaves a trace).
+const ALREADY_DELETED: &str = "already-deleted";
+
 /// A patch touching at least this many separate files is planned on several threads.
 const PARALLEL_FROM: usize = 16;
 
@@ -56,9 +61,17 @@ pub fn plan(patch: &Patch, fence: &Fence, limits: &Limits) -> Result<Plan, Refus
             _ => None,
         })
         .collect();
+    let names: HashSet<String> = patch.paths().iter().filter_map(|p| fence.normalize(p).ok()).collect();
     let run = |edits: &[usize]| {
-        let mut work =
-            Work { fence, limits: *limits, entries: Vec::new(), index: HashMap::new(), moves: &moves, at: 0 };
+        let mut work = Work {
+            fence,
+            limits: *limits,
+            entries: Vec::new(),
+            index: HashMap::new(),
+            moves: &moves,
+            names: &names,
+            at: 0,
+        };
         for &i in edits {
             let edit = &patch.edits[i];
             work.at = i + 1;
@@ -181,6 +194,8 @@ struct Work<'f> {
     index: HashMap<String, usize>,
     /// Every move in the patch: (edit number, from, to).
     moves: &'f [(usize, String, String)],
+    /// Every path the patch names, normalised: a path correction must not land on one.
+    names: &'f HashSet<String>,
     /// The edit being worked on.
     at: usize,
 }
@@ -273,7 +288,7 @@ impl Work<'_> {
                 let i = self.entry(path)?;
                 let e = &mut self.entries[i];
                 if e.now.is_none() {
-                    e.note("already-applied");
+                    e.note(ALREADY_DELETED);
                 } else {
                     e.set(None, "");
                 }
@@ -320,7 +335,7 @@ impl Work<'_> {
             (Some(path), None) => {
                 let i = self.entry(path)?;
                 if self.entries[i].now.is_none() {
-                    self.entries[i].note("already-applied");
+                    self.entries[i].note(ALREADY_DELETED);
                     return Ok(());
                 }
                 if !d.hunks.is_empty() {
@@ -345,7 +360,11 @@ impl Work<'_> {
                     self.rename(old, new)?
                 } else {
                     let i = self.existing(old)?;
-                    if old != new && self.entries[i].now.is_none() { self.entry(new)? } else { i }
+                    let i = if old != new && self.entries[i].now.is_none() { self.entry(new)? } else { i };
+                    // Not in the tree: maybe named with a wrong leading directory. Hunks with
+                    // old lines say which file they mean; hunks that only add create it.
+                    let anchored = d.hunks.iter().any(|h| !h.old_lines().is_empty());
+                    if self.entries[i].now.is_none() && anchored { self.relocate(i, d)?.unwrap_or(i) } else { i }
                 };
                 self.modify(i, d)
             }
@@ -417,6 +436,7 @@ fn finish(entries: Vec<Entry>, limits: &Limits) -> Result<Plan, Refusal> {
             check_size(limits, &e.name, s.bytes.len() as u64)?;
         }
         let action = match (&e.before, &e.now) {
+            (None, None) if e.matched.iter().any(|m| m == ALREADY_DELETED) => "delete",
             (None, None) => continue,
             _ if e.moved_from.is_some() => "move",
             (None, Some(_)) => "create",
@@ -425,7 +445,9 @@ fn finish(entries: Vec<Entry>, limits: &Limits) -> Result<Plan, Refusal> {
             (Some(_), Some(_)) => "modify",
         };
         let unchanged = e.before == e.now;
-        let matched = if unchanged && !e.matched.is_empty() {
+        let matched = if e.before.is_none() && e.now.is_none() {
+            Some(ALREADY_DELETED.to_string())
+        } else if unchanged && !e.matched.is_empty() {
             Some("already-applied".to_string())
         } else {
             Some(e.matched.join(", ")).filter(|m| !m.is_empty())
