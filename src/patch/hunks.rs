@@ -349,7 +349,7 @@ fn missed(
             Refusal::new(
                 file,
                 format!(
-                    "its lines match in {} places (lines {}) and nothing chooses between them; add context lines or line numbers",
+                    "its lines match in {} places (lines {}) and nothing chooses between them (a line number picks one only when it points at it, or within 3 lines of it and of no other); add context lines unique to the place",
                     starts.len(),
                     lines.join(", ")
                 ),

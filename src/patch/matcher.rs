@@ -330,7 +330,12 @@ fn fits(len: usize, n: usize, p: usize, at: &Where) -> bool {
     p + n <= len && (!at.at_eof || p + n == len) && !at.claimed.iter().any(|&(s, e)| p < e && s < p + n)
 }
 
-/// After the cursor if anything is there; then the only candidate, or the one nearest the hint.
+/// How far from its line number a hunk may be found when its lines match in several places and
+/// the number is what picks one: further off, the number is as likely wrong as the file moved.
+const NEAR: usize = 3;
+
+/// After the cursor if anything is there; then the only candidate, or the one the line number
+/// points at: exactly, or within [`NEAR`] lines when no other candidate is.
 fn choose(candidates: &[(usize, bool)], at: &Where) -> Option<Result<(usize, bool), Miss>> {
     if candidates.is_empty() {
         return None;
@@ -342,9 +347,16 @@ fn choose(candidates: &[(usize, bool)], at: &Where) -> Option<Result<(usize, boo
         return Some(Ok(only));
     }
     let Some(hint) = at.hint else { return Some(Err(Miss::Ambiguous(starts(&pool)))) };
-    let best = pool.iter().map(|(p, _)| p.abs_diff(hint)).min().unwrap_or(0);
-    let nearest: Vec<(usize, bool)> = pool.iter().copied().filter(|(p, _)| p.abs_diff(hint) == best).collect();
-    Some(if let [one] = nearest[..] { Ok(one) } else { Err(Miss::Ambiguous(starts(&nearest))) })
+    let mut by_distance: Vec<(usize, (usize, bool))> = pool.iter().map(|&c| (c.0.abs_diff(hint), c)).collect();
+    by_distance.sort_by_key(|&(d, (p, _))| (d, p));
+    let (d1, best) = by_distance[0];
+    let d2 = by_distance[1].0;
+    Some(if d1 == 0 || (d1 <= NEAR && d2 > NEAR) {
+        Ok(best)
+    } else {
+        let near: Vec<usize> = by_distance.iter().filter(|(d, _)| *d <= d2).map(|(_, (p, _))| *p).collect();
+        Err(Miss::Ambiguous(near))
+    })
 }
 
 #[cfg(test)]
@@ -374,6 +386,31 @@ mod tests {
         assert_eq!(locate(&mut h, &["x"], &["y"], true, &at(Some(0))).unwrap().start, 0);
         assert_eq!(locate(&mut h, &["x"], &["y"], true, &at(Some(1))), Err(Miss::Ambiguous(vec![0, 2])));
         assert_eq!(locate(&mut h, &["x"], &["y"], true, &at(None)), Err(Miss::Ambiguous(vec![0, 2, 4])));
+    }
+
+    #[test]
+    fn a_line_number_far_from_every_candidate_picks_none() {
+        let text = format!("x\n{}x\n", "f\n".repeat(20));
+        let mut h = hay(&text);
+        let at = |hint| Where { hint: Some(hint), ..Where::default() };
+        assert_eq!(locate(&mut h, &["x"], &["y"], true, &at(10)), Err(Miss::Ambiguous(vec![0, 21])));
+        assert_eq!(locate(&mut h, &["x"], &["y"], true, &at(3)).unwrap().start, 0);
+        assert_eq!(locate(&mut h, &["x"], &["y"], true, &at(18)).unwrap().start, 21);
+    }
+
+    #[test]
+    fn a_new_side_where_it_cannot_be_the_hunk_applied_is_misplaced() {
+        // Context before only: the new side must end the file.
+        let mut h = hay("a\nb\nc\n");
+        let at = Where { already: Already { at_end: true, ..Already::default() }, ..Where::default() };
+        assert_eq!(locate(&mut h, &["a", "x"], &["a"], true, &at), Err(Miss::Misplaced(0)));
+        let mut h = hay("c\na\n");
+        assert!(locate(&mut h, &["a", "x"], &["a"], true, &at).unwrap().already);
+        // A removed line still beside it, slightly changed.
+        let mut h = hay("a\ny = 3\n");
+        let gone = ["y = 2"];
+        let at = Where { already: Already { gone_after: &gone, ..Already::default() }, ..Where::default() };
+        assert_eq!(locate(&mut h, &["a", "y = 2"], &["a"], true, &at), Err(Miss::Misplaced(0)));
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod apply_queue;
 mod archive_summaries;
 mod callback;
 mod crash;
+mod damaged_match;
 mod dashboard;
 mod formats;
 mod foundation;

@@ -10,7 +10,7 @@ mod textops;
 use crate::config::EnvConfig;
 use crate::patch::fence::Fence;
 use crate::patch::hunks;
-use crate::patch::model::{Edit, FileDiff, Hunk, Patch};
+use crate::patch::model::{Edit, FileDiff, Format, Hunk, Patch};
 use crate::patch::plan::{FileChange, Plan, Snapshot};
 use crate::patch::refusal::Refusal;
 use crate::patch::text::{Text, is_binary};
@@ -70,6 +70,7 @@ pub fn plan(patch: &Patch, fence: &Fence, limits: &Limits) -> Result<Plan, Refus
             index: HashMap::new(),
             moves: &moves,
             names: &names,
+            format: patch.format,
             at: 0,
         };
         for &i in edits {
@@ -196,6 +197,7 @@ struct Work<'f> {
     moves: &'f [(usize, String, String)],
     /// Every path the patch names, normalised: a path correction must not land on one.
     names: &'f HashSet<String>,
+    format: Format,
     /// The edit being worked on.
     at: usize,
 }
@@ -383,7 +385,14 @@ impl Work<'_> {
             now => {
                 let creates = now.is_none() && d.hunks.iter().all(|h| h.old_lines().is_empty());
                 let (text, mode) = if creates { (Text::empty(), NEW_FILE_MODE) } else { self.text(i)? };
-                let applied = hunks::apply(&e.name, &text, &d.hunks)?;
+                let appended;
+                let hunks = if self.format == Format::Codex && d.hunks.iter().any(appends) {
+                    appended = d.hunks.iter().map(at_end_if_appended).collect::<Vec<_>>();
+                    &appended
+                } else {
+                    &d.hunks
+                };
+                let applied = hunks::apply(&e.name, &text, hunks)?;
                 let matched = applied.matched(d.hunks.len());
                 (applied.text.encode(), mode, matched, (applied.added, applied.removed))
             }
@@ -427,6 +436,17 @@ impl Work<'_> {
         e.moved_from = Some(from);
         e.set(now, "");
     }
+}
+
+/// A Codex chunk of added lines only, with no `@@` anchor: Codex puts it at the end of the file.
+fn appends(h: &Hunk) -> bool {
+    h.anchors.is_empty() && h.old_lines().is_empty()
+}
+
+fn at_end_if_appended(h: &Hunk) -> Hunk {
+    let mut h = h.clone();
+    h.at_eof |= appends(&h);
+    h
 }
 
 fn finish(entries: Vec<Entry>, limits: &Limits) -> Result<Plan, Refusal> {
