@@ -7,7 +7,7 @@ use std::borrow::Cow;
 
 use crate::patch::matcher::{Already, Found, Haystack, Level, Miss, Where, locate};
 use crate::patch::model::{Hunk, Line};
-use crate::patch::refusal::Refusal;
+use crate::patch::refusal::{Failed, Refusal};
 use crate::patch::text::{Text, TextLine};
 use crate::patch::{placeholder, reindent};
 
@@ -92,12 +92,15 @@ impl<'a> Placing<'_, 'a> {
     fn place(&mut self, hunk: &'a Hunk) -> Result<(), Refusal> {
         let refuse = |reason: String| Refusal::new(self.file, reason);
         if let Some((line, text)) = placeholder::in_hunk(self.file, hunk) {
-            let mut r = refuse(format!(
+            let reason = format!(
                 "line {line} of the hunk, {:?}, looks like a placeholder for code the patch leaves out: written literally it would delete the lines the hunk removes; resend the hunk with the real lines in its place",
                 text.trim()
-            ));
-            (r.hunk_line, r.expected) = (Some(line), Some(text));
-            return Err(r);
+            );
+            return Err(refuse(reason).failed(Failed {
+                hunk_line: Some(line),
+                expected: Some(text),
+                ..Failed::default()
+            }));
         }
         let old = hunk.old_lines();
         let new = hunk.new_lines();
@@ -136,7 +139,7 @@ impl<'a> Placing<'_, 'a> {
             // blocks say so by repeating the lines): look for it as already applied first.
             let removes = !is_subsequence(&old, &new);
             locate(&mut self.hay, &old, &new, removes, &at)
-                .map_err(|miss| missed(self.file, &mut self.hay, hunk, &old, new.len(), &at, (lead, trail), miss))?
+                .map_err(|miss| missed(self.file, &mut self.hay, hunk, &old, &at, miss))?
         };
         let reindented = if !found.already && found.level >= Level::Whitespace {
             reindent::added_lines(hunk, &self.text.lines[found.start..], &self.text.lines).map_err(refuse)?
@@ -299,16 +302,7 @@ fn insertion(hay: &mut Haystack, new: &[&str], at: &Where, anchored: bool) -> Re
 
 /// Why a hunk was not found, naming the line of the hunk that failed (context or removed),
 /// what it has and what the file holds there, and the closest lines.
-fn missed(
-    file: &str,
-    hay: &mut Haystack,
-    hunk: &Hunk,
-    old: &[&str],
-    new_len: usize,
-    at: &Where,
-    (lead, trail): (usize, usize),
-    miss: Miss,
-) -> Refusal {
+fn missed(file: &str, hay: &mut Haystack, hunk: &Hunk, old: &[&str], at: &Where, miss: Miss) -> Refusal {
     match miss {
         Miss::NotFound => {
             let closest = hay.closest(old, at.hint);
@@ -338,8 +332,12 @@ fn missed(
                     "; nearest match: line {line} reads {found:?} where the hunk has {:?} (line {n} of the hunk, {role})",
                     old[i]
                 ));
-                (r.line, r.hunk_line, r.expected, r.found) =
-                    (Some(line), Some(n), Some(old[i].to_string()), Some(found));
+                r = r.failed(Failed {
+                    line: Some(line),
+                    hunk_line: Some(n),
+                    expected: Some(old[i].to_string()),
+                    found: Some(found),
+                });
             }
             r.closest = closest.map(|c| c.lines).unwrap_or_default();
             r
@@ -356,6 +354,7 @@ fn missed(
             )
         }
         Miss::Misplaced(q) => {
+            let ((lead, trail), new_len) = (context_ends(hunk), hunk.new_lines().len());
             let why = if at.already.at_end && q + new_len != hay.len() {
                 format!(
                     "with {lead} lines of context before its change and {trail} after, it belongs at the end of the file, as GNU patch reads it"
@@ -367,15 +366,14 @@ fn missed(
             } else {
                 "the lines it removes are still there beside them".to_string()
             };
-            let mut r = Refusal::new(
+            Refusal::new(
                 file,
                 format!(
                     "its old lines are not in the file, and its new lines, found at line {}, are not the hunk applied: {why}; resend the hunk against the file as it is now",
                     q + 1
                 ),
-            );
-            r.line = Some(q + 1);
-            r
+            )
+            .failed(Failed { line: Some(q + 1), ..Failed::default() })
         }
     }
 }

@@ -304,9 +304,8 @@ fn settled(hay: &mut Haystack, n: usize, q: usize, at: &Where) -> bool {
     let len = hay.len();
     let a = &at.already;
     let end = q + n;
-    !(at.newline_differs && end == len)
-        && (!a.at_start || q == 0)
-        && (!a.at_end || end == len)
+    let misplaced = (at.newline_differs && end == len) || (a.at_start && q != 0) || (a.at_end && end != len);
+    !misplaced
         && !hay.holds_near(a.gone_after, end..len.min(end + a.gone_after.len()))
         && !hay.holds_near(a.gone_before, q.saturating_sub(a.gone_before.len())..q)
 }

@@ -13,6 +13,18 @@ pub struct Refusal {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hunk: Option<usize>,
     pub reason: String,
+    /// The line that failed, where one did (boxed: most refusals name none, and a refusal
+    /// travels in every `Result` of the planner).
+    #[serde(flatten)]
+    pub failed: Option<Box<Failed>>,
+    /// The best-matching lines of the file, each as `NUMBER | text`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub closest: Vec<String>,
+}
+
+/// The line of a hunk that failed and what the file holds where it was expected.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Failed {
     /// The line of the file (1-based) where the hunk's line was expected and `found` was read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<usize>,
@@ -25,23 +37,17 @@ pub struct Refusal {
     /// What the file holds at `line` instead.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub found: Option<String>,
-    /// The best-matching lines of the file, each as `NUMBER | text`.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub closest: Vec<String>,
 }
 
 impl Refusal {
     pub fn new(file: impl Into<String>, reason: impl Into<String>) -> Refusal {
-        Refusal {
-            file: file.into(),
-            hunk: None,
-            reason: reason.into(),
-            line: None,
-            hunk_line: None,
-            expected: None,
-            found: None,
-            closest: Vec::new(),
-        }
+        Refusal { file: file.into(), hunk: None, reason: reason.into(), failed: None, closest: Vec::new() }
+    }
+
+    /// Name the line that failed.
+    pub fn failed(mut self, failed: Failed) -> Refusal {
+        self.failed = Some(Box::new(failed));
+        self
     }
 
     pub fn hunk(mut self, n: usize) -> Refusal {

@@ -94,10 +94,11 @@ pub fn candidates(root: &Path, path: &str) -> Result<Vec<String>, String> {
             ));
         }
         let Ok(entry) = entry else { continue };
-        if entry.file_type().is_file() && entry.file_name() == base {
-            if let Ok(rel) = entry.path().strip_prefix(root) {
-                same_name.push(rel.to_string_lossy().into_owned());
-            }
+        if entry.file_type().is_file()
+            && entry.file_name() == base
+            && let Ok(rel) = entry.path().strip_prefix(root)
+        {
+            same_name.push(rel.to_string_lossy().into_owned());
         }
     }
     same_name.sort();

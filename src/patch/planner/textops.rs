@@ -59,7 +59,8 @@ impl Work<'_> {
                 if r.reason.contains("match in") {
                     r.reason = r.reason.replacen("its lines", "the search text's lines", 1);
                 } else if r.reason.ends_with("another file)") || r.reason.contains("nearest match") {
-                    r.reason = match (&r.line, &r.found, &r.expected) {
+                    let f = r.failed.as_deref();
+                    r.reason = match (f.and_then(|f| f.line), f.and_then(|f| f.found.as_ref()), f.and_then(|f| f.expected.as_ref())) {
                         (Some(line), Some(found), Some(expected)) => format!(
                             "the search text is not in the file; nearest match: line {line} reads {found:?} where the search text has {expected:?}"
                         ),
