@@ -64,6 +64,7 @@ pub fn apply<'a>(file: &str, text: &Text<'a>, hunks: &'a [Hunk]) -> Result<Appli
         cursor: 0,
         drift: 0,
         applied: Applied { text: Text::empty(), added: 0, removed: 0, level: Level::Exact, offset: 0, already: 0 },
+        habit: None,
     };
     for (i, hunk) in hunks.iter().enumerate() {
         run.place(hunk).map_err(|r| r.hunk(i + 1))?;
@@ -86,6 +87,8 @@ struct Placing<'t, 'a> {
     /// How far the file's lines sit from where the patch numbers them, as the last hunk found.
     drift: isize,
     applied: Applied<'a>,
+    /// How the file indents, found when a hunk first needs it.
+    habit: Option<reindent::Habit>,
 }
 
 impl<'a> Placing<'_, 'a> {
@@ -141,9 +144,13 @@ impl<'a> Placing<'_, 'a> {
             locate(&mut self.hay, &old, &new, removes, &at)
                 .map_err(|miss| missed(self.file, &mut self.hay, hunk, &old, &at, miss))?
         };
-        let reindented = if !found.already && found.level >= Level::Whitespace {
-            reindent::added_lines(hunk, &self.text.lines[found.start..], &self.text.lines).map_err(refuse)?
+        let reindented = if found.already {
+            None
+        } else if found.level >= Level::Whitespace {
+            reindent::added_lines(self.file, hunk, &self.text.lines[found.start..], &self.text.lines, &mut self.habit)
+                .map_err(refuse)?
         } else {
+            reindent::check_unanchored(self.file, hunk, &mut self.habit, &self.text.lines).map_err(refuse)?;
             None
         };
         self.record(hunk, named, found, reindented, old.len(), new.len());

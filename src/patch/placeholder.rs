@@ -36,9 +36,11 @@ fn is_placeholder(line: &str, docs: bool, bare_dots_are_code: bool) -> bool {
     if is_dots(t) {
         return !bare_dots_are_code && !docs;
     }
+    // In prose a bare `// ...` is a quoted example; words saying code is left out are not.
     match comment_body(t) {
         Some((body, html)) if html || !docs => says_left_out(body),
-        _ => false,
+        Some((body, _)) => !is_dots(body.trim()) && says_left_out(body),
+        None => false,
     }
 }
 
@@ -156,7 +158,8 @@ fn bare_dots_are_code(file: &str) -> bool {
     matches!(extension(file), "py" | "pyi" | "pyx" | "yaml" | "yml")
 }
 
-/// Documentation, where code comments are quoted examples: only `<!-- ... -->` counts there.
+/// Documentation, where code comments are quoted examples: there a comment of dots alone does
+/// not count (`<!-- ... -->` does).
 fn is_prose(file: &str) -> bool {
     matches!(extension(file), "md" | "markdown" | "rst" | "txt" | "adoc" | "org")
 }
@@ -210,6 +213,7 @@ mod tests {
         }
         assert!(!is_placeholder("    ...", false, true), "Python's statement body");
         assert!(!is_placeholder("// ...", true, false), "a quoted example in Markdown");
+        assert!(is_placeholder("// ... existing code ...", true, false));
         assert!(is_placeholder("<!-- ... -->", true, false));
     }
 

@@ -9,7 +9,13 @@ use crate::patch::model::{Hunk, Line};
 use crate::patch::text::TextLine;
 
 /// The added lines' texts, re-indented, in order; `None` when they stay as the patch has them.
-pub fn added_lines(hunk: &Hunk, file: &[TextLine], whole: &[TextLine]) -> Result<Option<Vec<String>>, String> {
+pub fn added_lines(
+    name: &str,
+    hunk: &Hunk,
+    file: &[TextLine],
+    whole: &[TextLine],
+    habit: &mut Option<Habit>,
+) -> Result<Option<Vec<String>>, String> {
     // (hunk line, patch indent, file indent) for every non-blank old line.
     let pairs: Vec<(usize, &str, &str)> = hunk
         .lines()
@@ -23,10 +29,21 @@ pub fn added_lines(hunk: &Hunk, file: &[TextLine], whole: &[TextLine]) -> Result
         return Ok(None);
     }
     let added: Vec<&str> = hunk.lines().filter(|(k, _)| *k == Line::Add).map(|(_, t)| t).collect();
-    let models: Vec<Model> = candidates(&pairs, &added, whole)
+    let habit = *habit.get_or_insert_with(|| Habit::of(name, whole));
+    let fitting: Vec<Model> = candidates(&pairs, &added, habit)
         .into_iter()
         .filter(|m| pairs.iter().all(|(_, p, f)| m.map(p).as_deref() == Some(*f)))
         .collect();
+    // Of the mappings that fit, those that leave every added line indented as the file
+    // indents (a shift by 2 in a file indented by 4 does not) are the ones to agree.
+    let plausible: Vec<Model> = fitting
+        .iter()
+        .filter(|m| {
+            added.iter().filter(|l| !l.trim().is_empty()).all(|l| m.map(indent(l)).is_some_and(|i| habit.allows(&i)))
+        })
+        .cloned()
+        .collect();
+    let models = if plausible.is_empty() { fitting } else { plausible };
     let Some(first) = models.first() else {
         return identity_beside_slips(&pairs, &added).map(|()| None);
     };
@@ -48,6 +65,99 @@ pub fn added_lines(hunk: &Hunk, file: &[TextLine], whole: &[TextLine]) -> Result
         out.push(format!("{}{body}", mapped.unwrap_or_default()));
     }
     Ok(Some(out))
+}
+
+/// When no old line of a hunk is indented, its context says nothing of how the patch's
+/// indentation maps onto the file's: the added lines are checked against the file's own habit
+/// instead (tabs, or spaces by some step). Added lines indented with spaces where the file uses
+/// tabs, with tabs where it uses spaces, or by a smaller step that divides the file's (2 spaces a
+/// level where the file uses 4) were re-indented on the way; the hunk is refused.
+pub fn check_unanchored(name: &str, hunk: &Hunk, habit: &mut Option<Habit>, whole: &[TextLine]) -> Result<(), String> {
+    let mut old = hunk.lines().filter(|(k, t)| *k != Line::Add && !t.trim().is_empty());
+    if old.any(|(_, t)| !indent(t).is_empty()) || exempt(name) {
+        return Ok(());
+    }
+    let added: Vec<&str> = hunk
+        .lines()
+        .filter(|(k, t)| *k == Line::Add && !t.trim().is_empty() && !t.trim_start().starts_with('*'))
+        .map(|(_, t)| indent(t))
+        .filter(|i| !i.is_empty())
+        .collect();
+    if added.is_empty() {
+        return Ok(());
+    }
+    let problem = match *habit.get_or_insert_with(|| Habit::of(name, whole)) {
+        Habit::Tabs => added
+            .iter()
+            .find(|i| i.starts_with("  "))
+            .map(|_| "with spaces where the file indents with tabs".to_string()),
+        Habit::Spaces(step) => {
+            let gcd = added.iter().filter(|i| !i.contains('\t')).map(|i| i.len()).fold(0, gcd);
+            if added.iter().any(|i| i.starts_with('\t')) {
+                Some("with tabs where the file indents with spaces".to_string())
+            } else if gcd >= 2 && gcd < step && step % gcd == 0 {
+                Some(format!("by {gcd} spaces a level where the file uses {step}"))
+            } else {
+                None
+            }
+        }
+        Habit::None => None,
+    };
+    match problem {
+        Some(p) => Err(format!(
+            "its added lines are indented {p}, and its context, at the left margin, does not say how to map them; resend the hunk indented as the file is"
+        )),
+        None => Ok(()),
+    }
+}
+
+/// How a file indents, from its lines: mostly tabs, or spaces by its usual step; a file with no
+/// indented line goes by its language's fixed convention where it has one (Rust and Python 4
+/// spaces, gofmt's tabs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Habit {
+    Tabs,
+    Spaces(usize),
+    None,
+}
+
+impl Habit {
+    /// Whether an indentation is one this file's habit makes: whole steps of its spaces, or
+    /// tabs (with spaces after them only for alignment).
+    fn allows(self, indent: &str) -> bool {
+        match self {
+            Habit::Tabs => !indent.starts_with("  "),
+            Habit::Spaces(step) if step > 0 => !indent.contains('\t') && indent.len() % step == 0,
+            _ => true,
+        }
+    }
+
+    fn of(name: &str, whole: &[TextLine]) -> Habit {
+        let lines = whole.iter().filter(|l| !l.text.trim().is_empty());
+        let (tabbed, spaced) = lines.fold((0, 0), |(t, s), l| {
+            (t + usize::from(l.text.starts_with('\t')), s + usize::from(l.text.starts_with("  ")))
+        });
+        if tabbed > spaced {
+            Habit::Tabs
+        } else if spaced > 0 {
+            Habit::Spaces(step(whole).unwrap_or(0))
+        } else {
+            match name.rsplit_once('.').map_or("", |(_, e)| e) {
+                "rs" | "py" | "pyi" => Habit::Spaces(4),
+                "go" => Habit::Tabs,
+                _ => Habit::None,
+            }
+        }
+    }
+}
+
+/// Files whose indentation is not a nesting habit: prose, and Makefiles (tabs by rule).
+fn exempt(name: &str) -> bool {
+    let base = name.rsplit('/').next().unwrap_or(name);
+    let ext = base.rsplit_once('.').map_or("", |(_, e)| e);
+    base == "Makefile"
+        || base == "GNUmakefile"
+        || matches!(ext, "mk" | "md" | "markdown" | "rst" | "txt" | "adoc" | "org")
 }
 
 /// No mapping fits every pair. When most pairs are indented as in the file and the rest are
@@ -95,6 +205,11 @@ impl Model {
             Model::Strip(less) => p.strip_prefix(less.as_str()).map(str::to_string),
             Model::Levels { from, to, by } => {
                 let (level, rest) = levels(p, *from)?;
+                // Alignment past the last level is kept only where the unit is: converted, its
+                // width is a guess.
+                if rest > 0 && from != to {
+                    return None;
+                }
                 let level = usize::try_from(level as isize + by).ok()?;
                 Some(
                     match to {
@@ -119,7 +234,7 @@ fn levels(s: &str, unit: Unit) -> Option<(usize, usize)> {
     }
 }
 
-fn candidates(pairs: &[(usize, &str, &str)], added: &[&str], whole: &[TextLine]) -> Vec<Model> {
+fn candidates(pairs: &[(usize, &str, &str)], added: &[&str], habit: Habit) -> Vec<Model> {
     let mut out = Vec::new();
     if let Some((_, p, f)) = pairs.iter().find(|(_, p, f)| p != f) {
         if let Some(extra) = f.strip_suffix(p) {
@@ -128,14 +243,18 @@ fn candidates(pairs: &[(usize, &str, &str)], added: &[&str], whole: &[TextLine])
             out.push(Model::Strip(less.to_string()));
         }
     }
-    let patch: Vec<&str> = pairs
-        .iter()
-        .map(|(_, p, _)| *p)
-        .chain(added.iter().filter(|l| !l.trim().is_empty()).map(|l| indent(l)))
-        .collect();
-    let file: Vec<&str> = pairs.iter().map(|(_, _, f)| *f).collect();
-    let from = units(&patch, None);
-    let to = units(&file, Some(whole));
+    let olds: Vec<&str> = pairs.iter().map(|(_, p, _)| *p).collect();
+    let all: Vec<&str> =
+        olds.iter().copied().chain(added.iter().filter(|l| !l.trim().is_empty()).map(|l| indent(l))).collect();
+    // The patch's unit is read from its old lines, where they are indented; the added lines'
+    // own widths (alignment among them) would only blur it.
+    let from = if olds.iter().any(|p| !p.is_empty()) { units(&olds) } else { units(&all) };
+    // The file's unit is its habit; only a file with none is read from the matched lines.
+    let to = match habit {
+        Habit::Tabs => vec![Unit::Tab],
+        Habit::Spaces(step) if step > 0 => vec![Unit::Spaces(step)],
+        _ => units(&pairs.iter().map(|(_, _, f)| *f).collect::<Vec<_>>()),
+    };
     for &from in &from {
         for &to in &to {
             let Some((_, p, f)) = pairs.first() else { continue };
@@ -146,27 +265,16 @@ fn candidates(pairs: &[(usize, &str, &str)], added: &[&str], whole: &[TextLine])
     out
 }
 
-/// The units an indentation may be counted in: tabs, or the spaces every width is a multiple
-/// of (and, for the file, its usual step from one level to the next).
-fn units(indents: &[&str], whole: Option<&[TextLine]>) -> Vec<Unit> {
+/// The units an indentation may be counted in: tabs, or the spaces every width is a multiple of.
+fn units(indents: &[&str]) -> Vec<Unit> {
     let tabs = indents.iter().any(|s| s.contains('\t'));
-    let spaces = indents.iter().any(|s| s.contains(' '));
     if tabs {
         return if indents.iter().all(|s| levels(s, Unit::Tab).is_some()) { vec![Unit::Tab] } else { Vec::new() };
     }
-    if !spaces {
-        // No indentation to count: the file's own habit, where there is a file to ask.
-        let Some(whole) = whole else { return vec![Unit::Tab, Unit::Spaces(4)] };
-        let tabbed = whole.iter().filter(|l| l.text.starts_with('\t')).count();
-        let spaced = whole.iter().filter(|l| l.text.starts_with(' ')).count();
-        return vec![if tabbed > spaced { Unit::Tab } else { Unit::Spaces(step(whole).unwrap_or(4)) }];
+    match indents.iter().map(|s| s.len()).filter(|&w| w > 0).fold(0, gcd) {
+        0 => vec![Unit::Tab, Unit::Spaces(4)],
+        g => vec![Unit::Spaces(g)],
     }
-    let gcd = indents.iter().map(|s| s.len()).filter(|&w| w > 0).fold(0, gcd);
-    let mut out = vec![Unit::Spaces(gcd)];
-    if let Some(step) = whole.and_then(step).filter(|&s| s != gcd) {
-        out.push(Unit::Spaces(step));
-    }
-    out
 }
 
 /// The most common increase of space indentation from one non-blank line to the next (1 to 8).
@@ -207,7 +315,7 @@ mod tests {
 
     fn run(lines: &[(Line, &str)], file: &str) -> Result<Option<Vec<String>>, String> {
         let text = Text::decode(file.as_bytes()).unwrap();
-        added_lines(&hunk(lines), &text.lines, &text.lines)
+        added_lines("f.txt", &hunk(lines), &text.lines, &text.lines, &mut None)
     }
 
     use Line::{Add, Context, Remove};
@@ -246,15 +354,35 @@ mod tests {
     }
 
     #[test]
-    fn one_level_does_not_say_the_width_so_deeper_lines_are_refused() {
-        // Context at 2 spaces, file at 4: a shift by 2 or a doubling; the line at 4 says 6 or 8.
-        let err =
-            run(&[(Context, "  a()"), (Remove, "  b()"), (Add, "  if c:"), (Add, "    d()")], "    a()\n    b()\n")
-                .unwrap_err();
+    fn one_level_of_context_is_read_by_the_files_own_step() {
+        // Context at 2 spaces, file at 4: a shift by 2 would put the deeper line at 6, which
+        // the file, indented by 4, does not do; so 2 spaces a level become 4.
+        let got =
+            run(&[(Context, "  a()"), (Remove, "  b()"), (Add, "  if c:"), (Add, "    d()")], "    a()\n    b()\n");
+        assert_eq!(got, Ok(Some(vec!["    if c:".to_string(), "        d()".to_string()])));
+        // With no habit to go by, a shift and a change of width disagree on the deeper line.
+        let err = run(&[(Context, "  a()"), (Remove, "  b()"), (Add, "  if c:"), (Add, "    d()")], " a()\n b()\n")
+            .unwrap_err();
         assert!(err.contains("\"d()\""), "{err}");
-        // The added lines at the context's own level are clear either way.
-        let ok = run(&[(Context, "  a()"), (Remove, "  b()"), (Add, "  c()")], "    a()\n    b()\n");
-        assert_eq!(ok, Ok(Some(vec!["    c()".to_string()])));
+        // Converted, alignment past the last whole level has no sure width.
+        let err = run(&[(Context, "    a()"), (Remove, "    b()"), (Add, "      c()")], "\ta()\n\tb()\n").unwrap_err();
+        assert!(err.contains("\"c()\""), "{err}");
+    }
+
+    #[test]
+    fn added_lines_under_unindented_context_follow_the_files_habit() {
+        let file = Text::decode(b"fn a() {\n    x();\n    if y {\n        z();\n    }\n}\n").unwrap();
+        let check = |lines: &[(Line, &str)], name: &str| check_unanchored(name, &hunk(lines), &mut None, &file.lines);
+        let two = [(Context, "}"), (Add, "fn b() {"), (Add, "  if c {"), (Add, "    d();"), (Add, "  }"), (Add, "}")];
+        assert!(check(&two, "m.rs").unwrap_err().contains("by 2 spaces a level where the file uses 4"));
+        assert!(
+            check(&[(Context, "}"), (Add, "fn b() {"), (Add, "\tc();")], "m.rs").unwrap_err().contains("with tabs")
+        );
+        assert_eq!(check(&[(Context, "}"), (Add, "fn b() {"), (Add, "    c();"), (Add, "}")], "m.rs"), Ok(()));
+        assert_eq!(check(&[(Context, "}"), (Add, "/**"), (Add, " * doc"), (Add, " */")], "m.rs"), Ok(()));
+        assert_eq!(check(&two, "notes.md"), Ok(()));
+        // Indented context says how, and is checked by the mapping instead.
+        assert_eq!(check(&[(Context, "    x();"), (Add, "  y();")], "m.rs"), Ok(()));
     }
 
     #[test]

@@ -106,6 +106,34 @@ fn spaces_in_the_patch_become_the_files_tabs_and_widths() {
 }
 
 #[test]
+fn one_level_of_context_is_read_by_the_files_own_indentation_step() {
+    // 2 spaces against 4 on one level: a shift would put the nested line at 6, which a file
+    // indented by 4 never does; so it is a width, and the nested line goes to 8.
+    applies_to(
+        &[("m.py", b"def f():\n    a()\n    b()\n")],
+        "--- a/m.py\n+++ b/m.py\n@@ -2,2 +2,3 @@\n   a()\n-  b()\n+  if c:\n+    d()\n",
+        "m.py",
+        "def f():\n    a()\n    if c:\n        d()\n",
+    );
+}
+
+#[test]
+fn added_lines_under_context_at_the_margin_must_follow_the_files_indentation() {
+    let rs: &[u8] = b"fn a() {\n    x();\n}\n";
+    refuses(
+        &[("m.rs", rs)],
+        "--- a/m.rs\n+++ b/m.rs\n@@ -3 +3,4 @@\n }\n+fn b() {\n+  y();\n+}\n",
+        "its added lines are indented by 2 spaces a level where the file uses 4",
+    );
+    applies_to(
+        &[("m.rs", rs)],
+        "--- a/m.rs\n+++ b/m.rs\n@@ -3 +3,4 @@\n }\n+fn b() {\n+    y();\n+}\n",
+        "m.rs",
+        "fn a() {\n    x();\n}\nfn b() {\n    y();\n}\n",
+    );
+}
+
+#[test]
 fn indentation_with_no_consistent_mapping_is_refused() {
     // One context line says 2 spaces are a tab, the next that 4 spaces are 2.
     refuses(
@@ -113,10 +141,11 @@ fn indentation_with_no_consistent_mapping_is_refused() {
         "--- a/f.txt\n+++ b/f.txt\n@@ -1,3 +1,3 @@\n x\n   y\n-    z\n+    Z\n",
         "its indentation does not map onto the file's",
     );
-    // One level of context does not say whether 2 spaces against 4 is a shift or a width.
+    // One level of context, in a file with no indentation habit of its own: a shift by one
+    // space and a halved width disagree on the deeper line.
     refuses(
-        &[("m.py", b"def f():\n    a()\n    b()\n")],
-        "--- a/m.py\n+++ b/m.py\n@@ -2,2 +2,3 @@\n   a()\n-  b()\n+  if c:\n+    d()\n",
+        &[("f.txt", b"x:\n a()\n b()\n")],
+        "--- a/f.txt\n+++ b/f.txt\n@@ -2,2 +2,3 @@\n   a()\n-  b()\n+  if c:\n+    d()\n",
         "does not say how to indent its added line \"d()\"",
     );
 }
