@@ -109,7 +109,7 @@ impl<'a> Placing<'_, 'a> {
         let new = hunk.new_lines();
         // Without context the line number is where to insert, not where the first line is.
         let named = hunk.old_start.map(|s| if old.is_empty() { s } else { s.saturating_sub(1) });
-        let gone = gone(hunk);
+        let (gone_before, gone_after) = gone(hunk);
         let (lead, trail) = context_ends(hunk);
         // GNU patch's reading of uneven context: less after than before ends at the end of
         // the file; less before than after starts at the top. Only numbered hunks mean it.
@@ -127,8 +127,8 @@ impl<'a> Placing<'_, 'a> {
             already: Already {
                 at_start: numbered && lead < trail,
                 at_end: numbered && trail < lead,
-                gone_before: if lead == 0 { &gone } else { &[] },
-                gone_after: if trail == 0 { &gone } else { &[] },
+                gone_before: &gone_before,
+                gone_after: &gone_after,
             },
         };
         follow_anchors(&mut self.hay, hunk, &old, &new, &mut at).map_err(refuse)?;
@@ -190,14 +190,26 @@ impl<'a> Placing<'_, 'a> {
     }
 }
 
-/// Removed lines the hunk does not put back (by their text), not blank: were the hunk not
-/// applied, they would stand beside its new side.
-fn gone(hunk: &Hunk) -> Vec<&str> {
+/// Removed lines the hunk does not put back (by their text), not blank, that stand before the
+/// first line its two sides share and after the last (context lines; in a block, the lines the
+/// replacement repeats): were the hunk not applied, they would stand there beside its new side.
+/// Removed lines between shared ones need no such check: the new side found whole rules them out.
+fn gone(hunk: &Hunk) -> (Vec<&str>, Vec<&str>) {
     let added: Vec<&str> = hunk.lines().filter(|(k, _)| *k == Line::Add).map(|(_, t)| t.trim()).collect();
-    hunk.lines()
-        .filter(|&(k, t)| k == Line::Remove && !t.trim().is_empty() && !added.contains(&t.trim()))
-        .map(|(_, t)| t)
-        .collect()
+    let old: Vec<(Line, &str)> = hunk.lines().filter(|(k, _)| *k != Line::Add).collect();
+    let shared: Vec<usize> = match block_pairs(hunk) {
+        Some(pairs) => pairs.into_iter().map(|(i, _)| i).collect(),
+        None => (0..old.len()).filter(|&i| old[i].0 == Line::Context).collect(),
+    };
+    let (first, last) = (shared.first().copied().unwrap_or(old.len()), shared.last().copied());
+    let gone = |range: std::ops::Range<usize>| -> Vec<&str> {
+        old[range]
+            .iter()
+            .filter(|&&(k, t)| k == Line::Remove && !t.trim().is_empty() && !added.contains(&t.trim()))
+            .map(|&(_, t)| t)
+            .collect()
+    };
+    (gone(0..first), gone(last.map_or(0, |l| l + 1)..old.len()))
 }
 
 /// Context lines before the first change and after the last.
@@ -208,7 +220,8 @@ fn context_ends(hunk: &Hunk) -> (usize, usize) {
     (lead, trail)
 }
 
-/// Follow a hunk's Codex anchors in order, each found at or after the cursor. An anchor that
+/// Follow a hunk's Codex anchors in order, each found at or after the cursor (one the previous
+/// chunk already went past stays passed). An anchor that
 /// occurs more than once is chosen by what follows it (the next anchors, the hunk's own lines,
 /// each before the anchor's next occurrence); when that does not single one out, it is refused.
 fn follow_anchors(hay: &mut Haystack, hunk: &Hunk, old: &[&str], new: &[&str], at: &mut Where) -> Result<(), String> {
@@ -216,6 +229,9 @@ fn follow_anchors(hay: &mut Haystack, hunk: &Hunk, old: &[&str], new: &[&str], a
     for (k, anchor) in anchors.iter().enumerate() {
         let seen = find_anchor(hay, anchor, at.cursor);
         let line = match seen[..] {
+            // Already passed: an earlier chunk went past it (two chunks in one function, each
+            // naming it); the chunk's lines are still looked for from there on.
+            [] if at.cursor > 0 && !find_anchor(hay, anchor, 0).is_empty() => continue,
             [] => return Err(format!("its anchor `@@ {anchor}` is not in the file after line {}", at.cursor)),
             [one] => one,
             _ => {
@@ -406,7 +422,32 @@ fn rebuild<'a>(text: &Text<'a>, placed: &mut [Placed<'a>]) -> Text<'a> {
         lines.extend_from_slice(&text.lines[pos..p.found.start]);
         let mut at = p.found.start;
         let mut reindented = p.reindented.take().map(Vec::into_iter);
-        for (kind, t) in p.hunk.lines() {
+        let block = block_pairs(p.hunk);
+        if let Some(kept) = &block {
+            // A block's lines the replacement repeats are the file's, as context lines are.
+            let old = p.hunk.old_lines().len();
+            let mut adds = p.hunk.lines().filter(|(k, _)| *k == Line::Add).map(|(_, t)| t);
+            let mut j = 0;
+            for &(ki, kj) in kept.iter().chain(std::iter::once(&(old, usize::MAX))) {
+                while j < kj {
+                    let Some(t) = adds.next() else { break };
+                    let t = match reindented.as_mut().and_then(Iterator::next) {
+                        Some(owned) => Cow::Owned(owned),
+                        None => Cow::Borrowed(t),
+                    };
+                    lines.push(text.line(t));
+                    j += 1;
+                }
+                if ki < old {
+                    lines.push(text.lines[at + ki].clone());
+                    reindented.as_mut().and_then(Iterator::next);
+                    adds.next();
+                    j += 1;
+                }
+            }
+            at += old;
+        }
+        for (kind, t) in p.hunk.lines().filter(|_| block.is_none()) {
             match kind {
                 Line::Context => {
                     lines.push(text.lines[at].clone());
@@ -435,6 +476,42 @@ fn rebuild<'a>(text: &Text<'a>, placed: &mut [Placed<'a>]) -> Text<'a> {
     let mut out = Text { bom: text.bom, lines, eol: text.eol };
     out.set_final_newline(final_newline);
     out
+}
+
+/// For a hunk written as a block (its removed lines, then its added lines, no context: a
+/// SEARCH/REPLACE block), the pairs (old index, new index) of a longest run of lines the added
+/// side repeats exactly, in order; `None` when it is not a block, repeats none, or is too big
+/// to pair cheaply.
+fn block_pairs(hunk: &Hunk) -> Option<Vec<(usize, usize)>> {
+    let kinds: Vec<Line> = hunk.lines().map(|(k, _)| k).collect();
+    let removed = kinds.iter().take_while(|&&k| k == Line::Remove).count();
+    if removed == 0 || kinds[removed..].iter().any(|&k| k != Line::Add) {
+        return None;
+    }
+    let (old, new) = (hunk.old_lines(), hunk.new_lines());
+    let (n, m) = (old.len(), new.len());
+    if n.saturating_mul(m) > 1 << 20 {
+        return None;
+    }
+    // Longest common subsequence, from the ends.
+    let mut len = vec![vec![0u32; m + 1]; n + 1];
+    for i in (0..n).rev() {
+        for j in (0..m).rev() {
+            len[i][j] = if old[i] == new[j] { len[i + 1][j + 1] + 1 } else { len[i + 1][j].max(len[i][j + 1]) };
+        }
+    }
+    let (mut i, mut j, mut pairs) = (0, 0, Vec::new());
+    while i < n && j < m {
+        if old[i] == new[j] {
+            pairs.push((i, j));
+            (i, j) = (i + 1, j + 1);
+        } else if len[i + 1][j] >= len[i][j + 1] {
+            i += 1;
+        } else {
+            j += 1;
+        }
+    }
+    (!pairs.is_empty()).then_some(pairs)
 }
 
 fn is_subsequence(short: &[&str], long: &[&str]) -> bool {

@@ -142,7 +142,7 @@ impl<'a> Haystack<'a> {
 }
 
 /// Two normalised lines are alike: equal, or (4 characters or more) sharing a start and an end
-/// that make up half the longer one (`y = 2` and `y = 3`).
+/// that make up two thirds of the longer one (`y = 2` and `y = 3`).
 fn similar(a: &str, b: &str) -> bool {
     if a == b {
         return true;
@@ -154,7 +154,7 @@ fn similar(a: &str, b: &str) -> bool {
     }
     let prefix = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
     let suffix = a.iter().rev().zip(b.iter().rev()).take_while(|(x, y)| x == y).count();
-    (prefix + suffix).min(short) * 2 >= long
+    (prefix + suffix).min(short) * 3 >= long * 2
 }
 
 /// The best-matching window of a file for lines that were not found.

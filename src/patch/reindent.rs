@@ -44,8 +44,13 @@ pub fn added_lines(
         .cloned()
         .collect();
     let models = if plausible.is_empty() { fitting } else { plausible };
+    // Added lines that repeat a removed one (a block's unchanged lines) are the file's own
+    // where the hunk is a block, so they neither decide nor contradict a mapping.
+    let removed: Vec<&str> = hunk.lines().filter(|(k, _)| *k == Line::Remove).map(|(_, t)| t).collect();
+    let repeats = |l: &str| removed.contains(&l);
     let Some(first) = models.first() else {
-        return identity_beside_slips(&pairs, &added).map(|()| None);
+        let fresh: Vec<&str> = added.iter().copied().filter(|l| !repeats(l)).collect();
+        return identity_beside_slips(&pairs, &fresh).map(|()| None);
     };
     let mut out = Vec::with_capacity(added.len());
     for line in &added {
@@ -56,6 +61,10 @@ pub fn added_lines(
         let (p, body) = line.split_at(indent(line).len());
         let mapped = first.map(p);
         if mapped.is_none() || models.iter().any(|m| m.map(p) != mapped) {
+            if repeats(line) {
+                out.push(line.to_string());
+                continue;
+            }
             let (_, cp, cf) = pairs.iter().find(|(_, p, f)| p != f).copied().unwrap_or_default();
             return Err(format!(
                 "its context is indented {cp:?} in the patch where the file has {cf:?}, and that does not say how to indent its added line {:?} (the file's indentation width is not clear from it); resend the hunk indented as the file is",

@@ -189,6 +189,37 @@ fn repeated_context_far_from_its_line_number_is_refused() {
     applies_to(&[("f.txt", twice.as_bytes())], &patch(22), "f.txt", &want);
 }
 
+#[test]
+fn an_anchor_an_earlier_chunk_went_past_stays_passed() {
+    applies_to(
+        &[("m.py", b"def f():\n    a = 1\n    b = 2\n    c = 3\n")],
+        "*** Begin Patch\n*** Update File: m.py\n@@ def f():\n-    a = 1\n+    a = 10\n@@ def f():\n-    c = 3\n+    c = 30\n*** End Patch\n",
+        "m.py",
+        "def f():\n    a = 10\n    b = 2\n    c = 30\n",
+    );
+}
+
+// SEARCH/REPLACE blocks: lines the replacement repeats are the file's.
+
+#[test]
+fn a_blocks_repeated_lines_keep_the_files_whitespace() {
+    // The SEARCH text has a stray space on a line it does not change; the REPLACE repeats it.
+    applies_to(
+        &[("m.rs", b"fn f() {\n    a(1);\n    b();\n}\n")],
+        "m.rs\n<<<<<<< SEARCH\nfn f() {\n    a(1);\n     b();\n}\n=======\nfn f() {\n    a(2);\n     b();\n}\n>>>>>>> REPLACE\n",
+        "m.rs",
+        "fn f() {\n    a(2);\n    b();\n}\n",
+    );
+    // Applied, it is found applied, though a line like the one it replaced follows it.
+    let (t, run) = apply(
+        &[("m.py", b"x = 1\ny = 2\nz = 3\ny = 3\n")],
+        "m.py\n<<<<<<< SEARCH\nx = 1\ny = 1\nz = 3\n=======\nx = 1\ny = 2\nz = 3\n>>>>>>> REPLACE\n",
+        &[],
+    );
+    run.success().stdout_contains("already applied");
+    assert_eq!(t.read("tree/m.py"), "x = 1\ny = 2\nz = 3\ny = 3\n");
+}
+
 // "Already applied" only where the hunk applied would be.
 
 #[test]
