@@ -298,7 +298,7 @@ fn insertion(hay: &mut Haystack, new: &[&str], at: &Where, anchored: bool) -> Re
     let already = |start: usize| Found { start, len: new.len(), level: Level::Exact, already: true };
     let at_end = at.at_eof || (!anchored && hay.is_empty());
     if !anchored && !at_end {
-        if at.hint == Some(0) && len == new.len() && hay.matches_at(new, 0, Level::TrailingSpace) {
+        if at.hint.is_some_and(|h| h <= 1) && len == new.len() && hay.matches_at(new, 0, Level::TrailingSpace) {
             return Ok(already(0));
         }
         return Err(match at.hint {
@@ -309,7 +309,8 @@ fn insertion(hay: &mut Haystack, new: &[&str], at: &Where, anchored: bool) -> Re
             None => "it has no context lines and no line number, so nothing says where its lines go; resend it with a few unchanged lines around the change as context".to_string(),
         });
     }
-    if hay.is_empty() && at.hint.is_some_and(|h| h > 0) && !anchored {
+    // In an empty file only the first line is a place (`-0,0` and `-1,0` both mean it).
+    if hay.is_empty() && at.hint.is_some_and(|h| h > 1) && !anchored {
         return Err(format!("its line number {} is past the end of the file, which is empty", at.hint.unwrap_or(0)));
     }
     let pos = match at.hint {

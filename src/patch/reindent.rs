@@ -104,7 +104,7 @@ pub fn check_unanchored(name: &str, hunk: &Hunk, habit: &mut Option<Habit>, whol
             let gcd = added.iter().filter(|i| !i.contains('\t')).map(|i| i.len()).fold(0, gcd);
             if added.iter().any(|i| i.starts_with('\t')) {
                 Some("with tabs where the file indents with spaces".to_string())
-            } else if gcd >= 2 && gcd < step && step % gcd == 0 {
+            } else if gcd >= 2 && gcd < step && step.is_multiple_of(gcd) {
                 Some(format!("by {gcd} spaces a level where the file uses {step}"))
             } else {
                 None
@@ -136,7 +136,7 @@ impl Habit {
     fn allows(self, indent: &str) -> bool {
         match self {
             Habit::Tabs => !indent.starts_with("  "),
-            Habit::Spaces(step) if step > 0 => !indent.contains('\t') && indent.len() % step == 0,
+            Habit::Spaces(step) if step > 0 => !indent.contains('\t') && indent.len().is_multiple_of(step),
             _ => true,
         }
     }

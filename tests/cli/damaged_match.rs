@@ -270,6 +270,8 @@ fn a_hunk_with_no_context_is_refused_on_a_file_with_lines() {
     assert_eq!(t.read("tree/utils.py"), "import os\nimport sys\n");
     t.run(["apply-patch", "--tree", "tree", "p.patch"]).success().stdout_contains("already applied");
     applies_to(&[("utils.py", b"")], patch, "utils.py", "import os\nimport sys\n");
+    let loose = "--- /dev/null\n+++ b/new.py\n@@ -1 +1,2 @@\n+import os\n+import sys\n";
+    applies_to(&[], loose, "new.py", "import os\nimport sys\n");
     // Past the end is refused, not clamped.
     refuses(&[("utils.py", b"")], "--- a/utils.py\n+++ b/utils.py\n@@ -5,0 +6 @@\n+x\n", "past the end of the file");
 }
