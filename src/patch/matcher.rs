@@ -100,6 +100,16 @@ impl<'a> Haystack<'a> {
         })
     }
 
+    /// Whether any line in `range` reads like one of `lines`, even slightly changed.
+    pub fn holds_near(&mut self, lines: &[&str], range: std::ops::Range<usize>) -> bool {
+        if lines.is_empty() || range.is_empty() {
+            return false;
+        }
+        let pat: Vec<Cow<str>> = lines.iter().map(|l| Level::Punctuation.normalize(l)).collect();
+        let hay = self.at(Level::Punctuation);
+        hay[range].iter().any(|h| pat.iter().any(|p| similar(p, h)))
+    }
+
     /// The window of `pattern.len()` lines that shares the most lines with it (loosely), nearest
     /// the hint on a tie; `None` when no window shares a line.
     pub fn closest(&mut self, pattern: &[&str], hint: Option<usize>) -> Option<Closest> {
@@ -131,6 +141,22 @@ impl<'a> Haystack<'a> {
     }
 }
 
+/// Two normalised lines are alike: equal, or (4 characters or more) sharing a start and an end
+/// that make up two thirds of the longer one (`y = 2` and `y = 3`).
+fn similar(a: &str, b: &str) -> bool {
+    if a == b {
+        return true;
+    }
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let (short, long) = (a.len().min(b.len()), a.len().max(b.len()));
+    if short < 4 {
+        return false;
+    }
+    let prefix = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let suffix = a.iter().rev().zip(b.iter().rev()).take_while(|(x, y)| x == y).count();
+    (prefix + suffix).min(short) * 3 >= long * 2
+}
+
 /// The best-matching window of a file for lines that were not found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Closest {
@@ -155,6 +181,24 @@ pub struct Where<'c> {
     /// The file's final newline is not what the hunk leaves, so its new side at the end of the
     /// file is not the hunk already applied.
     pub newline_differs: bool,
+    /// Where else the new side must stand to count as the hunk already applied.
+    pub already: Already<'c>,
+}
+
+/// What makes a match of a hunk's new side the hunk already applied, beyond the lines being
+/// there: it stands where the hunk's anchoring puts it, and the lines it removes are not beside
+/// it (where they would be, were it not applied).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Already<'c> {
+    /// The new side must start at the top of the file (less context before than after).
+    pub at_start: bool,
+    /// The new side must end at the end of the file (less context after than before).
+    pub at_end: bool,
+    /// Removed lines that, not applied, would stand just before the new side (it has no context
+    /// before its changes): none of them may be there, not even slightly changed.
+    pub gone_before: &'c [&'c str],
+    /// The same just after the new side (no context after its changes).
+    pub gone_after: &'c [&'c str],
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,6 +216,9 @@ pub enum Miss {
     NotFound,
     /// 0-based starts of the equally good candidates.
     Ambiguous(Vec<usize>),
+    /// The new side is in the file (0-based start), but not where the hunk's anchoring puts it
+    /// or with the removed lines still beside it: neither applied nor applicable.
+    Misplaced(usize),
 }
 
 /// Locate a hunk given its old and new lines; `removes`: the hunk takes lines out (else it only
@@ -179,7 +226,8 @@ pub enum Miss {
 /// first, old side before new, at each level; then the whole file. A hunk whose change a level
 /// cannot see (whitespace only, at the whitespace levels) is not looked for at that level: there
 /// applied and not applied look the same. An old match the new side explains (context above or
-/// below added lines lies inside them once applied) does not count.
+/// below added lines lies inside them once applied) does not count, and a new side found where
+/// `at.already` says it cannot be the hunk applied makes the hunk [`Miss::Misplaced`].
 pub fn locate(hay: &mut Haystack, old: &[&str], new: &[&str], removes: bool, at: &Where) -> Result<Found, Miss> {
     let new = if new == old { &[][..] } else { new };
     let inner: Vec<usize> = if new.is_empty() {
@@ -190,8 +238,6 @@ pub fn locate(hay: &mut Haystack, old: &[&str], new: &[&str], removes: bool, at:
     let visible = |level: Level| {
         old.len() != new.len() || old.iter().zip(new).any(|(o, n)| level.normalize(o) != level.normalize(n))
     };
-    let len = hay.len();
-    let new_ok = |q: usize| !(at.newline_differs && q + new.len() == len);
     let explained = |hay: &mut Haystack, p: usize, level: Level| {
         inner.iter().any(|&k| p >= k && matches(hay, new, p - k, level, at))
     };
@@ -208,12 +254,22 @@ pub fn locate(hay: &mut Haystack, old: &[&str], new: &[&str], removes: bool, at:
             }
         }
         for level in Level::ALL {
-            if new_ok(h) && matches(hay, new, h, level, at) {
+            if matches(hay, new, h, level, at) && settled(hay, new.len(), h, at) {
                 return Ok(found(h, level, true));
             }
         }
     }
     let tag = |v: &[usize], already: bool| v.iter().map(|&p| (p, already)).collect::<Vec<_>>();
+    let mut misplaced = None;
+    // The new side's matches at a level: all of them, and those that are the hunk applied.
+    let mut news = |hay: &mut Haystack, level: Level| {
+        let all = candidates(hay, new, level, at);
+        let ok: Vec<usize> = all.iter().copied().filter(|&q| settled(hay, new.len(), q, at)).collect();
+        if ok.is_empty() && misplaced.is_none() {
+            misplaced = all.first().copied();
+        }
+        (all, ok)
+    };
     if removes {
         // Removed lines still in the file say the hunk is to apply, wherever they are found.
         for level in Level::ALL.into_iter().filter(|&l| visible(l)) {
@@ -222,25 +278,36 @@ pub fn locate(hay: &mut Haystack, old: &[&str], new: &[&str], removes: bool, at:
             }
         }
         for level in Level::ALL {
-            let news: Vec<usize> = candidates(hay, new, level, at).into_iter().filter(|&q| new_ok(q)).collect();
-            if let Some(choice) = choose(&tag(&news, true), at) {
+            let (_, ok) = news(hay, level);
+            if let Some(choice) = choose(&tag(&ok, true), at) {
                 return choice.map(|(p, _)| found(p, level, true));
             }
         }
-        return Err(Miss::NotFound);
-    }
-    // Only additions: where both sides are found, both are candidates.
-    for level in Level::ALL {
-        let news: Vec<usize> = candidates(hay, new, level, at).into_iter().filter(|&q| new_ok(q)).collect();
-        let olds: Vec<usize> = candidates(hay, old, level, at)
-            .into_iter()
-            .filter(|&p| !news.iter().any(|&q| inner.iter().any(|&k| q + k == p)))
-            .collect();
-        if let Some(choice) = choose(&[tag(&olds, false), tag(&news, true)].concat(), at) {
-            return choice.map(|(p, already)| found(p, level, already));
+    } else {
+        // Only additions: where both sides are found, both are candidates.
+        for level in Level::ALL {
+            let (all, ok) = news(hay, level);
+            let olds: Vec<usize> = candidates(hay, old, level, at)
+                .into_iter()
+                .filter(|&p| !all.iter().any(|&q| inner.iter().any(|&k| q + k == p)))
+                .collect();
+            if let Some(choice) = choose(&[tag(&olds, false), tag(&ok, true)].concat(), at) {
+                return choice.map(|(p, already)| found(p, level, already));
+            }
         }
     }
-    Err(Miss::NotFound)
+    Err(misplaced.map_or(Miss::NotFound, Miss::Misplaced))
+}
+
+/// Whether the hunk's new side, found at `q` (`n` lines), is the hunk already applied.
+fn settled(hay: &mut Haystack, n: usize, q: usize, at: &Where) -> bool {
+    let len = hay.len();
+    let a = &at.already;
+    let end = q + n;
+    let misplaced = (at.newline_differs && end == len) || (a.at_start && q != 0) || (a.at_end && end != len);
+    !misplaced
+        && !hay.holds_near(a.gone_after, end..len.min(end + a.gone_after.len()))
+        && !hay.holds_near(a.gone_before, q.saturating_sub(a.gone_before.len())..q)
 }
 
 /// Whether `lines` match at `p` at `level` (or stricter), within the constraints of `at`.
@@ -262,7 +329,12 @@ fn fits(len: usize, n: usize, p: usize, at: &Where) -> bool {
     p + n <= len && (!at.at_eof || p + n == len) && !at.claimed.iter().any(|&(s, e)| p < e && s < p + n)
 }
 
-/// After the cursor if anything is there; then the only candidate, or the one nearest the hint.
+/// How far from its line number a hunk may be found when its lines match in several places and
+/// the number is what picks one: further off, the number is as likely wrong as the file moved.
+const NEAR: usize = 3;
+
+/// After the cursor if anything is there; then the only candidate, or the one the line number
+/// points at: exactly, or within [`NEAR`] lines when no other candidate is.
 fn choose(candidates: &[(usize, bool)], at: &Where) -> Option<Result<(usize, bool), Miss>> {
     if candidates.is_empty() {
         return None;
@@ -274,9 +346,16 @@ fn choose(candidates: &[(usize, bool)], at: &Where) -> Option<Result<(usize, boo
         return Some(Ok(only));
     }
     let Some(hint) = at.hint else { return Some(Err(Miss::Ambiguous(starts(&pool)))) };
-    let best = pool.iter().map(|(p, _)| p.abs_diff(hint)).min().unwrap_or(0);
-    let nearest: Vec<(usize, bool)> = pool.iter().copied().filter(|(p, _)| p.abs_diff(hint) == best).collect();
-    Some(if let [one] = nearest[..] { Ok(one) } else { Err(Miss::Ambiguous(starts(&nearest))) })
+    let mut by_distance: Vec<(usize, (usize, bool))> = pool.iter().map(|&c| (c.0.abs_diff(hint), c)).collect();
+    by_distance.sort_by_key(|&(d, (p, _))| (d, p));
+    let (d1, best) = by_distance[0];
+    let d2 = by_distance[1].0;
+    Some(if d1 == 0 || (d1 <= NEAR && d2 > NEAR) {
+        Ok(best)
+    } else {
+        let near: Vec<usize> = by_distance.iter().filter(|(d, _)| *d <= d2).map(|(_, (p, _))| *p).collect();
+        Err(Miss::Ambiguous(near))
+    })
 }
 
 #[cfg(test)]
@@ -306,6 +385,31 @@ mod tests {
         assert_eq!(locate(&mut h, &["x"], &["y"], true, &at(Some(0))).unwrap().start, 0);
         assert_eq!(locate(&mut h, &["x"], &["y"], true, &at(Some(1))), Err(Miss::Ambiguous(vec![0, 2])));
         assert_eq!(locate(&mut h, &["x"], &["y"], true, &at(None)), Err(Miss::Ambiguous(vec![0, 2, 4])));
+    }
+
+    #[test]
+    fn a_line_number_far_from_every_candidate_picks_none() {
+        let text = format!("x\n{}x\n", "f\n".repeat(20));
+        let mut h = hay(&text);
+        let at = |hint| Where { hint: Some(hint), ..Where::default() };
+        assert_eq!(locate(&mut h, &["x"], &["y"], true, &at(10)), Err(Miss::Ambiguous(vec![0, 21])));
+        assert_eq!(locate(&mut h, &["x"], &["y"], true, &at(3)).unwrap().start, 0);
+        assert_eq!(locate(&mut h, &["x"], &["y"], true, &at(18)).unwrap().start, 21);
+    }
+
+    #[test]
+    fn a_new_side_where_it_cannot_be_the_hunk_applied_is_misplaced() {
+        // Context before only: the new side must end the file.
+        let mut h = hay("a\nb\nc\n");
+        let at = Where { already: Already { at_end: true, ..Already::default() }, ..Where::default() };
+        assert_eq!(locate(&mut h, &["a", "x"], &["a"], true, &at), Err(Miss::Misplaced(0)));
+        let mut h = hay("c\na\n");
+        assert!(locate(&mut h, &["a", "x"], &["a"], true, &at).unwrap().already);
+        // A removed line still beside it, slightly changed.
+        let mut h = hay("a\ny = 3\n");
+        let gone = ["y = 2"];
+        let at = Where { already: Already { gone_after: &gone, ..Already::default() }, ..Where::default() };
+        assert_eq!(locate(&mut h, &["a", "y = 2"], &["a"], true, &at), Err(Miss::Misplaced(0)));
     }
 
     #[test]

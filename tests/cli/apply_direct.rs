@@ -199,18 +199,17 @@ fn ambiguous_context_refused_without_line_numbers_nearest_wins_with_them() {
 }
 
 #[test]
-fn lines_with_no_context_and_no_line_number_are_refused() {
+fn lines_with_no_context_are_refused_even_with_a_line_number() {
     refuses(&[("f.txt", ABC)], "--- a/f.txt\n+++ b/f.txt\n@@ @@\n+new\n", "no context lines and no line number");
-    // With a line number, it is an insertion there.
-    applies(ABC, "--- a/f.txt\n+++ b/f.txt\n@@ -1,0 +2 @@\n+new\n", b"one\nnew\ntwo\nthree\nfour\nfive\n");
-}
-
-#[test]
-fn insertions_never_land_inside_another_hunk() {
+    // A line number alone does not confirm where the lines go.
+    refuses(&[("f.txt", ABC)], "--- a/f.txt\n+++ b/f.txt\n@@ -1,0 +2 @@\n+new\n", "a line number alone is not enough");
+    // Nor beside another hunk that has context.
     let change = "--- a/f.txt\n+++ b/f.txt\n@@ -2,3 +2,3 @@\n two\n-three\n+THREE\n four\n";
-    refuses(&[("f.txt", ABC)], &format!("{change}@@ -2,0 +3 @@\n+inserted\n"), "falls inside hunk 1");
-    // Where the other hunk starts, it goes before it.
-    applies(ABC, &format!("{change}@@ -1,0 +2 @@\n+inserted\n"), b"one\ninserted\ntwo\nTHREE\nfour\nfive\n");
+    refuses(
+        &[("f.txt", ABC)],
+        &format!("{change}@@ -1,0 +2 @@\n+inserted\n"),
+        "f.txt: hunk 2: it has no context lines",
+    );
 }
 
 #[test]

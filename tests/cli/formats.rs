@@ -237,9 +237,9 @@ fn replace_in_a_crlf_file_keeps_crlf() {
 
 #[test]
 fn codex_anchor_repeated_as_first_context_line_is_that_line() {
-    let same: &[u8] = b"fn f() {\n    x();\n}\nfn f() {\n    x();\n}\n";
+    let same: &[u8] = b"fn f() {\n    x();\n}\nfn g() {\n    x();\n}\n";
     let patch = "*** Begin Patch\n*** Update File: f.rs\n@@ fn f() {\n fn f() {\n-    x();\n+    w();\n*** End Patch\n";
     let (t, run) = apply(&[("f.rs", same)], patch, &[]);
     run.success();
-    assert_eq!(t.read("tree/f.rs"), "fn f() {\n    w();\n}\nfn f() {\n    x();\n}\n");
+    assert_eq!(t.read("tree/f.rs"), "fn f() {\n    w();\n}\nfn g() {\n    x();\n}\n");
 }

@@ -26,6 +26,8 @@ mod callback;
 mod crash;
 /// What a killed run leaves (temp files, backups, directories) is gone after the next run.
 mod crash_leftovers;
+/// Damaged patches as models write them: placeholders, indentation, anchors, misplaced hunks, paths.
+mod damaged_match;
 /// Damaged patches as models write them: truncation, markers, headers, duplicates, byte for byte.
 mod damaged_parse;
 /// The fence judges resolved paths: symlinks in the tree cannot carry a write out.

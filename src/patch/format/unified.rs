@@ -214,8 +214,9 @@ fn hunk(lines: &[&str], start: usize, end: &End) -> Result<(Hunk, usize, Option<
 /// sides short as soon as a context line is among them (and the trailing context always is,
 /// unless the hunk ends the file); a count written wrong usually leaves one side short.
 /// Without counts, a last changed line with no line ending after it betrays the cut. A hunk with
-/// no changed line at all was cut in its leading context. Bare empty lines at the very end are
-/// separators here.
+/// no changed line at all was cut in its leading context. A hunk ending on a `+` line with its new
+/// side met is whole (diffs write a change's removals before its additions). Bare empty lines at
+/// the very end are separators here.
 fn cut_off(body: &Body, left: Option<(usize, usize)>, mid_line: bool) -> Option<String> {
     let kinds: Vec<Line> = body.hunk.lines().take(body.hunk.len() - body.bare_tail).map(|(kind, _)| kind).collect();
     let met = left == Some((0, 0));
@@ -232,9 +233,12 @@ fn cut_off(body: &Body, left: Option<(usize, usize)>, mid_line: bool) -> Option<
     };
     let more = old.max(new);
     let promise = format!("its header promises {more} more line{}", if more == 1 { "" } else { "s" });
+    // Ending on a `+` line with the new side met, only `-` lines after the additions could be
+    // missing, and diffs write removals first: a wrong old count (a creation headed `-1`), not a cut.
+    let new_side_whole = kinds.last() == Some(&Line::Add) && new == 0;
     if met {
         None
-    } else if trail == 0 {
+    } else if trail == 0 && !new_side_whole {
         let last = if kinds.last() == Some(&Line::Add) { "`+`" } else { "`-`" };
         Some(format!("{promise}, and it stops after a {last} line"))
     } else if trail < lead {

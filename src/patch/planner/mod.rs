@@ -2,13 +2,14 @@
 //! and operation matched against the files as the earlier edits of the same patch leave them.
 //! Reads only; the first refusal (in patch order) stops it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
+mod relocate;
 mod textops;
 
 use crate::patch::fence::Fence;
 use crate::patch::hunks;
-use crate::patch::model::{Edit, FileDiff, FileMode, Hunk, Mode, Patch};
+use crate::patch::model::{Edit, FileDiff, FileMode, Format, Hunk, Mode, Patch};
 use crate::patch::plan::{FileChange, Plan, SYMLINK_MODE, Snapshot};
 use crate::patch::refusal::Refusal;
 use crate::patch::text::{Text, is_binary};
@@ -30,6 +31,10 @@ impl Default for Limits {
 
 const NEW_FILE_MODE: u32 = 0o644;
 
+/// How a deletion of a file that is not there is reported: done, but visibly (a mistyped path
+/// leaves a trace).
+const ALREADY_DELETED: &str = "already-deleted";
+
 /// A patch touching at least this many separate files is planned on several threads.
 const PARALLEL_FROM: usize = 16;
 
@@ -48,9 +53,18 @@ pub fn plan(patch: &Patch, fence: &Fence, limits: &Limits) -> Result<Plan, Refus
             _ => None,
         })
         .collect();
+    let names: HashSet<String> = patch.paths().iter().filter_map(|p| fence.normalize(p).ok()).collect();
     let run = |edits: &[usize]| {
-        let mut work =
-            Work { fence, limits: *limits, entries: Vec::new(), index: HashMap::new(), moves: &moves, at: 0 };
+        let mut work = Work {
+            fence,
+            limits: *limits,
+            entries: Vec::new(),
+            index: HashMap::new(),
+            moves: &moves,
+            names: &names,
+            format: patch.format,
+            at: 0,
+        };
         for &i in edits {
             let edit = &patch.edits[i];
             work.at = i + 1;
@@ -162,6 +176,9 @@ struct Work<'f> {
     index: HashMap<String, usize>,
     /// Every move in the patch: (edit number, from, to).
     moves: &'f [(usize, String, String)],
+    /// Every path the patch names, normalised: a path correction must not land on one.
+    names: &'f HashSet<String>,
+    format: Format,
     /// The edit being worked on.
     at: usize,
 }
@@ -254,7 +271,7 @@ impl Work<'_> {
                 let i = self.entry(path)?;
                 let e = &mut self.entries[i];
                 if e.now.is_none() {
-                    e.note("already-applied");
+                    e.note(ALREADY_DELETED);
                 } else {
                     e.set(None, "");
                 }
@@ -317,7 +334,7 @@ impl Work<'_> {
             (Some(path), None) => {
                 let i = self.entry(path)?;
                 if self.entries[i].now.is_none() {
-                    self.entries[i].note("already-applied");
+                    self.entries[i].note(ALREADY_DELETED);
                     return Ok(());
                 }
                 if !d.hunks.is_empty() {
@@ -342,7 +359,11 @@ impl Work<'_> {
                     self.rename(old, new)?
                 } else {
                     let i = self.existing(old)?;
-                    if old != new && self.entries[i].now.is_none() { self.entry(new)? } else { i }
+                    let i = if old != new && self.entries[i].now.is_none() { self.entry(new)? } else { i };
+                    // Not in the tree: maybe named with a wrong leading directory. Hunks with
+                    // old lines say which file they mean; hunks that only add create it.
+                    let anchored = d.hunks.iter().any(|h| !h.old_lines().is_empty());
+                    if self.entries[i].now.is_none() && anchored { self.relocate(i, d)?.unwrap_or(i) } else { i }
                 };
                 self.modify(i, d)
             }
@@ -361,7 +382,14 @@ impl Work<'_> {
             now => {
                 let creates = now.is_none() && d.hunks.iter().all(|h| h.old_lines().is_empty());
                 let (text, mode) = if creates { (Text::empty(), NEW_FILE_MODE) } else { self.text(i)? };
-                let applied = hunks::apply(&e.name, &text, &d.hunks)?;
+                let appended;
+                let hunks = if self.format == Format::Codex && d.hunks.iter().any(appends) {
+                    appended = d.hunks.iter().map(at_end_if_appended).collect::<Vec<_>>();
+                    &appended
+                } else {
+                    &d.hunks
+                };
+                let applied = hunks::apply(&e.name, &text, hunks)?;
                 let matched = applied.matched(d.hunks.len());
                 (applied.text.encode(), mode, matched, (applied.added, applied.removed))
             }
@@ -414,6 +442,17 @@ impl Work<'_> {
     }
 }
 
+/// A Codex chunk of added lines only, with no `@@` anchor: Codex puts it at the end of the file.
+fn appends(h: &Hunk) -> bool {
+    h.anchors.is_empty() && h.old_lines().is_empty()
+}
+
+fn at_end_if_appended(h: &Hunk) -> Hunk {
+    let mut h = h.clone();
+    h.at_eof |= appends(&h);
+    h
+}
+
 fn finish(entries: Vec<Entry>, limits: &Limits) -> Result<Plan, Refusal> {
     let mut plan = Plan::default();
     for e in entries.into_iter().filter(|e| e.touched) {
@@ -421,6 +460,7 @@ fn finish(entries: Vec<Entry>, limits: &Limits) -> Result<Plan, Refusal> {
             check_size(limits, &e.name, s.bytes.len() as u64)?;
         }
         let action = match (&e.before, &e.now) {
+            (None, None) if e.matched.iter().any(|m| m == ALREADY_DELETED) => "delete",
             (None, None) => continue,
             _ if e.moved_from.is_some() => "move",
             (None, Some(_)) => "create",
@@ -429,7 +469,9 @@ fn finish(entries: Vec<Entry>, limits: &Limits) -> Result<Plan, Refusal> {
             (Some(_), Some(_)) => "modify",
         };
         let unchanged = e.before == e.now;
-        let matched = if unchanged && !e.matched.is_empty() {
+        let matched = if e.before.is_none() && e.now.is_none() {
+            Some(ALREADY_DELETED.to_string())
+        } else if unchanged && !e.matched.is_empty() {
             Some("already-applied".to_string())
         } else {
             Some(e.matched.join(", ")).filter(|m| !m.is_empty())

@@ -5,11 +5,11 @@
 use regex::Regex;
 
 use super::{Work, line_delta};
-use crate::patch::hunks;
 use crate::patch::model::{Hunk, Line};
 use crate::patch::plan::Snapshot;
 use crate::patch::refusal::Refusal;
 use crate::patch::text::Eol;
+use crate::patch::{hunks, placeholder};
 
 impl Work<'_> {
     pub(super) fn replace(
@@ -19,6 +19,21 @@ impl Work<'_> {
         replace: &str,
         count: Option<usize>,
     ) -> Result<(), Refusal> {
+        // As whole lines, the matcher forgives line endings and whitespace (and says where the
+        // closest lines are); as a hunk, a placeholder in the replacement is seen for what it is.
+        let mut hunk = Hunk::default();
+        crate::patch::format::lines(search).into_iter().for_each(|l| hunk.push(Line::Remove, l));
+        crate::patch::format::lines(&in_file_eol(replace, Eol::Lf)).into_iter().for_each(|l| hunk.push(Line::Add, l));
+        if let Some((n, line)) = placeholder::in_hunk(path, &hunk) {
+            let n = n - crate::patch::format::lines(search).len();
+            return Err(Refusal::new(
+                path,
+                format!(
+                    "line {n} of the replacement, {:?}, looks like a placeholder for code left out: written literally it would delete what the search text holds; send the replacement whole",
+                    line.trim()
+                ),
+            ));
+        }
         let i = self.existing(path)?;
         let (text, mode) = self.text(i)?;
         let body = String::from_utf8(text.encode()).unwrap_or_default();
@@ -38,24 +53,20 @@ impl Work<'_> {
             self.entries[i].note("already-applied");
             return Ok(());
         } else {
-            // Not there byte for byte: as whole lines, the matcher forgives line endings and
-            // whitespace (and says where the closest lines are).
-            let mut hunk = Hunk::default();
-            crate::patch::format::lines(search).into_iter().for_each(|l| hunk.push(Line::Remove, l));
-            let replace = in_file_eol(replace.as_str(), Eol::Lf);
-            crate::patch::format::lines(&replace).into_iter().for_each(|l| hunk.push(Line::Add, l));
             let hunks = [hunk];
             let applied = hunks::apply(path, &text, &hunks).map_err(|mut r| {
-                // Said of the search text, not of a hunk; keep what the matcher found nearest.
-                let nearest = r.reason.find("; nearest match").map_or("", |i| &r.reason[i..]);
-                r.reason = if r.reason.contains("places") {
-                    r.reason.replacen("its lines", "the search text's lines", 1)
-                } else {
-                    format!(
-                        "the search text is not in the file{}",
-                        nearest.replace("the hunk has", "the search text has")
-                    )
-                };
+                // Said of the search text, not of a hunk.
+                if r.reason.contains("match in") {
+                    r.reason = r.reason.replacen("its lines", "the search text's lines", 1);
+                } else if r.reason.ends_with("another file)") || r.reason.contains("nearest match") {
+                    let f = r.failed.as_deref();
+                    r.reason = match (f.and_then(|f| f.line), f.and_then(|f| f.found.as_ref()), f.and_then(|f| f.expected.as_ref())) {
+                        (Some(line), Some(found), Some(expected)) => format!(
+                            "the search text is not in the file; nearest match: line {line} reads {found:?} where the search text has {expected:?}"
+                        ),
+                        _ => "the search text is not in the file".to_string(),
+                    };
+                }
                 r.hunk = None;
                 r
             })?;
