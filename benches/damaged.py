@@ -31,7 +31,14 @@ case and binary) under --out, and every WRONG, LIE, MISS and ERROR case to
 OUT/<binary>/<verdict>/<case>/ with before/, expected/, actual/, the patch, runner's output and
 repro.sh (one command: copies before/ to a temp dir, applies, diffs against expected/).
 
-Measured (2-core VM, 4 repos, --per-class 20, about 700 cases): see the report of issue 13.
+Run 2026-12-01 (2-core VM shared with 8 builds; repos: this one, pallets/itsdangerous,
+lukeed/kleur, fatih/color; defaults: 300 commits each, 621 usable, 12 cases a class, 624 cases
+in 52 classes; corpus 7 s, 12-20 s a binary):
+    main (fbbe105, before h13a merge) RIGHT 352  WRONG 172  LIE 0  MISS 56  ERROR 44   56.4 %
+    h13a (22eb95e, parsers/formats)    RIGHT 508  WRONG  90  LIE 0  MISS 26  ERROR  0   81.4 %
+    h13b (44eb73a, matcher/planner)    RIGHT 467  WRONG  82  LIE 0  MISS 31  ERROR 44   74.8 %
+The two branches fail on disjoint classes: taking the better of the two per case, 621 of 624
+are right.
 """
 import argparse
 import hashlib
@@ -396,24 +403,33 @@ def _trailing_ctx_ok(files):
     return True
 
 
-def d_u_counts(case, rng, sign):
+def d_u_counts_high(case, rng):
+    """Counts promising 1-2 lines more than the hunk has. Forgiven where another hunk or file
+    follows; on the patch's last hunk it reads as truncation, so either answer is right."""
+    files = clone(case["files"])
+    hs = modified_hunks(files)
+    if not hs:
+        return None
+    last = [h for f in files for h in f["hunks"]][-1]
+    for _, h in hs:
+        if h is last and len(hs) > 1:
+            continue
+        h["ol"] += rng.randint(1, 2)
+        h["nl"] += rng.randint(1, 2)
+    return render_unified(files), ("EITHER" if len(hs) == 1 and hs[0][1] is last else "APPLY")
+
+
+def d_u_counts_low(case, rng):
+    """Counts short by 1-2: the hunk's lines are all there."""
     files = clone(case["files"])
     hs = modified_hunks(files)
     if not hs:
         return None
     for _, h in hs:
-        d = sign * rng.randint(1, 2)
-        h["ol"] = max(0, h["ol"] + d)
-        h["nl"] = max(0, h["nl"] + d)
+        d = rng.randint(1, 2)
+        h["ol"] = max(0, h["ol"] - d)
+        h["nl"] = max(0, h["nl"] - d)
     return render_unified(files), ("APPLY" if _trailing_ctx_ok(files) else "EITHER")
-
-
-def d_u_counts_high(case, rng):
-    return d_u_counts(case, rng, 1)
-
-
-def d_u_counts_low(case, rng):
-    return d_u_counts(case, rng, -1)
 
 
 def d_u_counts_missing(case, rng):
@@ -588,6 +604,36 @@ def d_u_ctx_trimmed(case, rng):
     return render_unified(files), ("APPLY" if unique_by_text(trimmed) else "EITHER")
 
 
+def d_u_ctx_tail_cut(case, rng):
+    """One line of trailing context dropped from every hunk (counts kept consistent): fewer
+    lines after than before reads, as GNU patch reads it, as "ends at the end of the file"."""
+    files = clone(case["files"])
+    n = 0
+    for _, h in modified_hunks(files):
+        if len(h["lines"]) >= 2 and h["lines"][-1][0] == " " and h["lines"][-2][0] == " ":
+            h["lines"].pop()
+            recount(h)
+            n += 1
+    return (render_unified(files), "EITHER") if n else None
+
+
+def d_u_half_applied(case, rng):
+    """The tree already holds the first hunk of a two-or-more-hunk file: the rest is due."""
+    for f in case["files"]:
+        if f["status"] != "M" or len(f["hunks"]) < 2:
+            continue
+        h = f["hunks"][0]
+        lines = case["before"][f["path"]].decode().split("\n")
+        old = [x for t, x, _ in h["lines"] if t in " -"]
+        new = [x for t, x, _ in h["lines"] if t in " +"]
+        at = h["os"] - 1
+        if lines[at:at + len(old)] != old or not all(e for _, _, e in h["lines"]):
+            return None
+        lines[at:at + len(old)] = new
+        return render_unified(case["files"]), "EITHER", {f["path"]: "\n".join(lines).encode()}
+    return None
+
+
 def _last_minus_then_plus(files):
     for f in reversed(files):
         for h in reversed(f["hunks"]):
@@ -742,7 +788,8 @@ def d_u_already_applied(case, rng):
 
 def d_u_tree_drift(case, rng):
     """The tree moved under a removed line (removal-only hunks first): must be refused."""
-    hs = [(f, h) for f, h in modified_hunks(case["files"]) if any(t == "-" for t, x, _ in h["lines"])]
+    hs = [(f, h) for f, h in modified_hunks(case["files"])
+          if any(t == "-" and x.strip() for t, x, _ in h["lines"])]
     if not hs:
         return None
     hs.sort(key=lambda fh: any(t == "+" for t, _, _ in fh[1]["lines"]))
@@ -798,10 +845,13 @@ def d_cx_trunc_mid_line(case, rng):
 
 
 def d_cx_marker_spaces(case, rng):
+    """Trailing spaces on every marker, leading ones on `*** Begin Patch` only: after a chunk,
+    " *** Update File: x" is a context line as much as a marker."""
     out = []
     for line in render_codex(case, case["files"]).split("\n"):
         if line.startswith("*** "):
-            line = rng.choice([" ", "  ", ""]) + line + rng.choice([" ", "  ", ""])
+            lead = rng.choice([" ", "  "]) if line == "*** Begin Patch" else ""
+            line = lead + line + rng.choice([" ", "  ", "\t"])
         out.append(line)
     return "\n".join(out), ambig(case)
 
@@ -941,7 +991,7 @@ UNIFIED = [d_u_clean, d_u_lineno_offset, d_u_bare_headers, d_u_counts_high, d_u_
            d_u_counts_missing, d_u_no_anchor, d_u_dashN_create_delete,
            d_u_blank_ctx_nospace, d_u_trailing_ws, d_u_tabs_spaces_ctx, d_u_reindent_all,
            d_u_indent_width, d_u_crlf, d_u_md_fence, d_u_ctx_altered, d_u_ctx_duplicated,
-           d_u_ctx_trimmed, d_u_trunc_after_minus, d_u_trunc_mid_line, d_u_trunc_mid_plus_run,
+           d_u_ctx_trimmed, d_u_ctx_tail_cut, d_u_half_applied, d_u_trunc_after_minus, d_u_trunc_mid_line, d_u_trunc_mid_plus_run,
            d_u_placeholder, d_u_dup_hunk, d_u_wrong_dir, d_u_dashN, d_u_header_contradiction,
            d_u_already_applied, d_u_tree_drift]
 CODEX = [d_cx_clean, d_cx_anchored, d_cx_no_end, d_cx_trunc_after_minus, d_cx_trunc_mid_line,
@@ -1017,8 +1067,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runner", action="append", required=True, help="NAME=PATH of a runner binary")
     ap.add_argument("--repo", action="append", required=True, help="a git repository (bare is fine)")
-    ap.add_argument("--per-class", type=int, default=20, help="cases per damage class")
-    ap.add_argument("--commits", type=int, default=400, help="commits looked at per repository")
+    ap.add_argument("--per-class", type=int, default=12, help="cases per damage class")
+    ap.add_argument("--commits", type=int, default=300, help="commits looked at per repository")
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--out", default="/work/corpus-out")
     ap.add_argument("--only", default="", help="comma-separated damage classes to run")
@@ -1038,7 +1088,6 @@ def main():
     print(f"corpus: {len(pool)} commits from {len(args.repo)} repositories "
           f"({time.time() - t0:.1f}s)", file=sys.stderr)
 
-    rng = random.Random(args.seed)
     only = set(filter(None, args.only.split(",")))
     cases = []
     for fn in DAMAGES:
@@ -1048,7 +1097,8 @@ def main():
         fmt_ok = (lambda c: True) if fn in UNIFIED else (
             (lambda c: all_eol(c)) if fn in CODEX else (lambda c: c["blocks"] is not None))
         order = list(range(len(pool)))
-        rng.shuffle(order)
+        # a class's sample depends on the seed and its name only, not on the classes before it
+        random.Random(f"{args.seed}-{name}").shuffle(order)
         # spread each class over the repositories rather than taking the biggest one's commits
         seen = defaultdict(int)
         rank = {}
