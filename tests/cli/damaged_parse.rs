@@ -66,6 +66,12 @@ fn a_last_hunk_cut_after_its_removed_lines_is_refused() {
         "--- a/f.txt\n+++ b/f.txt\n@@ -2,4 +2,4 @@\n two\n-three\n+THREE\n four\n",
         "its header promises 1 more line on both sides",
     );
+    // Lines appended at the end of the file, cut off after the last context line.
+    refuses(
+        &f(ABC),
+        "--- a/f.txt\n+++ b/f.txt\n@@ -4,2 +4,4 @@\n four\n-five\n+FIVE\n five and a half\n",
+        "on its new side",
+    );
     // Without counts, a changed last line with no line ending is the cut.
     refuses(&f(ABC), "--- a/f.txt\n+++ b/f.txt\n@@ @@\n three\n-four\n+FO", "stops without a line ending");
 }

@@ -92,7 +92,8 @@ pub fn parse(text: &str, strip: Option<usize>) -> Result<Vec<Edit>> {
             i += 1;
         }
     }
-    if !reached_tail && let Some(why) = header_cut(lines[end.tail]) {
+    let in_header = cur.as_ref().is_some_and(|c| c.hunks.is_empty());
+    if !reached_tail && let Some(why) = header_cut(lines[end.tail], in_header) {
         let line = lines[end.tail];
         let file = match line.get(..4) {
             Some("--- " | "+++ ") => unquote(stamp::split(&line[4..]).0.trim_end()),
@@ -174,7 +175,7 @@ fn hunk(lines: &[&str], start: usize, end: &End) -> Result<(Hunk, usize, Option<
             && lines.get(i + 1).is_some_and(|l| l.starts_with("+++ "))
             && (done || counts.is_none() || lines.get(i + 2).is_some_and(|l| l.starts_with("@@")));
         // The start of a file header cut off, the patch's last line, is not a changed line.
-        let cut_header = done && i == end.tail && header_cut(line).is_some();
+        let cut_header = done && i == end.tail && header_cut(line, false).is_some();
         if line.starts_with("@@") || line.starts_with("diff ") || header || cut_header {
             break;
         }
@@ -209,10 +210,13 @@ fn hunk(lines: &[&str], start: usize, end: &End) -> Result<(Hunk, usize, Option<
 /// With counts (`left`: lines the header still promises on the old and the new side) that are
 /// not met, the hunk is complete only when (1) it ends with at least as many context lines as it
 /// starts with — context after a change mirrors the context before it, except at the end of the
-/// file, where counts a tool made are met — and (2) only one side falls short. A cut keeps the
-/// header's counts, which were right for the whole hunk, so lines missing from it leave both
+/// file, where counts a tool made are met — and (2) only its old side falls short. A cut keeps
+/// the header's counts, which were right for the whole hunk, so lines missing from it leave both
 /// sides short as soon as a context line is among them (and the trailing context always is,
-/// unless the hunk ends the file); a count written wrong usually leaves one side short.
+/// unless the hunk ends the file); a new side alone short is lines added at the end of the file
+/// cut off after the last context line, which real patches do often. A count written wrong on
+/// the old side alone is forgiven. Nor is a hunk complete when the text stops without a line
+/// ending: its last line may be cut too.
 /// Without counts, a last changed line with no line ending after it betrays the cut. A hunk with
 /// no changed line at all was cut in its leading context. A hunk ending on a `+` line with its new
 /// side met is whole (diffs write a change's removals before its additions). Bare empty lines at
@@ -243,8 +247,12 @@ fn cut_off(body: &Body, left: Option<(usize, usize)>, mid_line: bool) -> Option<
         Some(format!("{promise}, and it stops after a {last} line"))
     } else if trail < lead {
         Some(format!("{promise}, and it has less context after its change than before"))
+    } else if mid_line {
+        Some(format!("{promise}, and its last line stops without a line ending"))
     } else if old > 0 && new > 0 {
         Some(format!("{promise} on both sides, more context or changes that did not arrive"))
+    } else if new > 0 {
+        Some(format!("{promise} on its new side, lines added at the end of the file that did not arrive"))
     } else {
         None
     }
@@ -253,8 +261,9 @@ fn cut_off(body: &Body, left: Option<(usize, usize)>, mid_line: bool) -> Option<
 /// Why a patch whose last line is this header line (not inside a hunk) looks cut off: the file
 /// section it starts or belongs to has not reached its hunks, or the line itself is cut short
 /// (`--`, `+++ b/sr`, `new file mode 1006`). `None` for a line that can end a section
-/// (`rename to`, `new mode`, an empty file's `index`) or is not a header at all.
-fn header_cut(line: &str) -> Option<&'static str> {
+/// (`rename to`, `new mode`, an empty file's `index`) or is not a header at all. `---` alone is
+/// also a Markdown rule under a diff: it is cut off only `in_header`, before a section's hunks.
+fn header_cut(line: &str, in_header: bool) -> Option<&'static str> {
     const UNFINISHED: [&str; 10] = [
         "diff ",
         "--- ",
@@ -268,8 +277,7 @@ fn header_cut(line: &str) -> Option<&'static str> {
         "copy ",
     ];
     const MODES: [&str; 3] = ["new file mode ", "deleted file mode ", "new mode "];
-    // `---` alone is also a Markdown rule under the diff.
-    let partial = line != "---"
+    let partial = (in_header || line != "---")
         && UNFINISHED.iter().chain(&MODES).chain(&["rename to "]).any(|h| h.len() > line.len() && h.starts_with(line));
     let unfinished =
         UNFINISHED.iter().any(|h| line.starts_with(h)) && !(line.starts_with("index ") && line.contains("e69de29"));
@@ -576,7 +584,7 @@ mod tests {
         for complete in [
             "@@ -1,2 +1,2 @@\n a\n-b\n+c",
             "@@ -1,3 +1,2 @@\n a\n-b\n c\n",
-            "@@ -1,2 +1,9 @@\n a\n-b\n+c\n d\n",
+            "@@ -1,9 +1,2 @@\n a\n-b\n+c\n d\n",
             "@@ -1,9 +1,9 @@\n a\n-b\n+c\n d\nProse after the diff.\n",
             "@@ @@\n a\n-b\n",
             "@@ @@\n a\n-b\n+c\n d",
@@ -588,12 +596,15 @@ mod tests {
             ("@@ -1,5 +1,5 @@\n a\n-b\n+c\n\n\n", "stops after a `+` line"),
             ("@@ -1,7 +1,7 @@\n a\n b\n-c\n+d\n e\n", "less context after its change than before"),
             ("@@ -1,4 +1,4 @@\n a\n-b\n+c\n d\n", "on both sides"),
+            ("@@ -1,3 +1,5 @@\n a\n-b\n+c\n d\n", "on its new side"),
+            ("@@ -1,4 +1,3 @@\n a\n-b\n+c\n d", "its last line stops without a line ending"),
             ("@@ -1,4 +1,4 @@\n a\n", "no `-` or `+` line yet"),
             ("@@ -1,4 +1,4 @@\n", "not followed by any lines"),
             ("@@ -1,4 +1", "not followed by any lines"),
             ("@@ @@\n a\n+b", "without a line ending"),
             ("@@ -1,2 +1,2 @@\n a\n-b\n+c\n--", "the file's header"),
             ("@@ -1,2 +1,2 @@\n a\n-b\n+c\n-", "the file's header"),
+            ("@@ -1,2 +1,2 @@\n a\n-b\n+c\ndiff --git a/g b/g\nindex 1234567..89abcde 100644\n---", "g (it stops"),
             ("@@ -1,2 +1,2 @@\n a\n-b\n+c\ndiff --git a/g b/g\nindex 1234567..89abcde 100644\n", "g (it stops"),
             ("@@ -1,2 +1,2 @@\n a\n-b\n+c\ndiff --git a/g b/g\nnew file mode 1006", "the file's header"),
         ] {
