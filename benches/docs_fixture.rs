@@ -7,9 +7,9 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use chrono::{TimeZone, Utc};
-use runner::store::Home;
-use runner::store::queue::State;
-use runner::store::results::{FileResult, Outcome, PatchResult, SCHEMA};
+use runner::testing::Home;
+use runner::testing::queue::State;
+use runner::testing::results::{FileResult, Outcome, PatchResult, SCHEMA};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();

@@ -2,32 +2,44 @@
 //! summarise and audit. README "Develop" shows the source layout in layers; `main` here is the
 //! whole binary.
 
-pub mod cli;
-pub mod cmd;
-pub mod config;
-pub mod docs;
-pub mod exit;
-pub mod glob;
-pub mod health;
-pub mod http;
-pub mod notify;
-pub mod operator;
-pub mod output;
-pub mod parallel;
-pub mod patch;
-pub mod sign;
-pub mod slack;
-pub mod status;
-pub mod store;
-pub mod subprocess;
-pub mod time;
+pub(crate) mod cli;
+pub(crate) mod cmd;
+pub(crate) mod config;
+pub(crate) mod docs;
+pub(crate) mod exit;
+pub(crate) mod glob;
+pub(crate) mod health;
+pub(crate) mod http;
+pub(crate) mod notify;
+pub(crate) mod operator;
+pub(crate) mod output;
+pub(crate) mod parallel;
+pub(crate) mod patch;
+pub(crate) mod sign;
+pub(crate) mod slack;
+pub(crate) mod status;
+pub(crate) mod store;
+pub(crate) mod subprocess;
+pub(crate) mod time;
 
 use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
 
-pub use exit::Outcome;
+pub(crate) use exit::Outcome;
+
+/// What the integration tests and the benchmarks reach inside the crate. Not an API: everything
+/// else is `pub(crate)`, so the compiler reports what nothing uses.
+#[doc(hidden)]
+pub mod testing {
+    pub use crate::cli::Cli;
+    pub use crate::exit::CODES;
+    pub use crate::patch::fence::Fence;
+    pub use crate::patch::{Limits, parse, plan};
+    pub use crate::store::{Home, queue, results};
+    pub use crate::time::rfc3339;
+}
 
 /// Parse the command line, run it, print any error once with its whole chain, and exit. With
 /// `--json` an error is also stdout's one JSON document, `{"error": …, "exit": N}`, usage errors

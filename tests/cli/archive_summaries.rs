@@ -4,8 +4,8 @@
 use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Utc};
-use runner::store::queue::{self, State};
-use runner::store::results::Outcome;
+use runner::testing::queue::{self, State};
+use runner::testing::results::Outcome;
 use serde_json::json;
 
 use crate::gen_docs::{CONFIG, home, result, set_mtime, store};
@@ -135,7 +135,7 @@ fn unknown_env_and_bad_age_are_errors() {
 fn prune_backups_keeps_the_newest_backup_of_every_file() {
     let t = Test::new().file("runner.toml", CONFIG);
     let now = Utc::now();
-    let ago = |days: i64| runner::time::rfc3339::format(&(now - chrono::Duration::days(days)));
+    let ago = |days: i64| runner::testing::rfc3339::format(&(now - chrono::Duration::days(days)));
     store(&t, &result("a", Outcome::Applied, &ago(30), &[("x", 1, 0)]));
     let mut b = result("b", Outcome::Applied, &ago(20), &[("x", 1, 0), ("y", 1, 0), ("z", 0, 0)]);
     b.files[2].from = Some("w".into());

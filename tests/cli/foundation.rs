@@ -211,7 +211,7 @@ fn examples_crontab_lines_are_valid_runner_commands() {
             );
         }
         assert_eq!(fields[5], "runner", "{line}");
-        if let Err(e) = runner::cli::Cli::try_parse_from(&fields[5..]) {
+        if let Err(e) = runner::testing::Cli::try_parse_from(&fields[5..]) {
             panic!("{line:?} is not a valid runner command: {e}");
         }
         jobs += 1;

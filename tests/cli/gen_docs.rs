@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Utc};
-use runner::store::Home;
-use runner::store::queue::{self, State};
-use runner::store::results::{self, FileResult, Outcome, PatchResult, SCHEMA};
+use runner::testing::Home;
+use runner::testing::queue::{self, State};
+use runner::testing::results::{self, FileResult, Outcome, PatchResult, SCHEMA};
 use serde_json::{Value, json};
 
 use crate::support::Test;
@@ -137,7 +137,7 @@ fn manifest_field_by_field() {
     assert!(b["applied_at"].is_null());
     assert_eq!(b["reason"], "hunk 2 did not match src/x.rs\nclosest lines: …");
     let d = &m["patches"][3];
-    let received = runner::time::rfc3339::format(&DateTime::<Utc>::from(pending_mtime));
+    let received = runner::testing::rfc3339::format(&DateTime::<Utc>::from(pending_mtime));
     assert_eq!(
         *d,
         json!({

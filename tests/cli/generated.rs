@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use clap::CommandFactory;
 use clap_complete::Shell;
-use runner::cli::Cli;
+use runner::testing::Cli;
 
 /// The date the man pages give in their `.TH` line: the last change to what they describe.
 /// Bump it when the command line changes.
@@ -136,7 +136,7 @@ fn render_man(cmd: &clap::Command) -> Vec<u8> {
         man.render_subcommands_section(&mut out).unwrap();
     }
     out.extend_from_slice(b".SH \"EXIT STATUS\"\n");
-    for (code, meaning) in runner::exit::CODES {
+    for (code, meaning) in runner::testing::CODES {
         out.extend_from_slice(format!(".TP\n\\fB{code}\\fR\n{}\n", meaning.replace('-', "\\-")).as_bytes());
     }
     if cmd.get_version().is_some() {

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use runner::patch::{self, Limits, fence::Fence};
+use runner::testing::{Fence, Limits, parse, plan};
 
 use crate::support::Rng;
 
@@ -83,8 +83,8 @@ fn case(n: u64, dir: &Path) -> Case {
 fn plan_bytes(tree: &Path, before: &[u8], diff: &[u8]) -> Result<Vec<u8>, String> {
     std::fs::write(tree.join("f.txt"), before).unwrap();
     let fence = Fence::new(tree, &[]).unwrap();
-    let parsed = patch::parse(diff, None, None).map_err(|e| format!("parse: {e:#}"))?;
-    let plan = patch::plan(&parsed, &fence, &Limits::default()).map_err(|r| format!("refused: {r}"))?;
+    let parsed = parse(diff, None, None).map_err(|e| format!("parse: {e:#}"))?;
+    let plan = plan(&parsed, &fence, &Limits::default()).map_err(|r| format!("refused: {r}"))?;
     Ok(plan.files.first().and_then(|f| f.after.as_ref()).map(|s| s.bytes.clone()).unwrap_or_else(|| before.to_vec()))
 }
 
@@ -206,8 +206,8 @@ fn patch_shaped_garbage_never_panics() {
     let mut rng = Rng(42);
     for _ in 0..3000 {
         let text: Vec<&str> = (0..1 + rng.below(14)).map(|_| TOKENS[rng.below(TOKENS.len())]).collect();
-        if let Ok(parsed) = patch::parse(text.join("\n").as_bytes(), None, None) {
-            let _ = patch::plan(&parsed, &fence, &Limits::default());
+        if let Ok(parsed) = parse(text.join("\n").as_bytes(), None, None) {
+            let _ = plan(&parsed, &fence, &Limits::default());
         }
     }
 }
