@@ -5,13 +5,13 @@ use std::fmt;
 use std::process::ExitCode;
 
 /// Done; the answer is yes (applied, healthy, nothing to change).
-pub const YES: u8 = 0;
+pub(crate) const YES: u8 = 0;
 /// Done; the answer is no (a patch refused or failed, a check unhealthy, `--check` found changes).
-pub const NO: u8 = 1;
+pub(crate) const NO: u8 = 1;
 /// Error: bad usage, bad config, I/O failure.
-pub const ERROR: u8 = 2;
+pub(crate) const ERROR: u8 = 2;
 /// Another run holds the lock (EX_TEMPFAIL); `--wait` waits instead.
-pub const BUSY: u8 = 75;
+pub(crate) const BUSY: u8 = 75;
 
 /// The table, as the help text, the man pages and the README print it.
 pub const CODES: [(u8, &str); 4] = [
@@ -22,7 +22,7 @@ pub const CODES: [(u8, &str); 4] = [
 ];
 
 /// The table as `--help` shows it.
-pub fn help_table() -> String {
+pub(crate) fn help_table() -> String {
     let rows: Vec<String> = CODES.iter().map(|(code, meaning)| format!("  {code:<3} {meaning}")).collect();
     format!("Exit status:\n{}", rows.join("\n"))
 }
@@ -51,7 +51,7 @@ impl From<Outcome> for ExitCode {
 
 /// Another process holds a lock this run needs. Maps to exit 75.
 #[derive(Debug)]
-pub struct Busy {
+pub(crate) struct Busy {
     pub what: String,
 }
 
@@ -63,19 +63,7 @@ impl fmt::Display for Busy {
 
 impl std::error::Error for Busy {}
 
-/// A subcommand whose issue is still open. Maps to exit 2 like any error.
-#[derive(Debug)]
-pub struct NotImplemented(pub &'static str);
-
-impl fmt::Display for NotImplemented {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "`runner {}` is not implemented yet", self.0)
-    }
-}
-
-impl std::error::Error for NotImplemented {}
-
 /// The exit code for an error: 75 when any cause is [`Busy`], else 2.
-pub fn code_for(err: &anyhow::Error) -> u8 {
+pub(crate) fn code_for(err: &anyhow::Error) -> u8 {
     if err.chain().any(|e| e.is::<Busy>()) { BUSY } else { ERROR }
 }

@@ -8,13 +8,13 @@ use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
 /// A set of globs compiled once, matched against relative paths like `src/a.rs`.
 #[derive(Debug, Clone)]
-pub struct Globs {
+pub(crate) struct Globs {
     set: GlobSet,
     sources: Vec<String>,
 }
 
 impl Globs {
-    pub fn new(patterns: &[String]) -> Result<Globs> {
+    pub(crate) fn new(patterns: &[String]) -> Result<Globs> {
         let mut set = GlobSetBuilder::new();
         for pattern in patterns {
             if pattern.is_empty() || pattern.starts_with('/') {
@@ -30,16 +30,16 @@ impl Globs {
     }
 
     /// No globs at all (which `allowed_paths` reads as the whole tree).
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.sources.is_empty()
     }
 
-    pub fn matches(&self, path: &str) -> bool {
+    pub(crate) fn matches(&self, path: &str) -> bool {
         self.set.is_match(path)
     }
 
     /// The patterns as written, for messages.
-    pub fn sources(&self) -> &[String] {
+    pub(crate) fn sources(&self) -> &[String] {
         &self.sources
     }
 }

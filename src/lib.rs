@@ -27,8 +27,6 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-pub(crate) use exit::Outcome;
-
 /// What the integration tests and the benchmarks reach inside the crate. Not an API: everything
 /// else is `pub(crate)`, so the compiler reports what nothing uses.
 #[doc(hidden)]

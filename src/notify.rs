@@ -20,7 +20,7 @@ use crate::time::rfc3339;
 /// Where an alert went.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case", tag = "delivery", content = "reason")]
-pub enum Delivery {
+pub(crate) enum Delivery {
     /// Slack answered 2xx.
     Posted,
     /// Written to alerts.log, with the reason it was not posted.
@@ -28,24 +28,24 @@ pub enum Delivery {
 }
 
 /// A ureq agent that gives up after `timeout` end to end and returns HTTP errors as responses.
-pub fn agent(timeout: std::time::Duration) -> ureq::Agent {
+pub(crate) fn agent(timeout: std::time::Duration) -> ureq::Agent {
     agent_config(timeout).build().into()
 }
 
 /// [`agent`]'s settings, for a caller that tightens them further before building.
-pub fn agent_config(timeout: std::time::Duration) -> ureq::config::ConfigBuilder<ureq::typestate::AgentScope> {
+pub(crate) fn agent_config(timeout: std::time::Duration) -> ureq::config::ConfigBuilder<ureq::typestate::AgentScope> {
     ureq::Agent::config_builder().timeout_global(Some(timeout)).http_status_as_error(false)
 }
 
 /// Post `text` to Slack, or log it when Slack is not configured or does not take it.
 /// `source` says who raised it (`health-check`, `watchdog`, …) in the log.
-pub fn send(settings: &Settings, home: &Home, source: &str, text: &str) -> Result<Delivery> {
+pub(crate) fn send(settings: &Settings, home: &Home, source: &str, text: &str) -> Result<Delivery> {
     send_message(settings, home, source, &json!({ "text": text }))
 }
 
 /// Post a whole Slack message (`text` and Block Kit `blocks`) to the incoming webhook, or log
 /// its `text` as [`send`] does.
-pub fn send_message(settings: &Settings, home: &Home, source: &str, message: &Value) -> Result<Delivery> {
+pub(crate) fn send_message(settings: &Settings, home: &Home, source: &str, message: &Value) -> Result<Delivery> {
     match settings.config.slack.alert_webhook().resolve() {
         Ok(Some(url)) => deliver(home, source, &url, settings.config.slack.alert_timeout.std(), message),
         Ok(None) => logged(home, source, message, "slack.alert_webhook is not configured".into()),
@@ -55,7 +55,7 @@ pub fn send_message(settings: &Settings, home: &Home, source: &str, message: &Va
 
 /// Post `message` to `url` (the incoming webhook, or an interaction's response_url), logging it
 /// to alerts.log when it cannot be posted.
-pub fn deliver(
+pub(crate) fn deliver(
     home: &Home,
     source: &str,
     url: &str,

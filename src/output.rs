@@ -9,7 +9,7 @@ use anyhow::Result;
 use serde::Serialize;
 
 /// Print text as is (add the newline yourself).
-pub fn print(text: &str) -> Result<()> {
+pub(crate) fn print(text: &str) -> Result<()> {
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())?;
     out.flush()?;
@@ -20,7 +20,7 @@ pub fn print(text: &str) -> Result<()> {
 static PRINTED_JSON: AtomicBool = AtomicBool::new(false);
 
 /// Print a value as pretty JSON and a newline.
-pub fn json<T: Serialize>(value: &T) -> Result<()> {
+pub(crate) fn json<T: Serialize>(value: &T) -> Result<()> {
     let mut text = serde_json::to_string_pretty(value)?;
     text.push('\n');
     PRINTED_JSON.store(true, Ordering::Relaxed);
@@ -28,11 +28,11 @@ pub fn json<T: Serialize>(value: &T) -> Result<()> {
 }
 
 /// Whether this process already printed its JSON document.
-pub fn printed_json() -> bool {
+pub(crate) fn printed_json() -> bool {
     PRINTED_JSON.load(Ordering::Relaxed)
 }
 
-pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+pub(crate) fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain()
         .any(|e| e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
 }

@@ -8,7 +8,12 @@ use anyhow::Result;
 /// `f` over `items` on at most `threads` threads, each taking a chunk of at least `min_chunk`
 /// items (so small inputs stay on fewer threads); the results in item order. A panic in `f` is
 /// resumed on the caller's thread.
-pub fn map<T: Sync, U: Send>(items: &[T], threads: usize, min_chunk: usize, f: impl Fn(&T) -> U + Sync) -> Vec<U> {
+pub(crate) fn map<T: Sync, U: Send>(
+    items: &[T],
+    threads: usize,
+    min_chunk: usize,
+    f: impl Fn(&T) -> U + Sync,
+) -> Vec<U> {
     if items.is_empty() {
         return Vec::new();
     }
@@ -26,7 +31,7 @@ pub fn map<T: Sync, U: Send>(items: &[T], threads: usize, min_chunk: usize, f: i
 
 /// [`map`] for fallible work: every item is tried, then the results in item order, or the first
 /// error in item order (the other results are dropped, which undoes what their `Drop` undoes).
-pub fn try_map<T: Sync, U: Send>(
+pub(crate) fn try_map<T: Sync, U: Send>(
     items: &[T],
     threads: usize,
     min_chunk: usize,

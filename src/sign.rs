@@ -8,10 +8,10 @@ use sha2::Sha256;
 type HmacSha256 = Hmac<Sha256>;
 
 /// How far a signed timestamp may be from our clock.
-pub const MAX_SKEW_SECS: i64 = 300;
+pub(crate) const MAX_SKEW_SECS: i64 = 300;
 
 /// An HMAC-SHA256 fed the concatenated `parts` under `key`.
-pub fn mac(key: &[u8], parts: &[&[u8]]) -> HmacSha256 {
+pub(crate) fn mac(key: &[u8], parts: &[&[u8]]) -> HmacSha256 {
     let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes a key of any length");
     for part in parts {
         mac.update(part);
@@ -20,18 +20,18 @@ pub fn mac(key: &[u8], parts: &[&[u8]]) -> HmacSha256 {
 }
 
 /// Whether `hex` is the HMAC-SHA256 of the concatenated `parts` under `secret`, in constant time.
-pub fn signature_matches(secret: &[u8], parts: &[&[u8]], hex: &str) -> bool {
+pub(crate) fn signature_matches(secret: &[u8], parts: &[&[u8]], hex: &str) -> bool {
     decode_hex(hex).is_some_and(|tag| mac(secret, parts).verify_slice(&tag).is_ok())
 }
 
 /// The hex HMAC-SHA256 of the concatenated `parts` (for signing test requests and examples).
-pub fn sign(secret: &[u8], parts: &[&[u8]]) -> String {
+pub(crate) fn sign(secret: &[u8], parts: &[&[u8]]) -> String {
     mac(secret, parts).finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A Unix-seconds timestamp within [`MAX_SKEW_SECS`] of `now`, returned. `abs_diff` because
 /// any i64 may arrive: `now - ts` overflows for a timestamp near `i64::MIN`.
-pub fn check_timestamp(ts: &str, now: i64) -> Result<i64, &'static str> {
+pub(crate) fn check_timestamp(ts: &str, now: i64) -> Result<i64, &'static str> {
     let ts: i64 = ts.trim().parse().map_err(|_| "the request timestamp is not a number of seconds")?;
     if now.abs_diff(ts) > MAX_SKEW_SECS.unsigned_abs() {
         Err("the request timestamp is more than 300 s off: resend it")
@@ -40,7 +40,7 @@ pub fn check_timestamp(ts: &str, now: i64) -> Result<i64, &'static str> {
     }
 }
 
-pub fn now_unix() -> i64 {
+pub(crate) fn now_unix() -> i64 {
     chrono::Utc::now().timestamp()
 }
 

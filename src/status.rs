@@ -17,7 +17,7 @@ use crate::time::age;
 use crate::time::rfc3339;
 
 #[derive(Debug, Serialize)]
-pub struct Status {
+pub(crate) struct Status {
     pub mode: Mode,
     pub home: String,
     pub envs: BTreeMap<String, EnvStatus>,
@@ -27,7 +27,7 @@ pub struct Status {
 }
 
 #[derive(Debug, Serialize)]
-pub struct EnvStatus {
+pub(crate) struct EnvStatus {
     pub tree: String,
     pub pending: usize,
     pub approved: usize,
@@ -39,13 +39,13 @@ pub struct EnvStatus {
 }
 
 #[derive(Debug, Serialize)]
-pub struct JobStatus {
+pub(crate) struct JobStatus {
     pub last_run: String,
     pub age_s: u64,
     pub duration_ms: u64,
 }
 
-pub fn collect(settings: &Settings, env: Option<&str>) -> Result<Status> {
+pub(crate) fn collect(settings: &Settings, env: Option<&str>) -> Result<Status> {
     let home = Home::new(&settings.home);
     let now = SystemTime::now();
     let mut envs = BTreeMap::new();
@@ -89,7 +89,7 @@ pub fn collect(settings: &Settings, env: Option<&str>) -> Result<Status> {
 }
 
 /// The human form: a few aligned lines.
-pub fn render(status: &Status) -> String {
+pub(crate) fn render(status: &Status) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "mode: {}", status.mode);
     let _ = writeln!(out, "home: {}", status.home);
@@ -135,7 +135,7 @@ ENV          PENDING APPROVED APPLYING APPLIED FAILED  OLDEST PENDING
 }
 
 /// One recently moved patch, as the dashboard and Slack's `/patch-status` list it.
-pub struct Recent {
+pub(crate) struct Recent {
     pub env: String,
     pub id: String,
     pub state: State,
@@ -144,7 +144,7 @@ pub struct Recent {
 }
 
 /// The most recently moved patches across environments, newest first.
-pub fn recent(settings: &Settings, home: &Home, n: usize) -> Result<Vec<Recent>> {
+pub(crate) fn recent(settings: &Settings, home: &Home, n: usize) -> Result<Vec<Recent>> {
     let mut all = Vec::new();
     for env in settings.config.env.keys() {
         for state in State::ALL {
@@ -170,7 +170,7 @@ pub fn recent(settings: &Settings, home: &Home, n: usize) -> Result<Vec<Recent>>
 
 /// A state file's named entries (`components` of watchdog.json, `checks` of health.json, or
 /// the top level) as `name → "field value, …"`, without assuming their fields.
-pub fn named_entries(state: Option<&Value>, key: &str) -> Vec<(String, String)> {
+pub(crate) fn named_entries(state: Option<&Value>, key: &str) -> Vec<(String, String)> {
     let Some(state) = state else { return Vec::new() };
     let Some(map) = state.get(key).unwrap_or(state).as_object() else { return Vec::new() };
     map.iter()

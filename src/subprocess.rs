@@ -13,7 +13,7 @@ use anyhow::{Context, Result};
 
 /// How a command ended.
 #[derive(Debug)]
-pub struct Finished {
+pub(crate) struct Finished {
     /// `None` when it ran out of time and was killed.
     pub status: Option<ExitStatus>,
     /// The tail of the combined stdout and stderr.
@@ -24,7 +24,7 @@ pub struct Finished {
 /// Run `cmd` (its program, arguments, directory and environment already set) until it exits or
 /// `timeout` passes; then KILL its whole group. Whatever it left running in its group is ended
 /// too: it would hold the output pipe open and outlive the check.
-pub fn run(mut cmd: Command, timeout: Duration, limit: usize) -> Result<Finished> {
+pub(crate) fn run(mut cmd: Command, timeout: Duration, limit: usize) -> Result<Finished> {
     let started = Instant::now();
     let (mut reader, writer) = std::io::pipe().context("could not create an output pipe")?;
     cmd.stdin(Stdio::null())

@@ -2,7 +2,7 @@
 //! for people. A leaf: it uses nothing else in the crate.
 
 /// `3m`, `2h`, `5d`: an age for people.
-pub fn age(secs: u64) -> String {
+pub(crate) fn age(secs: u64) -> String {
     match secs {
         s if s < 120 => format!("{s}s"),
         s if s < 7200 => format!("{}m", s / 60),

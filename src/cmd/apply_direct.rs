@@ -28,7 +28,7 @@ struct Report<'a> {
     notes: &'a [String],
 }
 
-pub fn run(ctx: &Context, args: ApplyPatchArgs) -> Result<Outcome> {
+pub(super) fn run(ctx: &Context, args: ApplyPatchArgs) -> Result<Outcome> {
     let tree = args.tree.as_deref().context("--tree is required for direct mode")?;
     let file = args.file.as_deref().context("name the patch file (or `-` for stdin)")?;
     let input = read_input(file)?;

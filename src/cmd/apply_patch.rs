@@ -12,7 +12,7 @@ use crate::store::events;
 use crate::store::results::Outcome as PatchOutcome;
 use crate::{output, slack};
 
-pub fn run(ctx: &Context, args: ApplyPatchArgs) -> Result<Outcome> {
+pub(super) fn run(ctx: &Context, args: ApplyPatchArgs) -> Result<Outcome> {
     if args.tree.is_some() {
         return apply_direct::run(ctx, args);
     }

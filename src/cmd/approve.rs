@@ -7,7 +7,7 @@ use crate::cli::ApproveArgs;
 use crate::exit::Outcome;
 use crate::{operator, output, store::events};
 
-pub fn run(ctx: &Context, args: ApproveArgs) -> Result<Outcome> {
+pub(super) fn run(ctx: &Context, args: ApproveArgs) -> Result<Outcome> {
     let (settings, home) = ctx.settings_and_home()?;
     let (env, _) = settings.env(args.env.env.as_deref())?;
     let approved = operator::approve(&settings, &home, env, &args.target, &events::cli_actor())?;

@@ -24,7 +24,7 @@ struct EnvReport {
     kept_backups: Option<usize>,
 }
 
-pub fn run(ctx: &Context, args: ArchiveArgs) -> Result<Outcome> {
+pub(super) fn run(ctx: &Context, args: ArchiveArgs) -> Result<Outcome> {
     let started = Instant::now();
     let (settings, home) = ctx.settings_and_home()?;
     let older_than = args.older_than.unwrap_or(settings.config.docs.archive_after).std();

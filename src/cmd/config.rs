@@ -8,7 +8,7 @@ use super::Context;
 use crate::exit::Outcome;
 use crate::output;
 
-pub fn run(ctx: &Context) -> Result<Outcome> {
+pub(super) fn run(ctx: &Context) -> Result<Outcome> {
     let settings = ctx.settings()?;
     let c = &settings.config;
     let secrets = [

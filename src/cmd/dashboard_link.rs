@@ -11,7 +11,7 @@ use crate::operator::session;
 use crate::output;
 use crate::store::events;
 
-pub fn run(ctx: &Context, args: DashboardLinkArgs) -> Result<Outcome> {
+pub(super) fn run(ctx: &Context, args: DashboardLinkArgs) -> Result<Outcome> {
     let (settings, home) = ctx.settings_and_home()?;
     let ttl_s = args.ttl.std().as_secs();
     if ttl_s == 0 {

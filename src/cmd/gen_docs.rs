@@ -25,7 +25,7 @@ struct EnvReport {
     skipped: Vec<String>,
 }
 
-pub fn run(ctx: &Context, args: GenDocsArgs) -> Result<Outcome> {
+pub(super) fn run(ctx: &Context, args: GenDocsArgs) -> Result<Outcome> {
     let started = Instant::now();
     let (settings, home) = ctx.settings_and_home()?;
     let mut reports = BTreeMap::new();

@@ -38,7 +38,7 @@ struct AlertReport {
     delivery: Delivery,
 }
 
-pub fn run(ctx: &Context, args: HealthCheckArgs) -> Result<Outcome> {
+pub(super) fn run(ctx: &Context, args: HealthCheckArgs) -> Result<Outcome> {
     let started = Instant::now();
     let (settings, home) = ctx.settings_and_home()?;
     let _guard = lock::acquire(&home, "health-check", None, ctx.global.wait)?;

@@ -11,7 +11,7 @@ use crate::store::{Home, atomic, events};
 
 const TEMPLATE: &str = include_str!("init.toml");
 
-pub fn run(ctx: &Context, args: InitArgs) -> Result<Outcome> {
+pub(super) fn run(ctx: &Context, args: InitArgs) -> Result<Outcome> {
     let cwd = std::env::current_dir().context("could not read the current directory")?;
     let dir = crate::config::normalize(&cwd.join(&args.dir));
     crate::store::fs::ensure_dir(&dir)?;

@@ -27,24 +27,24 @@ use crate::store::Home;
 
 /// What every command gets: the global flags, and the settings on demand.
 #[derive(Debug)]
-pub struct Context {
+pub(crate) struct Context {
     pub global: Global,
 }
 
 impl Context {
-    pub fn settings(&self) -> Result<Settings> {
+    pub(crate) fn settings(&self) -> Result<Settings> {
         Settings::load(self.global.config.as_deref(), self.global.home.as_deref())
     }
 
     /// Settings and the home they name.
-    pub fn settings_and_home(&self) -> Result<(Settings, Home)> {
+    pub(crate) fn settings_and_home(&self) -> Result<(Settings, Home)> {
         let settings = self.settings()?;
         let home = Home::new(&settings.home);
         Ok((settings, home))
     }
 
     /// Print a line unless `--quiet`.
-    pub fn say(&self, text: impl AsRef<str>) -> Result<()> {
+    pub(crate) fn say(&self, text: impl AsRef<str>) -> Result<()> {
         if self.global.quiet {
             return Ok(());
         }
@@ -52,7 +52,7 @@ impl Context {
     }
 }
 
-pub fn run(cli: Cli) -> Result<Outcome> {
+pub(crate) fn run(cli: Cli) -> Result<Outcome> {
     let ctx = Context { global: cli.global };
     match cli.command {
         Subcommand::Init(args) => init::run(&ctx, args),

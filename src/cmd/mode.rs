@@ -9,7 +9,7 @@ use crate::exit::Outcome;
 use crate::output;
 use crate::store::{events, mode};
 
-pub fn run(ctx: &Context, args: ModeArgs) -> Result<Outcome> {
+pub(super) fn run(ctx: &Context, args: ModeArgs) -> Result<Outcome> {
     let (_, home) = ctx.settings_and_home()?;
     let current = mode::read(&home)?;
     let Some(new) = args.mode else {

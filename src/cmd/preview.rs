@@ -7,7 +7,7 @@ use crate::cli::PreviewArgs;
 use crate::exit::Outcome;
 use crate::{operator, output};
 
-pub fn run(ctx: &Context, args: PreviewArgs) -> Result<Outcome> {
+pub(super) fn run(ctx: &Context, args: PreviewArgs) -> Result<Outcome> {
     let (settings, home) = ctx.settings_and_home()?;
     let (env, _) = settings.env(args.env.env.as_deref())?;
     let preview = operator::preview(&settings, &home, env, &args.target)?;

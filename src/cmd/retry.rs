@@ -7,7 +7,7 @@ use crate::cli::RetryArgs;
 use crate::exit::Outcome;
 use crate::{operator, output, store::events};
 
-pub fn run(ctx: &Context, args: RetryArgs) -> Result<Outcome> {
+pub(super) fn run(ctx: &Context, args: RetryArgs) -> Result<Outcome> {
     let (settings, home) = ctx.settings_and_home()?;
     let (env, _) = settings.env(args.env.env.as_deref())?;
     operator::retry(&settings, &home, env, &args.id, &events::cli_actor())?;

@@ -8,7 +8,7 @@ use crate::cli::RevertArgs;
 use crate::exit::Outcome;
 use crate::{operator, output, store::events};
 
-pub fn run(ctx: &Context, args: RevertArgs) -> Result<Outcome> {
+pub(super) fn run(ctx: &Context, args: RevertArgs) -> Result<Outcome> {
     let (settings, home) = ctx.settings_and_home()?;
     let (env, _) = settings.env(args.env.env.as_deref())?;
     let report = operator::revert(&settings, &home, env, &args.target, args.force, &events::cli_actor())?;

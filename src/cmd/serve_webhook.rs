@@ -15,7 +15,7 @@ use crate::http::{signal, wire::Limits};
 use crate::store::atomic;
 use crate::store::queue::State;
 
-pub fn run(ctx: &Context, args: ServeWebhookArgs) -> Result<Outcome> {
+pub(super) fn run(ctx: &Context, args: ServeWebhookArgs) -> Result<Outcome> {
     let settings = ctx.settings()?;
     let server = &settings.config.server;
     let listen = args.listen.clone().unwrap_or_else(|| server.listen.clone());

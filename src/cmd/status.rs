@@ -9,7 +9,7 @@ use crate::exit::Outcome;
 use crate::store::{Home, events};
 use crate::{output, status};
 
-pub fn run(ctx: &Context, args: StatusArgs) -> Result<Outcome> {
+pub(super) fn run(ctx: &Context, args: StatusArgs) -> Result<Outcome> {
     let settings = ctx.settings()?;
     let report = status::collect(&settings, args.env.env.as_deref())?;
     let unparsable = events::read_all(&Home::new(&settings.home))?.unparsable;

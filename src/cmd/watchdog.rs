@@ -18,7 +18,7 @@ use crate::output;
 use crate::store::events::{self, Event};
 use crate::store::{Home, atomic, heartbeat, lock};
 
-pub fn run(ctx: &Context, args: WatchdogArgs) -> Result<Outcome> {
+pub(super) fn run(ctx: &Context, args: WatchdogArgs) -> Result<Outcome> {
     let started = Instant::now();
     let (settings, home) = ctx.settings_and_home()?;
     let _guard = lock::acquire(&home, "watchdog", None, ctx.global.wait)?;

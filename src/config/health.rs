@@ -12,7 +12,7 @@ use crate::config::units::{Duration, Size};
 /// `[health]`: settings for health-check as a whole.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct HealthConfig {
+pub(crate) struct HealthConfig {
     /// Dead-man switch (healthchecks.io style): health-check GETs `<url>/start` when it begins
     /// and `<url>/<exit code>` when it ends. The URL is a secret, read from this variable…
     pub ping_url_env: Option<String>,
@@ -29,7 +29,7 @@ impl Default for HealthConfig {
 }
 
 impl HealthConfig {
-    pub fn ping_url(&self) -> SecretRef<'_> {
+    pub(crate) fn ping_url(&self) -> SecretRef<'_> {
         SecretRef { key: "health.ping_url", env: self.ping_url_env.as_deref(), file: self.ping_url_file.as_deref() }
     }
 }
@@ -38,7 +38,7 @@ impl HealthConfig {
 /// `queue`, `command`) is set; the rest tune it.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct CheckConfig {
+pub(crate) struct CheckConfig {
     pub name: String,
     /// URL to GET.
     pub http: Option<String>,
@@ -76,7 +76,7 @@ pub struct CheckConfig {
 /// One supervised process.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct ComponentConfig {
+pub(crate) struct ComponentConfig {
     /// Letters, digits, `-` and `_`: it names the restart-request file and the default log.
     pub name: String,
     /// The `[[check]]` whose health decides a restart.
@@ -112,38 +112,38 @@ pub struct ComponentConfig {
 }
 
 impl ComponentConfig {
-    pub fn max_restarts(&self) -> u32 {
+    pub(crate) fn max_restarts(&self) -> u32 {
         self.max_restarts.unwrap_or(5)
     }
-    pub fn window(&self) -> std::time::Duration {
+    pub(crate) fn window(&self) -> std::time::Duration {
         self.window.map_or(std::time::Duration::from_secs(300), Duration::std)
     }
-    pub fn backoff(&self) -> std::time::Duration {
+    pub(crate) fn backoff(&self) -> std::time::Duration {
         self.backoff.map_or(std::time::Duration::from_secs(10), Duration::std)
     }
-    pub fn cooldown(&self) -> std::time::Duration {
+    pub(crate) fn cooldown(&self) -> std::time::Duration {
         self.cooldown.map_or(std::time::Duration::from_secs(300), Duration::std)
     }
-    pub fn start_timeout(&self) -> std::time::Duration {
+    pub(crate) fn start_timeout(&self) -> std::time::Duration {
         self.start_timeout.map_or(std::time::Duration::from_secs(30), Duration::std)
     }
-    pub fn start_secs(&self) -> std::time::Duration {
+    pub(crate) fn start_secs(&self) -> std::time::Duration {
         self.start_secs.map_or(std::time::Duration::from_secs(1), Duration::std)
     }
-    pub fn stop_grace(&self) -> std::time::Duration {
+    pub(crate) fn stop_grace(&self) -> std::time::Duration {
         self.stop_grace.map_or(std::time::Duration::from_secs(10), Duration::std)
     }
-    pub fn pidfile(&self) -> PathBuf {
+    pub(crate) fn pidfile(&self) -> PathBuf {
         self.pidfile.clone().unwrap_or_else(|| PathBuf::from(format!("state/{}.pid", self.name)))
     }
-    pub fn log(&self) -> PathBuf {
+    pub(crate) fn log(&self) -> PathBuf {
         self.log.clone().unwrap_or_else(|| PathBuf::from(format!("logs/{}.log", self.name)))
     }
 }
 
 impl CheckConfig {
     /// The kind keys that are set, by name.
-    pub fn kinds(&self) -> Vec<&'static str> {
+    pub(crate) fn kinds(&self) -> Vec<&'static str> {
         [
             ("http", self.http.is_some()),
             ("tcp", self.tcp.is_some()),
@@ -160,13 +160,18 @@ impl CheckConfig {
 }
 
 /// `apply-patch` names a runner job; anything with a `/` is a file.
-pub fn is_job_name(beat: &str) -> bool {
+pub(crate) fn is_job_name(beat: &str) -> bool {
     !beat.contains('/')
 }
 
 /// Check names are unique, each check has one kind, each component names a known check and a
 /// start command. Relative disk paths are made absolute against the config's directory.
-pub fn validate(checks: &mut [CheckConfig], components: &mut [ComponentConfig], base: &Path, text: &str) -> Result<()> {
+pub(crate) fn validate(
+    checks: &mut [CheckConfig],
+    components: &mut [ComponentConfig],
+    base: &Path,
+    text: &str,
+) -> Result<()> {
     for (i, check) in checks.iter_mut().enumerate() {
         if check.name.is_empty() {
             bail!("{}: [[check]] number {} has no name", at_key(text, "[[check]]"), i + 1);

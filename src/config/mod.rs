@@ -4,10 +4,10 @@
 //! embedded defaults. Every key has a default; unknown keys and wrong types are errors that name
 //! the file, the line and the key. Relative paths are relative to the config file's directory.
 
-pub mod health;
-pub mod net;
-pub mod secret;
-pub mod units;
+pub(crate) mod health;
+pub(crate) mod net;
+pub(crate) mod secret;
+pub(crate) mod units;
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
@@ -15,18 +15,18 @@ use std::path::{Component, Path, PathBuf};
 use anyhow::{Context, Result, anyhow, bail};
 use serde::{Deserialize, Serialize};
 
-pub use health::{CheckConfig, ComponentConfig, HealthConfig, is_job_name};
+pub(crate) use health::{CheckConfig, ComponentConfig, HealthConfig};
 use net::IpNet;
 use secret::SecretRef;
 use units::{Duration, Size};
 
-pub const DEFAULT_FILE: &str = "runner.toml";
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:5555";
+pub(crate) const DEFAULT_FILE: &str = "runner.toml";
+pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:5555";
 
 /// The file as written: every table and key runner.toml may hold.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct Config {
+pub(crate) struct Config {
     /// Where state, queues, results and logs live.
     pub home: PathBuf,
     /// The environment commands act on without `--env`.
@@ -44,7 +44,7 @@ pub struct Config {
 /// One source tree that patches are applied to.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct EnvConfig {
+pub(crate) struct EnvConfig {
     pub tree: PathBuf,
     /// Operator commands run in the tree after applying; a failure rolls the patch back.
     pub validate: Vec<String>,
@@ -75,7 +75,7 @@ pub struct EnvConfig {
 /// Whether applied patches are committed to the tree's git repository.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum GitMode {
+pub(crate) enum GitMode {
     Off,
     Commit,
 }
@@ -83,14 +83,14 @@ pub enum GitMode {
 /// A patch touching a file with uncommitted changes: refused, or applied over them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum GitDirty {
+pub(crate) enum GitDirty {
     Refuse,
     Allow,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct ServerConfig {
+pub(crate) struct ServerConfig {
     pub listen: String,
     /// Requests handled at once (connections are read by their own threads). Intake mostly waits
     /// on fsync, so more than the core count pays.
@@ -131,7 +131,7 @@ pub struct ServerConfig {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct SlackConfig {
+pub(crate) struct SlackConfig {
     pub signing_secret_env: Option<String>,
     pub signing_secret_file: Option<PathBuf>,
     pub alert_webhook_env: Option<String>,
@@ -143,7 +143,7 @@ pub struct SlackConfig {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct DocsConfig {
+pub(crate) struct DocsConfig {
     /// archive-summaries moves summaries older than this.
     pub archive_after: Duration,
 }
@@ -233,13 +233,13 @@ impl Default for DocsConfig {
 impl ServerConfig {
     /// `max_connections_per_client`, or a quarter of `max_connections`: enough for one busy
     /// client, and never all of them.
-    pub fn connections_per_client(&self) -> usize {
+    pub(crate) fn connections_per_client(&self) -> usize {
         self.max_connections_per_client.unwrap_or(self.max_connections / 4).max(1)
     }
-    pub fn token(&self) -> SecretRef<'_> {
+    pub(crate) fn token(&self) -> SecretRef<'_> {
         SecretRef { key: "server.token", env: self.token_env.as_deref(), file: self.token_file.as_deref() }
     }
-    pub fn hmac_secret(&self) -> SecretRef<'_> {
+    pub(crate) fn hmac_secret(&self) -> SecretRef<'_> {
         SecretRef {
             key: "server.hmac_secret",
             env: self.hmac_secret_env.as_deref(),
@@ -249,14 +249,14 @@ impl ServerConfig {
 }
 
 impl SlackConfig {
-    pub fn signing_secret(&self) -> SecretRef<'_> {
+    pub(crate) fn signing_secret(&self) -> SecretRef<'_> {
         SecretRef {
             key: "slack.signing_secret",
             env: self.signing_secret_env.as_deref(),
             file: self.signing_secret_file.as_deref(),
         }
     }
-    pub fn alert_webhook(&self) -> SecretRef<'_> {
+    pub(crate) fn alert_webhook(&self) -> SecretRef<'_> {
         SecretRef {
             key: "slack.alert_webhook",
             env: self.alert_webhook_env.as_deref(),
@@ -267,7 +267,7 @@ impl SlackConfig {
 
 /// Validated settings that commands trust: paths absolute, environments known, the default chosen.
 #[derive(Debug, Clone)]
-pub struct Settings {
+pub(crate) struct Settings {
     /// The file these came from; `None` for embedded defaults.
     pub source: Option<PathBuf>,
     pub config: Config,
@@ -279,7 +279,7 @@ pub struct Settings {
 impl Settings {
     /// Find and load the config: `config` is `--config` (or `$RUNNER_CONFIG`), `home` is `--home`
     /// (or `$RUNNER_HOME`), which wins over the file's.
-    pub fn load(config: Option<&Path>, home: Option<&Path>) -> Result<Settings> {
+    pub(crate) fn load(config: Option<&Path>, home: Option<&Path>) -> Result<Settings> {
         let cwd = std::env::current_dir().context("could not read the current directory")?;
         let explicit = config.map(|p| normalize(&cwd.join(p)));
         let found = explicit.clone().or_else(|| Some(cwd.join(DEFAULT_FILE)).filter(|p| p.is_file()));
@@ -298,7 +298,7 @@ impl Settings {
     }
 
     /// Parse and validate config text. `path` is where it was read from (for relative paths).
-    pub fn from_toml(text: &str, path: Option<&Path>) -> Result<Settings> {
+    pub(crate) fn from_toml(text: &str, path: Option<&Path>) -> Result<Settings> {
         let mut config: Config = toml::from_str(text).map_err(|e| anyhow!("{}", e.to_string().trim_end()))?;
         let base = match path.and_then(Path::parent) {
             Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
@@ -369,7 +369,7 @@ impl Settings {
     }
 
     /// The environment `--env` names, or the default.
-    pub fn env(&self, name: Option<&str>) -> Result<(&str, &EnvConfig)> {
+    pub(crate) fn env(&self, name: Option<&str>) -> Result<(&str, &EnvConfig)> {
         let name = name.unwrap_or(&self.default_env);
         self.config.env.get_key_value(name).map(|(k, v)| (k.as_str(), v)).ok_or_else(|| {
             anyhow!("unknown environment {name:?}: runner.toml defines {}", names(self.config.env.keys()))
@@ -377,7 +377,7 @@ impl Settings {
     }
 
     /// The environments a command acts on: the one `--env` names, or all of them.
-    pub fn envs(&self, name: Option<&str>) -> Result<Vec<(&str, &EnvConfig)>> {
+    pub(crate) fn envs(&self, name: Option<&str>) -> Result<Vec<(&str, &EnvConfig)>> {
         match name {
             Some(_) => Ok(vec![self.env(name)?]),
             None => Ok(self.config.env.iter().map(|(k, v)| (k.as_str(), v)).collect()),
@@ -386,7 +386,7 @@ impl Settings {
 }
 
 /// Resolve `.` and `..` lexically (`/a/./b/../c` → `/a/c`), as paths in a config file read.
-pub fn normalize(path: &Path) -> PathBuf {
+pub(crate) fn normalize(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for comp in path.components() {
         match comp {
@@ -407,7 +407,7 @@ fn valid_git_identity(id: &str) -> bool {
         .is_some_and(|(name, email)| !name.trim().is_empty() && !email.is_empty() && !email.contains(['<', '>']))
 }
 
-pub fn valid_env_name(name: &str) -> bool {
+pub(crate) fn valid_env_name(name: &str) -> bool {
     !name.is_empty() && name.len() <= 64 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
@@ -416,7 +416,7 @@ fn names<'a>(keys: impl Iterator<Item = &'a String>) -> String {
 }
 
 /// `line N, key K` for a key found in the text, for errors raised after parsing.
-pub fn at_key(text: &str, key: &str) -> String {
+pub(crate) fn at_key(text: &str, key: &str) -> String {
     match text.lines().position(|l| l.trim_start().starts_with(key)) {
         Some(i) => format!("line {}, key {key}", i + 1),
         None => format!("key {key}"),

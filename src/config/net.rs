@@ -10,13 +10,13 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
 
 /// An address block: the addresses whose first `prefix` bits equal `addr`'s.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IpNet {
+pub(crate) struct IpNet {
     addr: IpAddr,
     prefix: u8,
 }
 
 impl IpNet {
-    pub fn contains(&self, ip: IpAddr) -> bool {
+    pub(crate) fn contains(&self, ip: IpAddr) -> bool {
         // An IPv4 peer may reach a dual-stack socket as ::ffff:a.b.c.d.
         let ip = match ip {
             IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),

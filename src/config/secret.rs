@@ -9,7 +9,7 @@ use serde::Serialize;
 
 /// Where one secret comes from.
 #[derive(Debug, Clone, Copy)]
-pub struct SecretRef<'a> {
+pub(crate) struct SecretRef<'a> {
     /// The config key's stem, for messages: `server.token`.
     pub key: &'static str,
     pub env: Option<&'a str>,
@@ -18,7 +18,7 @@ pub struct SecretRef<'a> {
 
 /// How a secret looks from outside: configured or not, never its value.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct SecretStatus {
+pub(crate) struct SecretStatus {
     pub source: Option<String>,
     pub set: bool,
 }
@@ -26,7 +26,7 @@ pub struct SecretStatus {
 impl SecretRef<'_> {
     /// The secret's value; `None` when neither source is configured or the variable is unset.
     /// An unreadable or empty file is an error: the operator asked for it and it is not there.
-    pub fn resolve(&self) -> Result<Option<String>> {
+    pub(crate) fn resolve(&self) -> Result<Option<String>> {
         if let Some(path) = self.file {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("could not read {}_file {}", self.key, path.display()))?;
@@ -39,7 +39,7 @@ impl SecretRef<'_> {
         Ok(self.env.and_then(|name| std::env::var(name).ok()).filter(|v| !v.is_empty()))
     }
 
-    pub fn status(&self) -> SecretStatus {
+    pub(crate) fn status(&self) -> SecretStatus {
         let source = match (self.file, self.env) {
             (Some(p), _) => Some(format!("file {}", p.display())),
             (None, Some(e)) => Some(format!("env ${e}")),

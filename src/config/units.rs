@@ -13,7 +13,7 @@ pub struct Duration(pub std::time::Duration);
 
 /// A byte count read from `512MiB`-style text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
-pub struct Size(pub u64);
+pub(crate) struct Size(pub u64);
 
 impl Duration {
     pub const fn secs(s: u64) -> Self {

@@ -24,11 +24,11 @@ use crate::docs::md;
 use crate::store::queue::{self, State};
 use crate::store::{Home, fs::ensure_dir};
 
-pub const ARCHIVE_DIR: &str = ".archive";
+pub(crate) const ARCHIVE_DIR: &str = ".archive";
 
 /// One summary to move.
 #[derive(Debug, Clone, Serialize)]
-pub struct Move {
+pub(crate) struct Move {
     pub id: String,
     #[serde(skip)]
     pub from: PathBuf,
@@ -44,7 +44,7 @@ pub struct Move {
 
 /// What a run found in one environment's summaries.
 #[derive(Debug, Default, Serialize)]
-pub struct Plan {
+pub(crate) struct Plan {
     pub archived: Vec<Move>,
     /// Summaries younger than the threshold.
     pub young: usize,
@@ -53,7 +53,7 @@ pub struct Plan {
 }
 
 /// Decide what to move; reads only.
-pub fn plan(home: &Home, env: &str, older_than: Duration, now: SystemTime) -> Result<Plan> {
+pub(crate) fn plan(home: &Home, env: &str, older_than: Duration, now: SystemTime) -> Result<Plan> {
     let mut planner = Planner::new(home, env, older_than, now)?;
     let mut archived = Vec::new();
     while let Some(batch) = planner.next_batch()? {
@@ -64,7 +64,7 @@ pub fn plan(home: &Home, env: &str, older_than: Duration, now: SystemTime) -> Re
 
 /// Plan and make the moves (see [`move_batches`]), the planning of each batch (a stat per
 /// summary) on its own thread, overlapped with the moves of the batches before it.
-pub fn archive(home: &Home, env: &str, older_than: Duration, now: SystemTime) -> Result<Plan> {
+pub(crate) fn archive(home: &Home, env: &str, older_than: Duration, now: SystemTime) -> Result<Plan> {
     let mut planner = Planner::new(home, env, older_than, now)?;
     if planner.candidates.len() == 0 {
         return Ok(Plan::default());

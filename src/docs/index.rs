@@ -17,7 +17,7 @@ use anyhow::{Context, Result};
 use crate::docs::{Planned, md};
 use crate::store::atomic::TEMP_PREFIX;
 
-pub const FILE: &str = "INDEX.md";
+pub(crate) const FILE: &str = "INDEX.md";
 
 /// Files and bytes below a directory.
 #[derive(Debug, Clone, Copy, Default)]
@@ -56,7 +56,7 @@ enum Listing {
 }
 
 /// Sizes the caller already has, by file name, for the files of the deferred directory.
-pub type Known<'a> = &'a dyn Fn(&str) -> Option<u64>;
+pub(crate) type Known<'a> = &'a dyn Fn(&str) -> Option<u64>;
 
 /// A directory listed by the walk but indexed by [`finish`].
 struct Deferred {
@@ -67,7 +67,7 @@ struct Deferred {
 }
 
 /// The store below the root, indexed; the root's own listing waits for [`finish`].
-pub struct Scan {
+pub(crate) struct Scan {
     root: PathBuf,
     title: String,
     dirs: Vec<Dir>,
@@ -79,7 +79,7 @@ pub struct Scan {
 
 /// Index every directory below `root` (titled `name`) but `defer`, a child of the root, and list
 /// the root.
-pub fn scan(root: &Path, name: &str, all: bool, defer: &Path) -> Result<Scan> {
+pub(crate) fn scan(root: &Path, name: &str, all: bool, defer: &Path) -> Result<Scan> {
     let mut walk = Walk { all, defer, deferred: None, out: Vec::new(), temps: Vec::new() };
     let (dirs, files) = walk.children(root, name, 0)?;
     let Walk { out, temps, deferred, .. } = walk;
@@ -89,7 +89,7 @@ pub fn scan(root: &Path, name: &str, all: bool, defer: &Path) -> Result<Scan> {
 /// Index the deferred directory, its files sized by `known` where it can, and the root, listing
 /// `planned` (files about to be written in the root) with their new sizes. Returns every INDEX.md
 /// and the temp files seen in the directories walked.
-pub fn finish(mut scan: Scan, planned: &[Planned], known: Known) -> Result<(Vec<Planned>, Vec<PathBuf>)> {
+pub(crate) fn finish(mut scan: Scan, planned: &[Planned], known: Known) -> Result<(Vec<Planned>, Vec<PathBuf>)> {
     if let Some(mut d) = scan.deferred.take() {
         for entry in &mut d.files {
             entry.size = known(&entry.name);

@@ -15,12 +15,12 @@ use crate::store::queue::State;
 use crate::store::results::Outcome;
 use crate::time::rfc3339;
 
-pub const FILE: &str = "patch-manifest.json";
-pub const SCHEMA: u32 = 1;
+pub(crate) const FILE: &str = "patch-manifest.json";
+pub(crate) const SCHEMA: u32 = 1;
 
 /// One patch, with every key present (`null` when unknown), so readers need no guessing.
 #[derive(Debug, Serialize)]
-pub struct Patch<'a> {
+pub(crate) struct Patch<'a> {
     pub id: &'a str,
     pub state: State,
     pub outcome: Option<String>,
@@ -46,7 +46,7 @@ pub struct Patch<'a> {
 }
 
 #[derive(Debug, Serialize)]
-pub struct File<'a> {
+pub(crate) struct File<'a> {
     pub path: &'a str,
     pub action: &'a str,
     pub from: Option<&'a str>,
@@ -57,7 +57,7 @@ pub struct File<'a> {
 
 /// One line of the changelog: a patch whose change reached the tree that day.
 #[derive(Debug, Serialize)]
-pub struct Change<'a> {
+pub(crate) struct Change<'a> {
     pub id: &'a str,
     pub applied_at: String,
     pub description: Option<&'a str>,
@@ -68,7 +68,7 @@ pub struct Change<'a> {
     pub reverted_at: Option<String>,
 }
 
-pub fn patch(record: &Record) -> Patch<'_> {
+pub(crate) fn patch(record: &Record) -> Patch<'_> {
     let r = record.result.as_ref();
     let (added, removed) = stats::lines(record);
     Patch {
@@ -111,7 +111,7 @@ fn applied_at(record: &Record) -> Option<String> {
 }
 
 /// The patches whose change reached the tree, by UTC day, newest day first, newest first within it.
-pub fn changelog(records: &[Record]) -> Vec<(String, Vec<Change<'_>>)> {
+pub(crate) fn changelog(records: &[Record]) -> Vec<(String, Vec<Change<'_>>)> {
     let mut applied: Vec<&Record> =
         records.iter().filter(|r| r.result.as_ref().is_some_and(|r| r.outcome == Outcome::Applied)).collect();
     applied.sort_by(|a, b| {
@@ -142,7 +142,7 @@ pub fn changelog(records: &[Record]) -> Vec<(String, Vec<Change<'_>>)> {
 }
 
 /// Patches by state, every state present, and the total.
-pub fn counts(records: &[Record]) -> BTreeMap<&'static str, usize> {
+pub(crate) fn counts(records: &[Record]) -> BTreeMap<&'static str, usize> {
     let mut counts: BTreeMap<&'static str, usize> = State::ALL.iter().map(|s| (s.as_str(), 0)).collect();
     for r in records {
         *counts.entry(r.state.as_str()).or_insert(0) += 1;
@@ -152,7 +152,7 @@ pub fn counts(records: &[Record]) -> BTreeMap<&'static str, usize> {
 }
 
 /// The manifest's bytes.
-pub fn render(env: &str, records: &[Record], stats: &Stats) -> Result<Vec<u8>> {
+pub(crate) fn render(env: &str, records: &[Record], stats: &Stats) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(records.len() * 512 + 4096);
     out.extend_from_slice(b"{\n");
     field(&mut out, "schema", &SCHEMA)?;

@@ -4,14 +4,14 @@
 //! (no clock, sorted orders), then writes only those whose bytes differ ([`write`]), each
 //! atomically; `--check` stops after the comparison.
 
-pub mod archive;
-pub mod index;
-pub mod manifest;
-pub mod md;
-pub mod prune;
-pub mod readme;
-pub mod records;
-pub mod stats;
+pub(crate) mod archive;
+pub(crate) mod index;
+pub(crate) mod manifest;
+pub(crate) mod md;
+pub(crate) mod prune;
+pub(crate) mod readme;
+pub(crate) mod records;
+pub(crate) mod stats;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -22,14 +22,14 @@ use crate::store::{Home, atomic, queue};
 
 /// A file gen-docs means to have on disk.
 #[derive(Debug)]
-pub struct Planned {
+pub(crate) struct Planned {
     pub path: PathBuf,
     pub bytes: Vec<u8>,
 }
 
 /// How a planned file compares with what is on disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Change {
+pub(crate) enum Change {
     Unchanged,
     /// Differs (or is missing): written, or with `--check` would be.
     Changed,
@@ -38,7 +38,7 @@ pub enum Change {
 }
 
 /// Every file gen-docs generates for `env`, with its content.
-pub struct Generated {
+pub(crate) struct Generated {
     pub files: Vec<Planned>,
     /// The temp files the walk saw in the directories it indexed, for [`remove_stale_temps`].
     pub temps: Vec<PathBuf>,
@@ -47,7 +47,7 @@ pub struct Generated {
 /// Every file gen-docs generates for `env`, with its content. The directory walk for INDEX.md
 /// runs on its own thread while the records are read: both mostly wait on the disk. The walk
 /// leaves `results/` to the end, whose sizes the records then give.
-pub fn plan(home: &Home, env: &str, tree: &Path, all: bool) -> Result<Generated> {
+pub(crate) fn plan(home: &Home, env: &str, tree: &Path, all: bool) -> Result<Generated> {
     let dir = home.env_dir(env);
     let results = home.results_dir(env);
     std::thread::scope(|scope| {
@@ -74,7 +74,7 @@ pub fn plan(home: &Home, env: &str, tree: &Path, all: bool) -> Result<Generated>
 
 /// Compare each planned file with the disk and, unless `check`, write the ones that differ: each
 /// atomically, with their flushes overlapped ([`atomic::write_many`]).
-pub fn write(planned: &[Planned], check: bool) -> Result<Vec<Change>> {
+pub(crate) fn write(planned: &[Planned], check: bool) -> Result<Vec<Change>> {
     let changes = planned
         .iter()
         .map(|p| match std::fs::read(&p.path) {
@@ -102,7 +102,7 @@ pub fn write(planned: &[Planned], check: bool) -> Result<Vec<Change>> {
 /// again. Callers hold the environment's gen-docs lock, so no live gen-docs writes them, and this
 /// run's own temps are gone; `except` is a directory where another job may write a file of the
 /// same name (summaries/, where a patch could be called INDEX).
-pub fn remove_stale_temps(generated: &Generated, except: &Path) -> Result<()> {
+pub(crate) fn remove_stale_temps(generated: &Generated, except: &Path) -> Result<()> {
     let targets: HashSet<(&Path, String)> = generated
         .files
         .iter()
@@ -135,7 +135,7 @@ pub fn remove_stale_temps(generated: &Generated, except: &Path) -> Result<()> {
 
 /// The sorted ids of the entries `<id><suffix>` in `dir` that are directories (`dirs`) or not;
 /// temp files and other strangers are not ids. A missing directory has none.
-pub fn ids_in(dir: &Path, suffix: &str, dirs: bool) -> Result<Vec<String>> {
+pub(crate) fn ids_in(dir: &Path, suffix: &str, dirs: bool) -> Result<Vec<String>> {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),

@@ -29,12 +29,18 @@ const PRUNING: &str = ".pruning.";
 
 /// The backups to remove, sorted by id, and how many are kept.
 #[derive(Debug, Default)]
-pub struct Plan {
+pub(crate) struct Plan {
     pub remove: Vec<String>,
     pub kept: usize,
 }
 
-pub fn plan(home: &Home, env: &str, records: &[Record], older_than: Duration, now: DateTime<Utc>) -> Result<Plan> {
+pub(crate) fn plan(
+    home: &Home,
+    env: &str,
+    records: &[Record],
+    older_than: Duration,
+    now: DateTime<Utc>,
+) -> Result<Plan> {
     let backups = ids_in(&home.backups_dir(env), "", true)?;
     let applied: HashMap<&str, &Record> = records
         .iter()
@@ -66,7 +72,7 @@ pub fn plan(home: &Home, env: &str, records: &[Record], older_than: Duration, no
 }
 
 /// Remove the planned backups (and finish any removal a crashed run left).
-pub fn apply(home: &Home, env: &str, plan: &Plan) -> Result<()> {
+pub(crate) fn apply(home: &Home, env: &str, plan: &Plan) -> Result<()> {
     let dir = home.backups_dir(env);
     for id in &plan.remove {
         let from = backup::dir(home, env, id)?;

@@ -10,11 +10,11 @@ use crate::docs::{manifest, md};
 use crate::patch::summary::outcome_name;
 use crate::time::rfc3339;
 
-pub const FILE: &str = "README.md";
+pub(crate) const FILE: &str = "README.md";
 /// How many recent runs "Latest changes" lists.
 const LATEST: usize = 20;
 
-pub struct Input<'a> {
+pub(crate) struct Input<'a> {
     pub env: &'a str,
     pub tree: &'a str,
     pub records: &'a [Record],
@@ -23,7 +23,7 @@ pub struct Input<'a> {
     pub summaries: &'a HashSet<String>,
 }
 
-pub fn render(input: &Input) -> String {
+pub(crate) fn render(input: &Input) -> String {
     let mut out = String::new();
     let counts = manifest::counts(input.records);
     let _ = writeln!(out, "{}\n\n# Environment {}\n", md::MARKER, md::cell(input.env, 64));

@@ -16,7 +16,7 @@ use crate::store::{Home, read};
 
 /// One patch as gen-docs sees it.
 #[derive(Debug, Clone)]
-pub struct Record {
+pub(crate) struct Record {
     pub id: String,
     pub state: State,
     /// What happened when it ran; `None` while it waits.
@@ -28,7 +28,7 @@ pub struct Record {
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct Waiting {
+pub(crate) struct Waiting {
     #[serde(default)]
     pub description: Option<String>,
     #[serde(default)]
@@ -38,17 +38,17 @@ pub struct Waiting {
 }
 
 impl Record {
-    pub fn description(&self) -> Option<&str> {
+    pub(crate) fn description(&self) -> Option<&str> {
         self.result
             .as_ref()
             .map_or(self.waiting.as_ref().and_then(|w| w.description.as_deref()), |r| r.description.as_deref())
     }
 
-    pub fn author(&self) -> Option<&str> {
+    pub(crate) fn author(&self) -> Option<&str> {
         self.result.as_ref().map_or(self.waiting.as_ref().and_then(|w| w.author.as_deref()), |r| r.author.as_deref())
     }
 
-    pub fn received_at(&self) -> Option<DateTime<Utc>> {
+    pub(crate) fn received_at(&self) -> Option<DateTime<Utc>> {
         match &self.result {
             Some(r) => r.received_at.or(Some(r.started_at)),
             None => self.waiting.as_ref().and_then(|w| w.received_at),
@@ -58,7 +58,7 @@ impl Record {
 
 /// Every patch of `env`: those in the queue and those with a result, in arrival order (then id),
 /// so the same store always gives the same list.
-pub fn load(home: &Home, env: &str) -> Result<Vec<Record>> {
+pub(crate) fn load(home: &Home, env: &str) -> Result<Vec<Record>> {
     // Names only: a stat per queue file would double the I/O of a large store.
     let mut states: BTreeMap<String, State> = BTreeMap::new();
     for state in State::ALL {

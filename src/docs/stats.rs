@@ -16,7 +16,7 @@ const TOP_REASONS: usize = 10;
 const REASON_CHARS: usize = 160;
 
 #[derive(Debug, Serialize)]
-pub struct Stats {
+pub(crate) struct Stats {
     /// Patches that have run (have a result).
     pub finished: u64,
     /// Of those, applied or already applied.
@@ -34,7 +34,7 @@ pub struct Stats {
 }
 
 #[derive(Debug, Serialize)]
-pub struct Timing {
+pub(crate) struct Timing {
     pub mean: Option<u64>,
     /// Nearest-rank 95th percentile.
     pub p95: Option<u64>,
@@ -42,13 +42,13 @@ pub struct Timing {
 }
 
 #[derive(Debug, Serialize)]
-pub struct Reason {
+pub(crate) struct Reason {
     pub reason: String,
     pub count: u64,
 }
 
 #[derive(Debug, Default, Serialize)]
-pub struct Author {
+pub(crate) struct Author {
     pub author: String,
     pub patches: u64,
     pub succeeded: u64,
@@ -57,16 +57,16 @@ pub struct Author {
     pub removed: u64,
 }
 
-pub fn succeeded(outcome: Outcome) -> bool {
+pub(crate) fn succeeded(outcome: Outcome) -> bool {
     matches!(outcome, Outcome::Applied | Outcome::AlreadyApplied)
 }
 
 /// Lines added and removed over all of a record's files.
-pub fn lines(record: &Record) -> (u64, u64) {
+pub(crate) fn lines(record: &Record) -> (u64, u64) {
     record.result.as_ref().map_or((0, 0), |r| r.files.iter().fold((0, 0), |(a, d), f| (a + f.added, d + f.removed)))
 }
 
-pub fn compute(records: &[Record]) -> Stats {
+pub(crate) fn compute(records: &[Record]) -> Stats {
     let mut outcomes = BTreeMap::new();
     let mut durations = Vec::new();
     let mut reasons: HashMap<String, u64> = HashMap::new();

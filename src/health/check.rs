@@ -12,13 +12,13 @@ use crate::store::events::Event;
 
 /// `state/health.json`.
 #[derive(Debug, Default, Serialize, Deserialize)]
-pub struct HealthFile {
+pub(crate) struct HealthFile {
     pub checks: BTreeMap<String, CheckState>,
 }
 
 /// What is remembered of one check between runs.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CheckState {
+pub(crate) struct CheckState {
     pub kind: String,
     pub healthy: bool,
     /// Failing probes in a row; the check turns unhealthy when this reaches `fail_after`.
@@ -32,14 +32,14 @@ pub struct CheckState {
 /// A change worth an alert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Change {
+pub(crate) enum Change {
     Down,
     Up,
 }
 
 /// One check's line in the report.
 #[derive(Debug, Clone, Serialize)]
-pub struct CheckReport {
+pub(crate) struct CheckReport {
     pub name: String,
     pub kind: String,
     pub healthy: bool,
@@ -53,7 +53,7 @@ pub struct CheckReport {
 }
 
 /// Probe every check at once, each on its own thread: the run takes as long as the slowest.
-pub fn probe_all(checks: &[&CheckConfig], env: Env) -> Vec<Verdict> {
+pub(crate) fn probe_all(checks: &[&CheckConfig], env: Env) -> Vec<Verdict> {
     std::thread::scope(|s| {
         let handles: Vec<_> = checks.iter().map(|c| s.spawn(move || probe::run(c, env))).collect();
         handles
@@ -66,7 +66,7 @@ pub fn probe_all(checks: &[&CheckConfig], env: Env) -> Vec<Verdict> {
 }
 
 /// Fold a verdict into the check's state; returns the report line.
-pub fn record(state: &mut HealthFile, check: &CheckConfig, verdict: Verdict, now: Time) -> CheckReport {
+pub(crate) fn record(state: &mut HealthFile, check: &CheckConfig, verdict: Verdict, now: Time) -> CheckReport {
     let fail_after = check.fail_after.unwrap_or(1).max(1);
     let kind = check.kinds().first().copied().unwrap_or("").to_string();
     let entry = state.checks.entry(check.name.clone()).or_insert_with(|| CheckState {
@@ -106,7 +106,7 @@ pub fn record(state: &mut HealthFile, check: &CheckConfig, verdict: Verdict, now
 /// Give each of `checks` that has no remembered state (a new check, or health.json lost or set
 /// aside) the last change the audit log holds for it, so a check already reported down is not
 /// reported down again. Returns whether any check lacked state (whether `history` was needed).
-pub fn seed(state: &mut HealthFile, checks: &[&CheckConfig], history: impl FnOnce() -> Vec<Event>) -> bool {
+pub(crate) fn seed(state: &mut HealthFile, checks: &[&CheckConfig], history: impl FnOnce() -> Vec<Event>) -> bool {
     let missing: Vec<_> = checks.iter().filter(|c| !state.checks.contains_key(&c.name)).collect();
     if missing.is_empty() {
         return false;
@@ -136,12 +136,12 @@ pub fn seed(state: &mut HealthFile, checks: &[&CheckConfig], history: impl FnOnc
 }
 
 /// Forget checks runner.toml no longer defines.
-pub fn prune(state: &mut HealthFile, checks: &[CheckConfig]) {
+pub(crate) fn prune(state: &mut HealthFile, checks: &[CheckConfig]) {
     state.checks.retain(|name, _| checks.iter().any(|c| &c.name == name));
 }
 
 /// The Slack text for a change.
-pub fn alert_text(report: &CheckReport) -> String {
+pub(crate) fn alert_text(report: &CheckReport) -> String {
     match report.changed {
         Some(Change::Down) => format!(":red_circle: check `{}` is down: {}", report.name, report.message),
         _ => format!(":large_green_circle: check `{}` is healthy again: {}", report.name, report.message),

@@ -10,7 +10,7 @@ use crate::config::ComponentConfig;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Circuit {
+pub(crate) enum Circuit {
     /// Restarts allowed within the budget.
     #[default]
     Closed,
@@ -21,7 +21,7 @@ pub enum Circuit {
 }
 
 impl Circuit {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Circuit::Closed => "closed",
             Circuit::Open => "open",
@@ -33,7 +33,7 @@ impl Circuit {
 /// What is remembered of one component between runs (`state/watchdog.json`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
-pub struct ComponentState {
+pub(crate) struct ComponentState {
     pub state: Circuit,
     pub healthy: bool,
     /// The process the watchdog last started, and its start time (clock ticks after boot): the
@@ -56,7 +56,7 @@ pub struct ComponentState {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decision {
+pub(crate) enum Decision {
     /// Healthy and closed (or healthy, but not yet up `start_secs`).
     Nothing,
     /// Healthy again, up at least `start_secs`, after the circuit was open or half-open: close it.
@@ -75,7 +75,7 @@ pub enum Decision {
 
 /// What this cycle saw of a component.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Seen {
+pub(crate) struct Seen {
     /// Its check passed (and its limits held).
     pub healthy: bool,
     /// The process the watchdog started has been up `start_secs`, or it started none.
@@ -85,14 +85,14 @@ pub struct Seen {
 }
 
 /// Starts within `window` before `now`.
-pub fn recent(state: &ComponentState, config: &ComponentConfig, now: Time) -> Vec<Time> {
+pub(crate) fn recent(state: &ComponentState, config: &ComponentConfig, now: Time) -> Vec<Time> {
     let since = now.minus(config.window());
     state.restart_times.iter().copied().filter(|t| *t > since).collect()
 }
 
 /// When the window next has room for a start: `now` if it has room already, else when enough
 /// of its oldest starts have left it.
-pub fn room_at(state: &ComponentState, config: &ComponentConfig, now: Time) -> Time {
+pub(crate) fn room_at(state: &ComponentState, config: &ComponentConfig, now: Time) -> Time {
     let mut recent = recent(state, config, now);
     let max = config.max_restarts() as usize;
     if recent.len() < max {
@@ -103,7 +103,7 @@ pub fn room_at(state: &ComponentState, config: &ComponentConfig, now: Time) -> T
 }
 
 /// The wait after the `n`th restart in the window: `backoff`, doubled each time, capped at the window.
-pub fn backoff_after(config: &ComponentConfig, n: usize) -> std::time::Duration {
+pub(crate) fn backoff_after(config: &ComponentConfig, n: usize) -> std::time::Duration {
     if n == 0 {
         return std::time::Duration::ZERO;
     }
@@ -115,7 +115,7 @@ pub fn backoff_after(config: &ComponentConfig, n: usize) -> std::time::Duration 
 /// window ever holds more than `max_restarts` starts. A request (Slack's /restart-runner) skips
 /// the backoff and, on an open circuit, the cooldown; with no room in the window it is refused
 /// and the decision is the one without it — a request never changes the circuit by itself.
-pub fn decide(state: &ComponentState, config: &ComponentConfig, now: Time, seen: Seen) -> Decision {
+pub(crate) fn decide(state: &ComponentState, config: &ComponentConfig, now: Time, seen: Seen) -> Decision {
     let room = room_at(state, config, now) <= now;
     let requested = seen.requested && room;
     let trial = state.state != Circuit::Closed;

@@ -16,7 +16,7 @@ use crate::store::fs::ensure_dir;
 /// Start `argv` in a new session (so its process group is its own and it outlives us), stdin
 /// from /dev/null, stdout and stderr appended to `log`. Returns the child, to notice an early
 /// exit, and its identity.
-pub fn start_detached(
+pub(crate) fn start_detached(
     argv: &[String],
     cwd: &Path,
     log: &Path,
@@ -49,13 +49,13 @@ pub fn start_detached(
     Ok((child, id))
 }
 
-pub use crate::subprocess::Finished;
+pub(crate) use crate::subprocess::Finished;
 
 /// Output kept from a probe's or stop's command.
 const OUTPUT_LIMIT: usize = 4096;
 
 /// Run `argv` to completion in its own process group; after `timeout`, KILL the whole group.
-pub fn run_with_timeout(argv: &[String], cwd: &Path, timeout: Duration) -> Result<Finished> {
+pub(crate) fn run_with_timeout(argv: &[String], cwd: &Path, timeout: Duration) -> Result<Finished> {
     let (program, args) = argv.split_first().context("command is empty")?;
     let mut cmd = Command::new(program);
     cmd.args(args).current_dir(cwd);

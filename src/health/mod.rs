@@ -1,13 +1,13 @@
 //! Probes (`health-check`) and the restart state machine (`watchdog`).
 
-pub mod check;
-pub mod circuit;
-pub mod launch;
-pub mod ping;
-pub mod probe;
-pub mod procfs;
-pub mod state;
-pub mod watchdog;
+pub(crate) mod check;
+pub(crate) mod circuit;
+pub(crate) mod launch;
+pub(crate) mod ping;
+pub(crate) mod probe;
+pub(crate) mod procfs;
+pub(crate) mod state;
+pub(crate) mod watchdog;
 
 use anyhow::{Result, bail};
 
@@ -19,7 +19,12 @@ pub(crate) fn warn(text: &str) {
 
 /// The items `names` picks (all when empty), in config order; an unknown name is an error that
 /// lists the known ones. `what` is `check` or `component`.
-pub fn select<'a, T>(items: &'a [T], names: &[String], name_of: fn(&T) -> &str, what: &str) -> Result<Vec<&'a T>> {
+pub(crate) fn select<'a, T>(
+    items: &'a [T],
+    names: &[String],
+    name_of: fn(&T) -> &str,
+    what: &str,
+) -> Result<Vec<&'a T>> {
     for name in names {
         if !items.iter().any(|i| name_of(i) == name) {
             let known: Vec<_> = items.iter().map(name_of).collect();

@@ -5,7 +5,7 @@
 use crate::config::Settings;
 
 #[derive(Debug)]
-pub struct Ping {
+pub(crate) struct Ping {
     url: Option<String>,
     timeout: std::time::Duration,
     /// Why the configured URL could not be read (its file missing or empty): the checks still
@@ -16,7 +16,7 @@ pub struct Ping {
 impl Ping {
     /// Read the configured URL. A file configured but unreadable is a warning now and the run's
     /// error at the end, never a reason to skip the checks.
-    pub fn new(settings: &Settings) -> Ping {
+    pub(crate) fn new(settings: &Settings) -> Ping {
         let health = &settings.config.health;
         let (url, problem) = match health.ping_url().resolve() {
             Ok(url) => (url, None),
@@ -29,12 +29,12 @@ impl Ping {
     }
 
     /// The reason the URL could not be read, once the run is over.
-    pub fn take_problem(&mut self) -> Option<anyhow::Error> {
+    pub(crate) fn take_problem(&mut self) -> Option<anyhow::Error> {
         self.problem.take()
     }
 
     /// GET `<url>/<suffix>`; a failure is a warning on stderr, never the run's failure.
-    pub fn send(&self, suffix: &str) {
+    pub(crate) fn send(&self, suffix: &str) {
         let Some(url) = &self.url else { return };
         let target = format!("{}/{suffix}", url.trim_end_matches('/'));
         let outcome = crate::notify::agent(self.timeout).get(&target).call();

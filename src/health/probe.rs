@@ -27,7 +27,7 @@ const BODY_LIMIT: u64 = 1 << 20;
 
 /// One probe's verdict.
 #[derive(Debug, Clone, Serialize)]
-pub struct Verdict {
+pub(crate) struct Verdict {
     pub ok: bool,
     pub message: String,
     pub duration_ms: u64,
@@ -35,14 +35,14 @@ pub struct Verdict {
 
 /// What probes need besides the check itself.
 #[derive(Debug, Clone, Copy)]
-pub struct Env<'a> {
+pub(crate) struct Env<'a> {
     pub settings: &'a Settings,
     pub home: &'a Home,
 }
 
 impl Env<'_> {
     /// The config file's directory: where operator commands run.
-    pub fn base_dir(&self) -> PathBuf {
+    pub(crate) fn base_dir(&self) -> PathBuf {
         match self.settings.source.as_deref().and_then(Path::parent) {
             Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
             _ => PathBuf::from("."),
@@ -51,7 +51,7 @@ impl Env<'_> {
 }
 
 /// Probe `check` once.
-pub fn run(check: &CheckConfig, env: Env) -> Verdict {
+pub(crate) fn run(check: &CheckConfig, env: Env) -> Verdict {
     let started = Instant::now();
     let result = if let Some(url) = &check.http {
         http(check, url)
@@ -204,7 +204,7 @@ fn live(pid: u32) -> Result<(), String> {
 
 /// A live (not zombie) process whose family (it and, when it leads a process group, every
 /// member) stays within the memory and CPU limits. Shared with the watchdog's component limits.
-pub fn process_limits(pid: u32, max_rss: Option<Size>, max_cpu: Option<f64>) -> Outcome {
+pub(crate) fn process_limits(pid: u32, max_rss: Option<Size>, max_cpu: Option<f64>) -> Outcome {
     live(pid)?;
     let rss = procfs::family_rss(pid).ok_or_else(|| format!("process {pid} exited"))?;
     let mut message = format!("pid {pid}, {} resident", human_bytes(rss));
@@ -243,7 +243,7 @@ fn heartbeat(check: &CheckConfig, beat: &str, home: &Home) -> Outcome {
 }
 
 /// `apply-patch` names a runner job; anything with a `/` is a file.
-pub fn is_job_name(beat: &str) -> bool {
+pub(crate) fn is_job_name(beat: &str) -> bool {
     !beat.contains('/')
 }
 
@@ -309,7 +309,7 @@ fn command_probe(check: &CheckConfig, command: &str, cwd: &Path) -> Outcome {
 }
 
 /// `1.5 GiB`, `312 MiB`, `80 KiB`: sizes for people.
-pub fn human_bytes(n: u64) -> String {
+pub(crate) fn human_bytes(n: u64) -> String {
     let mut value = n as f64;
     for unit in ["B", "KiB", "MiB", "GiB"] {
         if value < 1024.0 {

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 /// A pid and the start time that makes it unambiguous.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Identity {
+pub(crate) struct Identity {
     pub pid: u32,
     /// Clock ticks after boot at which the process started.
     pub start_ticks: u64,
@@ -22,7 +22,7 @@ pub struct Identity {
 
 /// One reading of /proc/<pid>/stat.
 #[derive(Debug, Clone, Copy)]
-pub struct Stat {
+pub(crate) struct Stat {
     /// `R`, `S`, `D`, `Z`, `T`, …
     pub state: char,
     pub pgrp: i32,
@@ -33,7 +33,7 @@ pub struct Stat {
 
 impl Stat {
     /// Read /proc/<pid>/stat; `None` when there is no such process.
-    pub fn read(pid: u32) -> Option<Stat> {
+    pub(crate) fn read(pid: u32) -> Option<Stat> {
         Stat::parse(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
     }
 
@@ -53,18 +53,18 @@ impl Stat {
     }
 
     /// A zombie has exited and only waits to be reaped; a dead task (`X`) is on its way out.
-    pub fn alive(&self) -> bool {
+    pub(crate) fn alive(&self) -> bool {
         !matches!(self.state, 'Z' | 'X' | 'x')
     }
 }
 
 /// The process `id` names, if it is still that process and has not exited.
-pub fn alive(id: Identity) -> bool {
+pub(crate) fn alive(id: Identity) -> bool {
     Stat::read(id.pid).is_some_and(|s| s.alive() && s.start_ticks == id.start_ticks)
 }
 
 /// Resident memory in bytes (VmRSS in /proc/<pid>/status).
-pub fn rss_bytes(pid: u32) -> Option<u64> {
+pub(crate) fn rss_bytes(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
@@ -81,12 +81,12 @@ fn every_process() -> impl Iterator<Item = (u32, Stat)> {
 
 /// The live process `pid` and, when it leads a process group, every live member of that group:
 /// what a component is, for its limits (a `sh -c` leader is small; its children are not).
-pub fn family(pid: u32) -> Vec<(u32, Stat)> {
+pub(crate) fn family(pid: u32) -> Vec<(u32, Stat)> {
     every_process().filter(|(p, s)| *p == pid || s.pgrp == pid as i32).collect()
 }
 
 /// Resident memory of [`family`], summed; `None` when the process is gone.
-pub fn family_rss(pid: u32) -> Option<u64> {
+pub(crate) fn family_rss(pid: u32) -> Option<u64> {
     let members = family(pid);
     if !members.iter().any(|(p, _)| *p == pid) {
         return None;
@@ -96,7 +96,7 @@ pub fn family_rss(pid: u32) -> Option<u64> {
 
 /// CPU use of [`family`] in percent of one core, measured over `over`; a member that starts
 /// during the sample counts with all it used. `None` when the process is gone by the end.
-pub fn family_cpu_percent(pid: u32, over: Duration) -> Option<f64> {
+pub(crate) fn family_cpu_percent(pid: u32, over: Duration) -> Option<f64> {
     let before: std::collections::HashMap<u32, Stat> = family(pid).into_iter().collect();
     let leader = *before.get(&pid)?;
     let started = Instant::now();
@@ -117,7 +117,7 @@ pub fn family_cpu_percent(pid: u32, over: Duration) -> Option<f64> {
 }
 
 /// How long the process `id` names has been running; `None` when it is not that process.
-pub fn age(id: Identity) -> Option<Duration> {
+pub(crate) fn age(id: Identity) -> Option<Duration> {
     let stat = Stat::read(id.pid).filter(|s| s.alive() && s.start_ticks == id.start_ticks)?;
     let uptime: f64 = std::fs::read_to_string("/proc/uptime").ok()?.split_whitespace().next()?.parse().ok()?;
     let started = stat.start_ticks as f64 / clock_ticks_per_sec();
@@ -126,7 +126,7 @@ pub fn age(id: Identity) -> Option<Duration> {
 
 /// Whether the process runs `pattern`: a substring of its executable's path or of its command
 /// line (arguments joined by spaces). For a pidfile nobody recorded a start time for.
-pub fn runs(pid: u32, pattern: &str) -> Result<(), String> {
+pub(crate) fn runs(pid: u32, pattern: &str) -> Result<(), String> {
     let exe = std::fs::read_link(format!("/proc/{pid}/exe")).map(|p| p.display().to_string()).unwrap_or_default();
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
     let cmdline = String::from_utf8_lossy(&cmdline).split('\0').filter(|a| !a.is_empty()).collect::<Vec<_>>().join(" ");
@@ -140,7 +140,7 @@ pub fn runs(pid: u32, pattern: &str) -> Result<(), String> {
 /// Whether the environment the process `pid` started with has a variable starting with
 /// `prefix` (`NAME=` and the start of a value). Only this user's processes are readable, which
 /// is all the watchdog can have started.
-pub fn env_starts_with(pid: u32, prefix: &str) -> bool {
+pub(crate) fn env_starts_with(pid: u32, prefix: &str) -> bool {
     std::fs::read(format!("/proc/{pid}/environ"))
         .is_ok_and(|env| env.split(|b| *b == 0).any(|v| v.starts_with(prefix.as_bytes())))
 }
@@ -148,7 +148,7 @@ pub fn env_starts_with(pid: u32, prefix: &str) -> bool {
 /// The process group holding a live process whose environment has `entry` (`NAME=value`), as
 /// the identity of its leader: how a run finds what a killed run started before it could write
 /// the pid down.
-pub fn find_by_env(entry: &str) -> Option<Identity> {
+pub(crate) fn find_by_env(entry: &str) -> Option<Identity> {
     let (pid, stat) = every_process().find(|(pid, _)| {
         std::fs::read(format!("/proc/{pid}/environ"))
             .is_ok_and(|env| env.split(|b| *b == 0).any(|v| v == entry.as_bytes()))
@@ -167,7 +167,7 @@ fn clock_ticks_per_sec() -> f64 {
 }
 
 /// The pid a pidfile holds.
-pub fn read_pidfile(path: &Path) -> Result<u32> {
+pub(crate) fn read_pidfile(path: &Path) -> Result<u32> {
     let text = std::fs::read_to_string(path).with_context(|| format!("could not read pidfile {}", path.display()))?;
     match text.trim().parse::<u32>() {
         Ok(pid) if pid > 1 => Ok(pid),
@@ -176,7 +176,7 @@ pub fn read_pidfile(path: &Path) -> Result<u32> {
 }
 
 /// The identity of a live process by pid, as of now.
-pub fn identify(pid: u32) -> Option<Identity> {
+pub(crate) fn identify(pid: u32) -> Option<Identity> {
     Stat::read(pid).filter(Stat::alive).map(|s| Identity { pid, start_ticks: s.start_ticks })
 }
 
@@ -196,7 +196,7 @@ fn group_remains(id: Identity) -> bool {
 /// The pids no state file can make the watchdog signal, whatever it says: 0 and 1 (as a group,
 /// `kill(0)` is our own group and `kill(-1)` every process we may signal), our own process and
 /// group, and numbers the kernel never hands out.
-pub fn may_signal(pid: u32) -> Result<()> {
+pub(crate) fn may_signal(pid: u32) -> Result<()> {
     let own_group = rustix::process::getpgrp().as_raw_nonzero().get() as u32;
     let why = if pid <= 1 {
         "it is not a process group the watchdog can have started"
@@ -218,7 +218,7 @@ fn pid_max() -> u32 {
 /// TERM the process group `id` leads, wait up to `grace`, then KILL what is left. Touches
 /// nothing unless the group is still the one `id` started and [`may_signal`] allows its number;
 /// returns whether anything was signalled.
-pub fn stop_group(id: Identity, grace: Duration) -> Result<bool> {
+pub(crate) fn stop_group(id: Identity, grace: Duration) -> Result<bool> {
     may_signal(id.pid)?;
     if !group_remains(id) {
         return Ok(false);

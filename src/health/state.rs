@@ -14,24 +14,24 @@ use crate::time::rfc3339;
 /// A UTC instant written the one way runner writes times (RFC 3339, milliseconds, `Z`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct Time(#[serde(with = "rfc3339")] pub DateTime<Utc>);
+pub(crate) struct Time(#[serde(with = "rfc3339")] pub DateTime<Utc>);
 
 impl Time {
-    pub fn now() -> Time {
+    pub(crate) fn now() -> Time {
         Time(Utc::now())
     }
     /// `self + d`, saturating (a config may say `window = "100000w"`).
-    pub fn plus(self, d: std::time::Duration) -> Time {
+    pub(crate) fn plus(self, d: std::time::Duration) -> Time {
         let later = chrono::Duration::from_std(d).ok().and_then(|d| self.0.checked_add_signed(d));
         Time(later.unwrap_or(DateTime::<Utc>::MAX_UTC))
     }
     /// `self - d`, saturating.
-    pub fn minus(self, d: std::time::Duration) -> Time {
+    pub(crate) fn minus(self, d: std::time::Duration) -> Time {
         let earlier = chrono::Duration::from_std(d).ok().and_then(|d| self.0.checked_sub_signed(d));
         Time(earlier.unwrap_or(DateTime::<Utc>::MIN_UTC))
     }
     /// Seconds from `self` until `later` (0 if `later` is earlier).
-    pub fn secs_until(self, later: Time) -> u64 {
+    pub(crate) fn secs_until(self, later: Time) -> u64 {
         (later.0 - self.0).num_seconds().max(0) as u64
     }
 }
@@ -40,7 +40,7 @@ impl Time {
 /// different version, edited by hand) or is a directory is set aside as `<file>.bad` and
 /// replaced by the default, with a warning, so a monitor never stops monitoring over its own
 /// bookkeeping.
-pub fn load<T: DeserializeOwned + Default>(path: &Path) -> Result<T> {
+pub(crate) fn load<T: DeserializeOwned + Default>(path: &Path) -> Result<T> {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(T::default()),

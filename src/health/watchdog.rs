@@ -29,7 +29,7 @@ use crate::store::{Home, atomic};
 /// What this cycle did to one component (`as_str` is also its JSON form).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Action {
+pub(crate) enum Action {
     None,
     Restarted,
     RestartFailed,
@@ -43,7 +43,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Action::None => "none",
             Action::Restarted => "restarted",
@@ -59,7 +59,7 @@ impl Action {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct ComponentReport {
+pub(crate) struct ComponentReport {
     pub name: String,
     pub state: Circuit,
     pub healthy: bool,
@@ -71,23 +71,23 @@ pub struct ComponentReport {
 
 /// `state/watchdog.json`.
 #[derive(Debug, Default, Serialize, Deserialize)]
-pub struct WatchdogFile {
+pub(crate) struct WatchdogFile {
     pub components: std::collections::BTreeMap<String, ComponentState>,
 }
 
 /// The environment variable every started component gets, holding its start's token (see
 /// [`ComponentState::pending_start`]).
-pub const START_VAR: &str = "RUNNER_WATCHDOG_START";
+pub(crate) const START_VAR: &str = "RUNNER_WATCHDOG_START";
 
 /// The start of the [`START_VAR`] entry in the environment of every process started for
 /// `component` (its tokens are `<component>.<watchdog pid>.<time>`; names hold no dot).
-pub fn started_for(component: &str) -> String {
+pub(crate) fn started_for(component: &str) -> String {
     format!("{START_VAR}={component}.")
 }
 
 /// The live process in `component`'s pidfile, if the watchdog started it for that component:
 /// how a run whose state was lost (set aside as unreadable) still knows its own instance.
-pub fn pidfile_instance(home: &Home, component: &ComponentConfig) -> Option<Identity> {
+pub(crate) fn pidfile_instance(home: &Home, component: &ComponentConfig) -> Option<Identity> {
     let pid = procfs::read_pidfile(&home.root().join(component.pidfile())).ok()?;
     procfs::identify(pid).filter(|_| procfs::env_starts_with(pid, &started_for(&component.name)))
 }
@@ -95,7 +95,7 @@ pub fn pidfile_instance(home: &Home, component: &ComponentConfig) -> Option<Iden
 /// `state/watchdog.json` as the cycles change it: each [`Journal::record`] writes the whole
 /// file atomically, so what the threads have done so far is on disk before they act further.
 #[derive(Debug)]
-pub struct Journal {
+pub(crate) struct Journal {
     path: PathBuf,
     file: Mutex<WatchdogFile>,
     /// False for `--dry-run`, which writes nothing.
@@ -103,17 +103,17 @@ pub struct Journal {
 }
 
 impl Journal {
-    pub fn new(path: PathBuf, file: WatchdogFile, write: bool) -> Journal {
+    pub(crate) fn new(path: PathBuf, file: WatchdogFile, write: bool) -> Journal {
         Journal { path, file: Mutex::new(file), write }
     }
 
     /// The remembered state of `name` (the default for a component never seen).
-    pub fn get(&self, name: &str) -> ComponentState {
+    pub(crate) fn get(&self, name: &str) -> ComponentState {
         self.lock().components.get(name).cloned().unwrap_or_default()
     }
 
     /// Remember `state` for `name`, on disk before this returns.
-    pub fn record(&self, name: &str, state: &ComponentState) -> Result<()> {
+    pub(crate) fn record(&self, name: &str, state: &ComponentState) -> Result<()> {
         if !self.write {
             return Ok(());
         }
@@ -122,7 +122,7 @@ impl Journal {
         atomic::write_json(&self.path, &*file)
     }
 
-    pub fn into_file(self) -> WatchdogFile {
+    pub(crate) fn into_file(self) -> WatchdogFile {
         self.file.into_inner().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -161,7 +161,7 @@ fn ours(state: &ComponentState) -> Option<Identity> {
 /// A restart asked for from Slack (`/restart-runner <component>`), as the webhook writes it.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
-pub struct Request {
+pub(crate) struct Request {
     pub requested_by: Option<String>,
     pub time: Option<String>,
 }
@@ -169,7 +169,7 @@ pub struct Request {
 impl Request {
     /// The request file for `name`, if there is one. An unreadable body still counts as a
     /// request: the file's presence is the request.
-    pub fn take(home: &Home, name: &str) -> Option<Request> {
+    pub(crate) fn take(home: &Home, name: &str) -> Option<Request> {
         let bytes = std::fs::read(request_path(home, name)).ok()?;
         Some(serde_json::from_slice(&bytes).unwrap_or_default())
     }
@@ -183,13 +183,13 @@ impl Request {
     }
 }
 
-pub fn request_path(home: &Home, name: &str) -> PathBuf {
+pub(crate) fn request_path(home: &Home, name: &str) -> PathBuf {
     home.restart_requests_dir().join(name)
 }
 
 /// Everything a component's cycle needs.
 #[derive(Debug, Clone, Copy)]
-pub struct Cycle<'a> {
+pub(crate) struct Cycle<'a> {
     pub env: Env<'a>,
     pub dry_run: bool,
     pub journal: &'a Journal,
@@ -199,7 +199,7 @@ impl Cycle<'_> {
     /// Run one cycle for `component`, starting from `state`. Returns the new state and report
     /// even when recording something failed (the audit log, an alert, the request file): what
     /// was done to processes must be remembered, so the error comes back beside them.
-    pub fn run(
+    pub(crate) fn run(
         &self,
         component: &ComponentConfig,
         check: &CheckConfig,

@@ -22,12 +22,12 @@ use crate::sign::now_unix;
 use crate::store::events::{self, Event};
 use crate::store::{Home, fs::sync_dir};
 
-pub type Reply = Result<Response, Response>;
+pub(crate) type Reply = Result<Response, Response>;
 
 /// Patches with the same id are checked and written one at a time; ids hash onto these.
 const ID_STRIPES: usize = 64;
 
-pub struct App {
+pub(crate) struct App {
     pub settings: Settings,
     pub home: Home,
     pub auth: Auth,
@@ -50,7 +50,7 @@ pub struct App {
 }
 
 impl App {
-    pub fn new(settings: Settings, local: SocketAddr) -> Result<App> {
+    pub(crate) fn new(settings: Settings, local: SocketAddr) -> Result<App> {
         let server = &settings.config.server;
         let base_url = match &server.public_url {
             Some(url) => url.trim_end_matches('/').to_string(),
@@ -81,7 +81,7 @@ impl App {
     }
 
     /// Answer one request and count it.
-    pub fn handle(&self, req: &Request) -> Response {
+    pub(crate) fn handle(&self, req: &Request) -> Response {
         let route = route_of(&req.path);
         let res = self.dispatch(route, req).unwrap_or_else(|e| e);
         self.metrics.observe(route, res.status);
@@ -91,7 +91,7 @@ impl App {
     /// Judge a request by its head, before its body is read: a `POST /webhook` without a
     /// credential, or with a wrong bearer token, is refused without reading (or buffering) the
     /// body; such a refusal spends the client's anonymous bucket. Signatures need the body.
-    pub fn admit(&self, req: &Request) -> Result<(), Response> {
+    pub(crate) fn admit(&self, req: &Request) -> Result<(), Response> {
         let route = route_of(&req.path);
         if (route, req.method.as_str()) != ("/webhook", "POST") {
             return Ok(());
@@ -105,12 +105,12 @@ impl App {
     }
 
     /// Who the request is from (see `forwarded`).
-    pub fn client_of(&self, req: &Request) -> IpAddr {
+    pub(crate) fn client_of(&self, req: &Request) -> IpAddr {
         forwarded::client_of(req, &self.settings.config.server.trusted_proxies)
     }
 
     /// Whether `peer` is a proxy whose forwarded client address is believed.
-    pub fn trusts(&self, peer: IpAddr) -> bool {
+    pub(crate) fn trusts(&self, peer: IpAddr) -> bool {
         forwarded::is_trusted(&self.settings.config.server.trusted_proxies, peer)
     }
 
@@ -159,7 +159,7 @@ impl App {
 
     /// A webhook answer held until its patch settles, when the poster asked to wait. Called
     /// after the request's handling permit is given back: a held answer takes no permit.
-    pub fn hold(&self, req: &Request, res: Response) -> Response {
+    pub(crate) fn hold(&self, req: &Request, res: Response) -> Response {
         wait::hold(self, req, res)
     }
 
@@ -172,7 +172,7 @@ impl App {
     }
 
     /// The lock that serialises intake of one patch id.
-    pub fn id_stripe(&self, env: &str, id: &str) -> &Mutex<()> {
+    pub(crate) fn id_stripe(&self, env: &str, id: &str) -> &Mutex<()> {
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();
         (env, id).hash(&mut h);
@@ -207,6 +207,6 @@ fn route_of(path: &str) -> &'static str {
 
 /// An unexpected failure (I/O, a corrupt file): 500 with the error chain, which names files
 /// but never secrets or bodies.
-pub fn internal(err: anyhow::Error) -> Response {
+pub(crate) fn internal(err: anyhow::Error) -> Response {
     Response::error(500, format!("{err:#}"), None)
 }

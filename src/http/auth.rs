@@ -13,14 +13,14 @@ use crate::sign::{MAX_SKEW_SECS, check_timestamp, mac, signature_matches};
 /// and does not depend on the token's length.
 const BEARER_KEY: &[u8] = b"runner bearer token comparison";
 
-pub struct Auth {
+pub(crate) struct Auth {
     token_mac: Option<Vec<u8>>,
     hmac_secret: Option<Vec<u8>>,
 }
 
 /// How a request proved itself.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Proof {
+pub(crate) enum Proof {
     /// No secret is configured (loopback only).
     Open,
     Bearer,
@@ -31,13 +31,13 @@ pub enum Proof {
 /// An accepted signature: `key` names it (lower-case hex), `expires` is the Unix second from
 /// which a replay of it would be refused anyway (its timestamp out of the window).
 #[derive(Debug, PartialEq, Eq)]
-pub struct Signed {
+pub(crate) struct Signed {
     pub key: String,
     pub expires: i64,
 }
 
 impl Auth {
-    pub fn from_config(server: &ServerConfig) -> Result<Auth> {
+    pub(crate) fn from_config(server: &ServerConfig) -> Result<Auth> {
         let token = server.token().resolve()?;
         Ok(Auth {
             token_mac: token.map(|t| mac(BEARER_KEY, &[t.as_bytes()]).finalize().into_bytes().to_vec()),
@@ -46,13 +46,13 @@ impl Auth {
     }
 
     /// True when no secret is configured: anyone who can connect may post.
-    pub fn is_open(&self) -> bool {
+    pub(crate) fn is_open(&self) -> bool {
         self.token_mac.is_none() && self.hmac_secret.is_none()
     }
 
     /// Check whichever credential the request carries; a wrong one is refused even if another
     /// scheme would have been possible. `now` is Unix seconds.
-    pub fn check(&self, req: &Request, now: i64) -> Result<Proof, Response> {
+    pub(crate) fn check(&self, req: &Request, now: i64) -> Result<Proof, Response> {
         if self.is_open() {
             return Ok(Proof::Open);
         }
@@ -110,7 +110,7 @@ impl Auth {
     /// Judge a request by its head alone, before its body is read, where the scheme allows: a
     /// bearer token is checked now, and a request with no credential is refused now. `Ok` means
     /// the body is worth reading (a good token, or a signature, which needs the body).
-    pub fn check_head(&self, req: &Request, now: i64) -> Result<(), Response> {
+    pub(crate) fn check_head(&self, req: &Request, now: i64) -> Result<(), Response> {
         let signed = req.header("x-runner-signature").is_some() || req.header("x-hub-signature-256").is_some();
         if req.header("authorization").is_none() && signed {
             return Ok(());

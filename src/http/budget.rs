@@ -8,25 +8,25 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 /// Connections held per client address, each address capped at `per_client`.
-pub struct Shares {
+pub(crate) struct Shares {
     per_client: usize,
     held: Mutex<HashMap<IpAddr, usize>>,
 }
 
 /// One connection (or one proxied request) counted against its client's share; it may move to
 /// the connection's thread.
-pub struct Share {
+pub(crate) struct Share {
     shares: Arc<Shares>,
     client: IpAddr,
 }
 
 impl Shares {
-    pub fn new(per_client: usize) -> Shares {
+    pub(crate) fn new(per_client: usize) -> Shares {
         Shares { per_client: per_client.max(1), held: Mutex::new(HashMap::new()) }
     }
 
     /// Count one more for `client`, or `None` when it already holds its whole share.
-    pub fn claim(self: &Arc<Self>, client: IpAddr) -> Option<Share> {
+    pub(crate) fn claim(self: &Arc<Self>, client: IpAddr) -> Option<Share> {
         let mut held = self.held.lock().unwrap();
         let n = held.entry(client).or_insert(0);
         if *n >= self.per_client {
@@ -52,23 +52,23 @@ impl Drop for Share {
 /// Bytes of request bodies that may be held at once. A body's announced length is reserved
 /// before its first byte is read, so a thousand half-sent bodies cost their reservations, not
 /// a thousand buffers growing toward `max_body_bytes`.
-pub struct BodyBudget {
+pub(crate) struct BodyBudget {
     max: usize,
     used: Mutex<usize>,
 }
 
-pub struct Reserved<'a> {
+pub(crate) struct Reserved<'a> {
     budget: &'a BodyBudget,
     bytes: usize,
 }
 
 impl BodyBudget {
-    pub fn new(max: usize) -> BodyBudget {
+    pub(crate) fn new(max: usize) -> BodyBudget {
         BodyBudget { max, used: Mutex::new(0) }
     }
 
     /// Reserve `bytes`, or `None` when that would pass the budget. An empty body needs nothing.
-    pub fn reserve(&self, bytes: usize) -> Option<Reserved<'_>> {
+    pub(crate) fn reserve(&self, bytes: usize) -> Option<Reserved<'_>> {
         let mut used = self.used.lock().unwrap();
         if bytes > 0 && used.saturating_add(bytes) > self.max {
             return None;

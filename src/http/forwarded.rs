@@ -9,14 +9,14 @@ use std::net::IpAddr;
 use crate::config::net::IpNet;
 use crate::http::wire::Request;
 
-pub fn is_trusted(trusted: &[IpNet], peer: IpAddr) -> bool {
+pub(crate) fn is_trusted(trusted: &[IpNet], peer: IpAddr) -> bool {
     trusted.iter().any(|net| net.contains(peer))
 }
 
 /// The client a request is from. From a trusted peer: `CF-Connecting-IP`, else the nearest
 /// address in `X-Forwarded-For` that is not itself a trusted proxy (the ones to its left were
 /// written by whoever the client is, and prove nothing); anything unreadable stops the walk.
-pub fn client_of(req: &Request, trusted: &[IpNet]) -> IpAddr {
+pub(crate) fn client_of(req: &Request, trusted: &[IpNet]) -> IpAddr {
     if !is_trusted(trusted, req.remote) {
         return req.remote;
     }

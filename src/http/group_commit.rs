@@ -18,16 +18,16 @@ const BATCH: usize = 1024;
 /// An item and where to say whether its batch committed.
 type Job<T> = (T, SyncSender<Result<(), String>>);
 
-pub struct GroupCommit<T> {
+pub(crate) struct GroupCommit<T> {
     sender: Mutex<Sender<Job<T>>>,
 }
 
 /// A submitted item's place in its batch: wait on it for the outcome.
-pub struct Ticket(Option<Receiver<Result<(), String>>>);
+pub(crate) struct Ticket(Option<Receiver<Result<(), String>>>);
 
 impl<T: Send + 'static> GroupCommit<T> {
     /// Start the committing thread; `commit` is called with each batch, in arrival order.
-    pub fn start(mut commit: impl FnMut(Vec<T>) -> Result<()> + Send + 'static) -> GroupCommit<T> {
+    pub(crate) fn start(mut commit: impl FnMut(Vec<T>) -> Result<()> + Send + 'static) -> GroupCommit<T> {
         let (tx, rx) = channel::<Job<T>>();
         std::thread::spawn(move || {
             while let Ok(first) = rx.recv() {
@@ -47,7 +47,7 @@ impl<T: Send + 'static> GroupCommit<T> {
         GroupCommit { sender: Mutex::new(tx) }
     }
 
-    pub fn submit(&self, item: T) -> Ticket {
+    pub(crate) fn submit(&self, item: T) -> Ticket {
         let (ack, done) = sync_channel(1);
         Ticket(self.sender.lock().unwrap().send((item, ack)).is_ok().then_some(done))
     }
@@ -55,7 +55,7 @@ impl<T: Send + 'static> GroupCommit<T> {
 
 impl Ticket {
     /// Block until the item's batch has committed.
-    pub fn wait(self) -> Result<()> {
+    pub(crate) fn wait(self) -> Result<()> {
         let stopped = || anyhow!("the commit thread has stopped");
         self.0.ok_or_else(stopped)?.recv().map_err(|_| stopped())?.map_err(|e| anyhow!(e))
     }

@@ -25,7 +25,7 @@ use crate::store::events::Event;
 use crate::store::mode;
 use crate::store::queue::{self, State};
 
-pub fn post(app: &App, req: &Request) -> Reply {
+pub(crate) fn post(app: &App, req: &Request) -> Reply {
     let now = now_unix();
     let proof = app.auth.check(req, now)?;
     let signed = match &proof {
@@ -148,7 +148,7 @@ fn accept(app: &App, req: &Request, signed: bool) -> Result<Accepted, Response> 
 }
 
 /// `GET /patches/{id}[?env=E]`: its state, its result record and its summary, if they exist yet.
-pub fn get(app: &App, req: &Request) -> Reply {
+pub(crate) fn get(app: &App, req: &Request) -> Reply {
     app.auth.check(req, now_unix())?;
     let id = req.path.trim_start_matches("/patches/");
     if !queue::valid_id(id) {
@@ -177,7 +177,7 @@ pub fn get(app: &App, req: &Request) -> Reply {
 }
 
 /// 200 with a patch's record and the URL to poll; cut to fit a model's answer unless `full`.
-pub fn patch_answer(app: &App, env: &str, id: &str, state: State, full: bool) -> Reply {
+pub(crate) fn patch_answer(app: &App, env: &str, id: &str, state: State, full: bool) -> Reply {
     let mut body = callback::record(&app.home, env, id, state).map_err(internal)?;
     body["url"] = patch_url(app, id).into();
     if !full {
@@ -271,7 +271,7 @@ fn patch_url(app: &App, id: &str) -> String {
     format!("{}/patches/{id}", app.base_url)
 }
 
-pub fn unprocessable(message: &str, field: Option<&str>) -> Response {
+pub(crate) fn unprocessable(message: &str, field: Option<&str>) -> Response {
     Response::error(422, message, field)
 }
 

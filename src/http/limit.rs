@@ -13,14 +13,14 @@ use std::time::Instant;
 /// Past this many tracked clients, buckets that have refilled are forgotten.
 const MAX_TRACKED: usize = 10_000;
 
-pub struct RateLimiter {
+pub(crate) struct RateLimiter {
     per_minute: u32,
     buckets: Mutex<HashMap<(IpAddr, Class), Bucket>>,
 }
 
 /// Which of a client's two buckets a request spends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Class {
+pub(crate) enum Class {
     /// The request proved a credential (a token or a signature).
     Authenticated,
     /// No credential, a wrong one, or none needed.
@@ -33,12 +33,12 @@ struct Bucket {
 }
 
 impl RateLimiter {
-    pub fn new(per_minute: u32) -> RateLimiter {
+    pub(crate) fn new(per_minute: u32) -> RateLimiter {
         RateLimiter { per_minute, buckets: Mutex::new(HashMap::new()) }
     }
 
     /// Take one token from `client`'s `class` bucket, or say how many seconds until one is free.
-    pub fn allow(&self, client: IpAddr, class: Class, now: Instant) -> Result<(), u64> {
+    pub(crate) fn allow(&self, client: IpAddr, class: Class, now: Instant) -> Result<(), u64> {
         if self.per_minute == 0 {
             return Ok(());
         }

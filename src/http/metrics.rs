@@ -12,7 +12,7 @@ use crate::status::Status;
 use crate::store::mode::Mode;
 
 #[derive(Default)]
-pub struct Metrics {
+pub(crate) struct Metrics {
     requests: Mutex<BTreeMap<(&'static str, u16), u64>>,
     accepted: AtomicU64,
     rejected: AtomicU64,
@@ -20,19 +20,19 @@ pub struct Metrics {
 
 impl Metrics {
     /// Count one answered request by route pattern (not raw path, to keep labels few).
-    pub fn observe(&self, route: &'static str, status: u16) {
+    pub(crate) fn observe(&self, route: &'static str, status: u16) {
         *self.requests.lock().unwrap().entry((route, status)).or_default() += 1;
     }
 
-    pub fn patch_accepted(&self) {
+    pub(crate) fn patch_accepted(&self) {
         self.accepted.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub fn patch_rejected(&self) {
+    pub(crate) fn patch_rejected(&self) {
         self.rejected.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub fn render(&self, status: &Status) -> String {
+    pub(crate) fn render(&self, status: &Status) -> String {
         let mut out = String::new();
         family(&mut out, "runner_http_requests_total", "counter", "HTTP requests answered, by route and status.");
         for ((route, code), n) in self.requests.lock().unwrap().iter() {

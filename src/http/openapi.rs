@@ -14,9 +14,9 @@ use serde_json::{Value, json};
 use crate::config::Settings;
 
 /// The largest integer id (JSON numbers above it lose digits in many clients).
-pub const MAX_INT_ID: u64 = (1 << 53) - 1;
+pub(crate) const MAX_INT_ID: u64 = (1 << 53) - 1;
 
-pub fn document(base_url: &str, settings: &Settings) -> Value {
+pub(crate) fn document(base_url: &str, settings: &Settings) -> Value {
     let error = json!({ "$ref": "#/components/schemas/Error" });
     let err = |what: &str| json!({ "description": what, "content": { "application/json": { "schema": error } } });
     let max_wait = settings.config.server.max_wait.std().as_secs();

@@ -19,20 +19,20 @@ use crate::store::{Home, atomic, read_json};
 
 /// The patch a webhook signature queued: what a replay of it is answered with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Queued {
+pub(crate) struct Queued {
     pub env: String,
     pub id: String,
 }
 
 /// The Slack command a signature ran: a replay of it is answered that it was already run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Ran {
+pub(crate) struct Ran {
     pub command: String,
 }
 
 /// What an accepted signature did, and until when it is remembered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Seen<T> {
+pub(crate) struct Seen<T> {
     /// Unix seconds from which the signature is refused anyway, and is forgotten.
     pub expires: i64,
     #[serde(flatten)]
@@ -41,7 +41,7 @@ pub struct Seen<T> {
 
 type Entries<T> = HashMap<String, Seen<T>>;
 
-pub struct Replays<T> {
+pub(crate) struct Replays<T> {
     entries: Arc<Mutex<Entries<T>>>,
     saves: GroupCommit<()>,
 }
@@ -49,7 +49,7 @@ pub struct Replays<T> {
 impl<T: Clone + Serialize + serde::de::DeserializeOwned + Send + 'static> Replays<T> {
     /// Load what a previous listener remembered in `<home>/state/<file>`, dropping what has
     /// expired by `now`.
-    pub fn open(home: &Home, file: &str, now: i64) -> Result<Replays<T>> {
+    pub(crate) fn open(home: &Home, file: &str, now: i64) -> Result<Replays<T>> {
         let path = home.state_dir().join(file);
         // A listener killed while saving leaves its temp file: litter once it is dead.
         atomic::remove_orphaned_temps(&home.state_dir())?;
@@ -62,14 +62,14 @@ impl<T: Clone + Serialize + serde::de::DeserializeOwned + Send + 'static> Replay
     }
 
     /// What the signature named `key` made, if it was accepted before and has not expired.
-    pub fn seen(&self, key: &str, now: i64) -> Option<Seen<T>> {
+    pub(crate) fn seen(&self, key: &str, now: i64) -> Option<Seen<T>> {
         self.entries.lock().unwrap().get(key).filter(|seen| seen.expires > now).cloned()
     }
 
     /// Remember `key` unless it is remembered already: `None` when this is its first use (and
     /// that is on disk), else what its first use did. For requests that must not run twice at
     /// once either.
-    pub fn first_use(&self, key: &str, seen: Seen<T>, now: i64) -> Result<Option<Seen<T>>> {
+    pub(crate) fn first_use(&self, key: &str, seen: Seen<T>, now: i64) -> Result<Option<Seen<T>>> {
         {
             let mut entries = self.entries.lock().unwrap();
             if let Some(earlier) = entries.get(key).filter(|earlier| earlier.expires > now) {
@@ -82,7 +82,7 @@ impl<T: Clone + Serialize + serde::de::DeserializeOwned + Send + 'static> Replay
     }
 
     /// Remember an accepted signature; returns once it is on disk.
-    pub fn remember(&self, key: &str, seen: Seen<T>) -> Result<()> {
+    pub(crate) fn remember(&self, key: &str, seen: Seen<T>) -> Result<()> {
         self.entries.lock().unwrap().insert(key.to_string(), seen);
         self.saves.submit(()).wait()
     }

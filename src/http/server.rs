@@ -29,7 +29,7 @@ const ACCEPT_TICK_MS: i32 = 250;
 const MAX_REFUSING: usize = 64;
 
 #[derive(Debug, Clone, Copy)]
-pub struct Options {
+pub(crate) struct Options {
     pub limits: Limits,
     pub threads: usize,
     pub max_connections: usize,
@@ -47,7 +47,7 @@ struct Shared {
 }
 
 /// Serve until a stop signal, then wait for open connections to finish.
-pub fn serve(listener: TcpListener, app: Arc<App>, opts: Options) -> Result<()> {
+pub(crate) fn serve(listener: TcpListener, app: Arc<App>, opts: Options) -> Result<()> {
     listener.set_nonblocking(true).context("could not configure the listening socket")?;
     let active = Arc::new(AtomicUsize::new(0));
     let refusing = Arc::new(AtomicUsize::new(0));

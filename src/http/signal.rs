@@ -6,14 +6,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::{Result, bail};
 
 /// Set once a stop was asked for; never cleared.
-pub static STOP: AtomicBool = AtomicBool::new(false);
+pub(crate) static STOP: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_signal(_: libc::c_int) {
     STOP.store(true, Ordering::SeqCst);
 }
 
 /// Route SIGTERM and SIGINT to [`STOP`]. No `SA_RESTART`: a blocked `poll` returns at once.
-pub fn install() -> Result<()> {
+pub(crate) fn install() -> Result<()> {
     for signal in [libc::SIGTERM, libc::SIGINT] {
         // SAFETY: a zeroed sigaction is a valid "no flags, empty mask" value; the handler only
         // stores to an atomic, which is async-signal-safe.
@@ -30,6 +30,6 @@ pub fn install() -> Result<()> {
     Ok(())
 }
 
-pub fn stopping() -> bool {
+pub(crate) fn stopping() -> bool {
     STOP.load(Ordering::Relaxed)
 }

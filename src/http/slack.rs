@@ -24,7 +24,7 @@ const REPLY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Verify, decode and run one slash command. Slack shows any non-200 answer as a failure, so
 /// after the signature check every outcome, refusals included, is a 200 with a message.
-pub fn handle(app: &App, req: &Request) -> Reply {
+pub(crate) fn handle(app: &App, req: &Request) -> Reply {
     let (form, ts) = signed_form(app, req)?;
     let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).unwrap_or_default();
     if field("ssl_check") == "1" {
@@ -35,7 +35,7 @@ pub fn handle(app: &App, req: &Request) -> Reply {
 }
 
 /// One button press on an outcome message.
-pub fn interactions(app: &App, req: &Request) -> Reply {
+pub(crate) fn interactions(app: &App, req: &Request) -> Reply {
     let (form, ts) = signed_form(app, req)?;
     let payload = form.iter().find(|(k, _)| k == "payload").map(|(_, v)| v.as_str()).unwrap_or_default();
     let payload: Value = serde_json::from_str(payload)
@@ -95,7 +95,7 @@ fn run_once(app: &App, req: &Request, ts: i64, command: &str, text: &str, user: 
 }
 
 /// The request's Slack signature headers, checked against its raw body; its timestamp.
-pub fn check(secret: &[u8], req: &Request, now: i64) -> Result<i64, &'static str> {
+pub(crate) fn check(secret: &[u8], req: &Request, now: i64) -> Result<i64, &'static str> {
     let ts = req.header("x-slack-request-timestamp").ok_or("X-Slack-Request-Timestamp is missing")?;
     let signature = req.header("x-slack-signature").ok_or("X-Slack-Signature is missing")?;
     verify(secret, ts, signature, &req.body, now)

@@ -23,7 +23,7 @@ const LONGEST_LOOK: Duration = Duration::from_millis(25);
 
 /// How long the poster asks the answer to be held. `?wait=N` outside 0..=max_wait is a 400 (the
 /// query is the contract); `Prefer: wait=N` is a preference, so it is capped at max_wait.
-pub fn requested(app: &App, req: &Request) -> Result<Option<Duration>, Response> {
+pub(crate) fn requested(app: &App, req: &Request) -> Result<Option<Duration>, Response> {
     let max = app.settings.config.server.max_wait.std();
     if let Some(text) = req.query_param("wait") {
         return match text.parse::<u64>() {
@@ -44,7 +44,7 @@ pub fn requested(app: &App, req: &Request) -> Result<Option<Duration>, Response>
 
 /// Hold a webhook receipt (`res`) until its patch settles; answer its record with 200 then, or
 /// the receipt as it was when the wait runs out or nothing will apply the patch meanwhile.
-pub fn hold(app: &App, req: &Request, res: Response) -> Response {
+pub(crate) fn hold(app: &App, req: &Request, res: Response) -> Response {
     if req.method != "POST" || req.path != "/webhook" || !matches!(res.status, 200 | 202) {
         return res;
     }

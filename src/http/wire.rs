@@ -19,7 +19,7 @@ const IDLE_TICK: Duration = Duration::from_millis(200);
 const MAX_HEADERS: usize = 100;
 
 #[derive(Debug, Clone, Copy)]
-pub struct Limits {
+pub(crate) struct Limits {
     pub max_header: usize,
     pub max_body: usize,
     /// From a request's first byte to its last, and the longest a keep-alive connection idles.
@@ -27,7 +27,7 @@ pub struct Limits {
 }
 
 #[derive(Debug)]
-pub struct Request {
+pub(crate) struct Request {
     pub method: String,
     /// The path without the query string.
     pub path: String,
@@ -43,23 +43,23 @@ pub struct Request {
 }
 
 impl Request {
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
     /// Every value of a header that may be repeated, in order.
-    pub fn header_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    pub(crate) fn header_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
         self.headers.iter().filter(move |(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
     /// A query parameter, undecoded (ids and env names need no decoding).
-    pub fn query_param(&self, name: &str) -> Option<&str> {
+    pub(crate) fn query_param(&self, name: &str) -> Option<&str> {
         self.query.split('&').find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
     }
 }
 
 #[derive(Debug, Clone)]
-pub struct Response {
+pub(crate) struct Response {
     pub status: u16,
     pub content_type: &'static str,
     pub headers: Vec<(&'static str, String)>,
@@ -67,18 +67,18 @@ pub struct Response {
 }
 
 impl Response {
-    pub fn new(status: u16, content_type: &'static str, body: impl Into<Vec<u8>>) -> Response {
+    pub(crate) fn new(status: u16, content_type: &'static str, body: impl Into<Vec<u8>>) -> Response {
         Response { status, content_type, headers: Vec::new(), body: body.into() }
     }
 
-    pub fn json(status: u16, value: &serde_json::Value) -> Response {
+    pub(crate) fn json(status: u16, value: &serde_json::Value) -> Response {
         let mut body = serde_json::to_vec(value).unwrap_or_default();
         body.push(b'\n');
         Response::new(status, "application/json", body)
     }
 
     /// The error shape every route uses: `{"error": "...", "field": "..."}`.
-    pub fn error(status: u16, error: impl Into<String>, field: Option<&str>) -> Response {
+    pub(crate) fn error(status: u16, error: impl Into<String>, field: Option<&str>) -> Response {
         let mut value = serde_json::json!({ "error": error.into() });
         if let Some(field) = field {
             value["field"] = field.into();
@@ -86,7 +86,7 @@ impl Response {
         Response::json(status, &value)
     }
 
-    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Response {
+    pub(crate) fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Response {
         self.headers.push((name, value.into()));
         self
     }
@@ -94,7 +94,7 @@ impl Response {
 
 /// Why no request could be read. `response` says what to answer before closing, if anything.
 #[derive(Debug)]
-pub struct ReadError {
+pub(crate) struct ReadError {
     pub response: Option<Response>,
 }
 
@@ -110,7 +110,7 @@ impl ReadError {
 /// A request whose head has been read and whose body has not: the listener decides, from the
 /// head alone, whether the body is worth reading (credentials, the body memory budget).
 #[derive(Debug)]
-pub struct Incoming {
+pub(crate) struct Incoming {
     pub req: Request,
     length: usize,
     deadline: Instant,
@@ -118,26 +118,26 @@ pub struct Incoming {
 
 impl Incoming {
     /// The body's length, as `Content-Length` announced it (within `max_body`).
-    pub fn body_length(&self) -> usize {
+    pub(crate) fn body_length(&self) -> usize {
         self.length
     }
 }
 
 /// One client connection and the bytes read past the end of the last request.
-pub struct Conn {
+pub(crate) struct Conn {
     stream: TcpStream,
     pub remote: IpAddr,
     buf: Vec<u8>,
 }
 
 impl Conn {
-    pub fn new(stream: TcpStream, remote: IpAddr) -> Conn {
+    pub(crate) fn new(stream: TcpStream, remote: IpAddr) -> Conn {
         Conn { stream, remote, buf: Vec::new() }
     }
 
     /// Read the next request's head. `Err` with no response: the client left, idled out, or we
     /// are stopping.
-    pub fn read_head(&mut self, limits: &Limits, stop: &AtomicBool) -> Result<Incoming, ReadError> {
+    pub(crate) fn read_head(&mut self, limits: &Limits, stop: &AtomicBool) -> Result<Incoming, ReadError> {
         let started = self.wait_for_first_byte(limits.timeout, stop)?;
         let deadline = started + limits.timeout;
         let head_end = loop {
@@ -165,7 +165,7 @@ impl Conn {
     }
 
     /// Read the body the head announced, before the same deadline.
-    pub fn read_body(&mut self, incoming: Incoming) -> Result<Request, ReadError> {
+    pub(crate) fn read_body(&mut self, incoming: Incoming) -> Result<Request, ReadError> {
         let Incoming { mut req, length, deadline } = incoming;
         if length > self.buf.len() && req.header("expect").is_some_and(|v| v.eq_ignore_ascii_case("100-continue")) {
             self.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").map_err(|_| ReadError::closed())?;
@@ -223,18 +223,18 @@ impl Conn {
         Ok(n)
     }
 
-    pub fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+    pub(crate) fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.stream.write_all(bytes)
     }
 
     /// Write a whole response in one go.
-    pub fn send(&mut self, res: &Response, keep_alive: bool) -> io::Result<()> {
+    pub(crate) fn send(&mut self, res: &Response, keep_alive: bool) -> io::Result<()> {
         self.write_response(res, keep_alive, true)
     }
 
     /// The answer to `HEAD`: the head `send` would write, with the same `Content-Length`, and
     /// no body (a client reads none, so one sent would be taken for the next response).
-    pub fn send_head(&mut self, res: &Response, keep_alive: bool) -> io::Result<()> {
+    pub(crate) fn send_head(&mut self, res: &Response, keep_alive: bool) -> io::Result<()> {
         self.write_response(res, keep_alive, false)
     }
 
@@ -260,13 +260,13 @@ impl Conn {
         self.stream.write_all(&out)
     }
 
-    pub fn set_write_timeout(&self, timeout: Duration) -> io::Result<()> {
+    pub(crate) fn set_write_timeout(&self, timeout: Duration) -> io::Result<()> {
         self.stream.set_write_timeout(Some(timeout))
     }
 
     /// Close after an error answer without resetting the connection: stop writing, then read
     /// and drop what the client is still sending for a moment, so it gets to read the answer.
-    pub fn linger(mut self) {
+    pub(crate) fn linger(mut self) {
         let _ = self.stream.shutdown(std::net::Shutdown::Write);
         let until = Instant::now() + Duration::from_secs(1);
         let mut chunk = [0u8; 16 * 1024];

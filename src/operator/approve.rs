@@ -12,7 +12,7 @@ use crate::store::queue::{self, State};
 
 /// Approve one patch by id, the oldest pending (`next`) or every pending one (`all`); returns
 /// the ids approved (`all` with nothing pending approves nothing, which is not an error).
-pub fn approve(settings: &Settings, home: &Home, env: &str, target: &str, actor: &str) -> Result<Vec<String>> {
+pub(crate) fn approve(settings: &Settings, home: &Home, env: &str, target: &str, actor: &str) -> Result<Vec<String>> {
     let env = Env::open(settings, home, env)?;
     let pending = waiting(&env, &[State::Pending])?;
     let chosen = match target {

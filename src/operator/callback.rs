@@ -17,10 +17,10 @@ use crate::store::results::Outcome;
 use crate::store::{Home, results};
 
 /// How long one callback may take, end to end.
-pub const TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Refuse a callback URL that is not http(s) to a listed host, saying what to change.
-pub fn check(url: &str, hosts: &[String]) -> Result<()> {
+pub(crate) fn check(url: &str, hosts: &[String]) -> Result<()> {
     let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
     if !matches!(scheme.as_deref(), Some("http" | "https")) {
         bail!("callback_url {url:?} must be an http:// or https:// URL");
@@ -36,7 +36,7 @@ pub fn check(url: &str, hosts: &[String]) -> Result<()> {
 
 /// A patch as a client sees it: id, environment, state, result record and summary (`null`
 /// until apply-patch has run).
-pub fn record(home: &Home, env: &str, id: &str, state: State) -> Result<Value> {
+pub(crate) fn record(home: &Home, env: &str, id: &str, state: State) -> Result<Value> {
     let result = results::read(home, env, id)?;
     let summary = std::fs::read_to_string(home.summary_file(env, id)?).ok();
     Ok(json!({ "id": id, "env": env, "state": state, "result": result, "summary": summary }))

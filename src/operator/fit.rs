@@ -7,7 +7,7 @@
 use serde_json::Value;
 
 /// The longest answer, in bytes of JSON (never fewer than its characters).
-pub const MAX_CHARS: usize = 90_000;
+pub(crate) const MAX_CHARS: usize = 90_000;
 
 /// Budgets to try, largest first: (characters per check output, characters of other long texts).
 const BUDGETS: [(usize, usize); 5] = [(16_000, 24_000), (8_000, 12_000), (3_000, 6_000), (1_000, 2_000), (300, 600)];
@@ -15,7 +15,7 @@ const BUDGETS: [(usize, usize); 5] = [(16_000, 24_000), (8_000, 12_000), (3_000,
 const MAX_FILES: usize = 200;
 
 /// Cut `record` (a patch record: `result`, `summary`) to fit; `full` is where the uncut record is.
-pub fn fit(record: &mut Value, full: &str) {
+pub(crate) fn fit(record: &mut Value, full: &str) {
     if size(record) <= MAX_CHARS {
         return;
     }
@@ -62,7 +62,7 @@ fn clip_field(obj: &mut Value, key: &str, budget: usize, full: &str) {
 
 /// `text` cut to about `budget` characters: its first quarter and last three quarters, with the
 /// cut marked in the middle. `None` when it already fits.
-pub fn clip(text: &str, budget: usize, full: &str) -> Option<String> {
+pub(crate) fn clip(text: &str, budget: usize, full: &str) -> Option<String> {
     let chars = text.chars().count();
     if chars <= budget {
         return None;

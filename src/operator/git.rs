@@ -218,7 +218,7 @@ impl<'a> Git<'a> {
 
 /// What keeps a `git = "commit"` environment from committing now, one line each (for `config`
 /// and `health-check`): a tree that is not a work tree, a branch that is not checked out.
-pub fn problems(settings: &crate::config::Settings) -> Vec<String> {
+pub(crate) fn problems(settings: &crate::config::Settings) -> Vec<String> {
     let mut out = Vec::new();
     for (name, cfg) in &settings.config.env {
         match Git::of(cfg).map(|git| git.refuse(&[])) {

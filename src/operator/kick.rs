@@ -27,7 +27,7 @@ use crate::time::rfc3339;
 
 /// Why a run is asked for: it decides which modes let it start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Why {
+pub(crate) enum Why {
     /// A patch was queued: only `auto` without `require_approval` applies it.
     Arrival,
     /// A patch was approved: `auto` and `manual` apply approved patches.
@@ -51,7 +51,7 @@ struct EnvRuns {
 
 /// Starts and coalesces the listener's apply runs; cheap to clone (the runs are shared).
 #[derive(Debug, Clone)]
-pub struct Kicker(Arc<Inner>);
+pub(crate) struct Kicker(Arc<Inner>);
 
 #[derive(Debug)]
 struct Inner {
@@ -65,7 +65,7 @@ struct Inner {
 
 impl Kicker {
     /// `enabled`: `server.apply_on_receive`. The child is this very executable.
-    pub fn new(settings: &Settings, enabled: bool) -> Result<Kicker> {
+    pub(crate) fn new(settings: &Settings, enabled: bool) -> Result<Kicker> {
         let exe = std::env::current_exe().context("could not find the runner executable to start apply runs")?;
         Ok(Kicker(Arc::new(Inner {
             enabled,
@@ -79,7 +79,7 @@ impl Kicker {
 
     /// Ask for an apply run of `env`: start one now, or, if one is running, one more after it.
     /// Returns whether a run was started or requested (false: the mode or config holds patches).
-    pub fn kick(&self, env: &str, why: Why) -> Result<bool> {
+    pub(crate) fn kick(&self, env: &str, why: Why) -> Result<bool> {
         let me = &self.0;
         if !me.enabled {
             return Ok(false);
@@ -114,12 +114,12 @@ impl Kicker {
     }
 
     /// How many runs of `env` have finished; `None` for an environment it does not know.
-    pub fn finished(&self, env: &str) -> Option<u64> {
+    pub(crate) fn finished(&self, env: &str) -> Option<u64> {
         self.0.envs.get(env).map(|slot| lock(&slot.runs).finished)
     }
 
     /// Sleep until a run of `env` other than the `seen` first ones finishes, or `timeout` passes.
-    pub fn wait_for_run(&self, env: &str, seen: u64, timeout: Duration) {
+    pub(crate) fn wait_for_run(&self, env: &str, seen: u64, timeout: Duration) {
         let Some(slot) = self.0.envs.get(env) else {
             std::thread::sleep(timeout);
             return;

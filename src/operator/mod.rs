@@ -3,10 +3,10 @@
 //! events.jsonl with the actor it is given (`events::cli_actor()` from the command line).
 
 mod approve;
-pub mod callback;
-pub mod fit;
+pub(crate) mod callback;
+pub(crate) mod fit;
 mod git;
-pub mod kick;
+pub(crate) mod kick;
 mod prepare;
 mod preview;
 mod queue_run;
@@ -14,7 +14,7 @@ mod record;
 mod recover;
 mod retry;
 mod revert;
-pub mod session;
+pub(crate) mod session;
 
 use anyhow::Result;
 
@@ -22,15 +22,15 @@ use crate::config::{EnvConfig, Settings};
 use crate::patch::fence::Fence;
 use crate::store::Home;
 
-pub use approve::approve;
-pub use git::problems as git_problems;
-pub use preview::{Preview, diff, preview};
-pub use queue_run::{PatchReport, QueueReport, check_file, check_queue, process_file, process_queue};
-pub use retry::retry;
-pub use revert::{RevertReport, revert};
+pub(crate) use approve::approve;
+pub(crate) use git::problems as git_problems;
+pub(crate) use preview::{diff, preview};
+pub(crate) use queue_run::{QueueReport, check_file, check_queue, process_file, process_queue};
+pub(crate) use retry::retry;
+pub(crate) use revert::revert;
 
 /// The job name of queue runs: their lock and heartbeat.
-pub const JOB: &str = "apply-patch";
+pub(crate) const JOB: &str = "apply-patch";
 
 /// One environment, resolved: its name, config and fence, and the home it keeps state in.
 struct Env<'a> {

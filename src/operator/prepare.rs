@@ -8,7 +8,7 @@ use crate::patch::{Limits, Refusal, parse, plan};
 
 /// A patch read and matched against the tree, ready to apply.
 #[derive(Debug)]
-pub struct Prepared {
+pub(super) struct Prepared {
     pub format: String,
     pub description: Option<String>,
     pub author: Option<String>,
@@ -21,7 +21,7 @@ pub struct Prepared {
 
 /// `Err(reason)`: the patch is refused (unreadable, fenced off, a hunk that does not match), with
 /// the reason in words for the model that wrote it.
-pub fn prepare(env: &EnvConfig, fence: &Fence, bytes: &[u8]) -> Result<Prepared, String> {
+pub(super) fn prepare(env: &EnvConfig, fence: &Fence, bytes: &[u8]) -> Result<Prepared, String> {
     let patch = match parse(bytes, None, None) {
         Ok(p) => p,
         Err(err) => return Err(format!("{err:#}")),

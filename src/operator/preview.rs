@@ -16,7 +16,7 @@ use crate::store::queue::{self, State};
 use crate::store::results::FileResult;
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Preview {
+pub(crate) struct Preview {
     pub id: String,
     pub state: State,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -36,7 +36,7 @@ pub struct Preview {
 }
 
 /// Preview a patch by id, or the one the next queue run would take first (`next`).
-pub fn preview(settings: &Settings, home: &Home, env: &str, target: &str) -> Result<Preview> {
+pub(crate) fn preview(settings: &Settings, home: &Home, env: &str, target: &str) -> Result<Preview> {
     let env = Env::open(settings, home, env)?;
     let entry = match target {
         "next" => match waiting(&env, &[State::Approved, State::Pending])?.into_iter().next() {
@@ -87,7 +87,7 @@ pub fn preview(settings: &Settings, home: &Home, env: &str, target: &str) -> Res
 }
 
 /// One file's change as git would show it (also the dashboard's diff of an applied patch).
-pub fn diff(change: &FileChange) -> String {
+pub(crate) fn diff(change: &FileChange) -> String {
     let side = |s: &Option<Snapshot>, prefix: &str| match s {
         Some(_) => format!("{prefix}/{}", change.path),
         None => "/dev/null".to_string(),

@@ -23,7 +23,7 @@ use crate::store::{Home, fs::sync_dir, heartbeat, lock};
 
 /// One patch's fate, as a queue run reports it.
 #[derive(Debug, Clone, Serialize)]
-pub struct PatchReport {
+pub(crate) struct PatchReport {
     pub id: String,
     pub outcome: Outcome,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -44,7 +44,7 @@ impl From<&PatchResult> for PatchReport {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct QueueReport {
+pub(crate) struct QueueReport {
     pub env: String,
     pub mode: Mode,
     /// `--check`: the outcomes say what would happen; nothing was written.
@@ -61,13 +61,19 @@ pub struct QueueReport {
 
 impl QueueReport {
     /// Every patch processed applied (or already was).
-    pub fn ok(&self) -> bool {
+    pub(crate) fn ok(&self) -> bool {
         self.patches.iter().all(|p| matches!(p.outcome, Outcome::Applied | Outcome::AlreadyApplied))
     }
 }
 
 /// Process every waiting patch the mode lets through.
-pub fn process_queue(settings: &Settings, home: &Home, env: &str, wait: bool, actor: &str) -> Result<QueueReport> {
+pub(crate) fn process_queue(
+    settings: &Settings,
+    home: &Home,
+    env: &str,
+    wait: bool,
+    actor: &str,
+) -> Result<QueueReport> {
     let env = Env::open(settings, home, env)?;
     let _lock = lock::acquire(home, JOB, Some(env.name), wait)?;
     run(&env, None, actor)
@@ -75,7 +81,7 @@ pub fn process_queue(settings: &Settings, home: &Home, env: &str, wait: bool, ac
 
 /// Queue one patch file (any format; a non-JSON patch is wrapped in an envelope) and process it
 /// as the queue would. Queuing the same file again is harmless.
-pub fn process_file(
+pub(crate) fn process_file(
     settings: &Settings,
     home: &Home,
     env: &str,
@@ -107,7 +113,7 @@ pub fn process_file(
 }
 
 /// `--check` over the queue: plan each patch the mode would take, write nothing.
-pub fn check_queue(settings: &Settings, home: &Home, env: &str) -> Result<QueueReport> {
+pub(crate) fn check_queue(settings: &Settings, home: &Home, env: &str) -> Result<QueueReport> {
     let env = Env::open(settings, home, env)?;
     let mode = mode::read(home)?;
     let (states, note) = eligible(mode, env.cfg.require_approval);
@@ -121,7 +127,7 @@ pub fn check_queue(settings: &Settings, home: &Home, env: &str) -> Result<QueueR
 }
 
 /// `--check FILE`: what queueing and processing this file would do, writing nothing.
-pub fn check_file(settings: &Settings, home: &Home, env: &str, bytes: &[u8]) -> Result<QueueReport> {
+pub(crate) fn check_file(settings: &Settings, home: &Home, env: &str, bytes: &[u8]) -> Result<QueueReport> {
     let env = Env::open(settings, home, env)?;
     let (id, stored) = envelope(bytes)?;
     let mut report = empty_report(&env, mode::read(home)?, true, None);

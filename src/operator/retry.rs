@@ -9,7 +9,7 @@ use crate::store::Home;
 use crate::store::events::{self, Event};
 use crate::store::queue::{self, State};
 
-pub fn retry(settings: &Settings, home: &Home, env: &str, id: &str, actor: &str) -> Result<()> {
+pub(crate) fn retry(settings: &Settings, home: &Home, env: &str, id: &str, actor: &str) -> Result<()> {
     let env = Env::open(settings, home, env)?;
     match queue::find(home, env.name, id)? {
         Some(e) if e.state == State::Failed => {

@@ -26,7 +26,7 @@ pub(super) fn patch_of(key: &str) -> Option<&str> {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct RevertReport {
+pub(crate) struct RevertReport {
     pub id: String,
     /// False: refused because files changed since the patch (see `changed_since`).
     pub reverted: bool,
@@ -37,7 +37,7 @@ pub struct RevertReport {
     pub changed_since: Vec<String>,
 }
 
-pub fn revert(
+pub(crate) fn revert(
     settings: &Settings,
     home: &Home,
     env: &str,

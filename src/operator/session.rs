@@ -17,32 +17,32 @@ use crate::sign::{now_unix, sign, signature_matches};
 use crate::store::events::{self, Event};
 use crate::store::{Home, atomic, lock};
 
-pub const COOKIE: &str = "runner_session";
+pub(crate) const COOKIE: &str = "runner_session";
 /// Where `dashboard-link` and the Slack command point: opens a session from a link token.
-pub const LINK_PATH: &str = "/dashboard/link";
+pub(crate) const LINK_PATH: &str = "/dashboard/link";
 const KEY_FILE: &str = "dashboard.key";
 const KEY_BYTES: usize = 32;
 
 /// A signed-in browser: its id (audited as `web:<sid>`) and the CSRF token its forms carry.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Session {
+pub(crate) struct Session {
     pub sid: String,
     pub csrf: String,
 }
 
 impl Session {
     /// Who did it, in events.jsonl.
-    pub fn actor(&self) -> String {
+    pub(crate) fn actor(&self) -> String {
         format!("web:{}", self.sid)
     }
 }
 
-pub fn key_path(home: &Home) -> PathBuf {
+pub(crate) fn key_path(home: &Home) -> PathBuf {
     home.state_dir().join(KEY_FILE)
 }
 
 /// The signing key, or `None` before the first sign-in (or after an operator deleted it).
-pub fn key(home: &Home) -> Result<Option<Vec<u8>>> {
+pub(crate) fn key(home: &Home) -> Result<Option<Vec<u8>>> {
     let path = key_path(home);
     match std::fs::read_to_string(&path) {
         Ok(text) => decode_hex(text.trim()).filter(|k| k.len() == KEY_BYTES).map(Some).with_context(|| {
@@ -58,7 +58,7 @@ pub fn key(home: &Home) -> Result<Option<Vec<u8>>> {
 
 /// The signing key, created on first use: random, mode 0600, written atomically under a lock so
 /// two first sign-ins agree on one key.
-pub fn key_or_create(home: &Home) -> Result<Vec<u8>> {
+pub(crate) fn key_or_create(home: &Home) -> Result<Vec<u8>> {
     if let Some(key) = key(home)? {
         return Ok(key);
     }
@@ -72,7 +72,7 @@ pub fn key_or_create(home: &Home) -> Result<Vec<u8>> {
 }
 
 /// A new session for `ttl_s` seconds from `now`: the cookie value and the session.
-pub fn open(key: &[u8], now: i64, ttl_s: u64) -> Result<(String, Session)> {
+pub(crate) fn open(key: &[u8], now: i64, ttl_s: u64) -> Result<(String, Session)> {
     let sid = hex(&random(8)?);
     let expires = now.saturating_add(i64::try_from(ttl_s).unwrap_or(i64::MAX));
     let mac = sign(key, &[b"session:", sid.as_bytes(), b":", expires.to_string().as_bytes()]);
@@ -81,7 +81,7 @@ pub fn open(key: &[u8], now: i64, ttl_s: u64) -> Result<(String, Session)> {
 }
 
 /// The session a cookie value proves, if it is ours and not expired.
-pub fn verify(key: &[u8], cookie: &str, now: i64) -> Option<Session> {
+pub(crate) fn verify(key: &[u8], cookie: &str, now: i64) -> Option<Session> {
     let mut parts = cookie.split('.');
     let (sid, expires, mac) = (parts.next()?, parts.next()?, parts.next()?);
     if parts.next().is_some() || sid.is_empty() || !sid.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -96,12 +96,12 @@ fn csrf(key: &[u8], sid: &str) -> String {
 }
 
 /// Whether a posted CSRF token is the one bound to this session (constant-time).
-pub fn csrf_matches(key: &[u8], session: &Session, token: &str) -> bool {
+pub(crate) fn csrf_matches(key: &[u8], session: &Session, token: &str) -> bool {
     signature_matches(key, &[b"csrf:", session.sid.as_bytes()], token)
 }
 
 /// A link token valid for `ttl_s` seconds from `now`.
-pub fn link_token(key: &[u8], now: i64, ttl_s: u64) -> Result<String> {
+pub(crate) fn link_token(key: &[u8], now: i64, ttl_s: u64) -> Result<String> {
     let expires = now.saturating_add(i64::try_from(ttl_s).unwrap_or(i64::MAX));
     let nonce = hex(&random(8)?);
     let mac = sign(key, &[b"link:", expires.to_string().as_bytes(), b":", nonce.as_bytes()]);
@@ -109,7 +109,7 @@ pub fn link_token(key: &[u8], now: i64, ttl_s: u64) -> Result<String> {
 }
 
 /// Whether a link token is ours and not expired.
-pub fn link_valid(key: &[u8], token: &str, now: i64) -> bool {
+pub(crate) fn link_valid(key: &[u8], token: &str, now: i64) -> bool {
     let mut parts = token.split('.');
     let (Some(expires), Some(nonce), Some(mac), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
         return false;
@@ -120,7 +120,7 @@ pub fn link_valid(key: &[u8], token: &str, now: i64) -> bool {
 
 /// A signed dashboard URL under `base_url`, valid for `ttl_s` seconds; audited as
 /// `dashboard.link` with who asked for it (never the token).
-pub fn issue_link(home: &Home, base_url: &str, ttl_s: u64, actor: &str) -> Result<String> {
+pub(crate) fn issue_link(home: &Home, base_url: &str, ttl_s: u64, actor: &str) -> Result<String> {
     let key = key_or_create(home)?;
     let token = link_token(&key, now_unix(), ttl_s)?;
     events::append(home, &Event::new(actor, "dashboard.link").with("ttl_s", ttl_s))?;
@@ -129,13 +129,13 @@ pub fn issue_link(home: &Home, base_url: &str, ttl_s: u64, actor: &str) -> Resul
 
 /// The `Set-Cookie` value for a session cookie (or, with `value` empty and `max_age` 0, for
 /// removing it). `Secure` when the dashboard is reached over https.
-pub fn set_cookie(value: &str, max_age: u64, secure: bool) -> String {
+pub(crate) fn set_cookie(value: &str, max_age: u64, secure: bool) -> String {
     let secure = if secure { "; Secure" } else { "" };
     format!("{COOKIE}={value}; Path=/dashboard; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}")
 }
 
 /// The session cookie's value in a `Cookie` header.
-pub fn cookie_value(header: &str) -> Option<&str> {
+pub(crate) fn cookie_value(header: &str) -> Option<&str> {
     header.split(';').find_map(|pair| pair.trim().strip_prefix(COOKIE)?.strip_prefix('='))
 }
 

@@ -15,14 +15,14 @@ use crate::patch::plan::{Plan, Snapshot};
 use crate::store::{Home, atomic, fs::ensure_dir, paths};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Manifest {
+pub(crate) struct Manifest {
     pub key: String,
     pub files: Vec<BackupFile>,
 }
 
 /// One path's two sides, as hashes; the old bytes themselves are in the file named by `blob`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BackupFile {
+pub(crate) struct BackupFile {
     pub path: String,
     pub existed: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -41,7 +41,7 @@ pub struct BackupFile {
 
 /// Which side of a patch a file is on now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Side {
+pub(crate) enum Side {
     Before,
     After,
     /// Neither: someone else changed it.
@@ -49,7 +49,7 @@ pub enum Side {
 }
 
 impl BackupFile {
-    pub fn side(&self, now: Option<&Snapshot>) -> Side {
+    pub(crate) fn side(&self, now: Option<&Snapshot>) -> Side {
         let digest = |s: Option<&Snapshot>| s.map(|s| (sha256_hex(&s.bytes), s.mode));
         let now = digest(now);
         let before = self.sha256_before.clone().zip(self.mode);
@@ -64,20 +64,20 @@ impl BackupFile {
     }
 }
 
-pub const MANIFEST: &str = "manifest.json";
+pub(crate) const MANIFEST: &str = "manifest.json";
 
-pub fn sha256_hex(bytes: &[u8]) -> String {
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-pub fn dir(home: &Home, env: &str, key: &str) -> Result<PathBuf> {
+pub(crate) fn dir(home: &Home, env: &str, key: &str) -> Result<PathBuf> {
     paths::id_path(home.backups_dir(env), key, "")
 }
 
 /// Back up the `before` side of every change in the plan, durably, replacing any leftover
 /// backup under the same key (from a run that died before its journal existed). `flush_also`:
 /// directories the caller needs flushed before the journal, flushed alongside.
-pub fn write(home: &Home, env: &str, key: &str, plan: &Plan, flush_also: &[&Path]) -> Result<Manifest> {
+pub(crate) fn write(home: &Home, env: &str, key: &str, plan: &Plan, flush_also: &[&Path]) -> Result<Manifest> {
     let dir = dir(home, env, key)?;
     remove(&dir)?;
     ensure_dir(&dir)?;
@@ -127,7 +127,7 @@ pub fn write(home: &Home, env: &str, key: &str, plan: &Plan, flush_also: &[&Path
 /// Read a backup's manifest. It is data read from disk, not trusted: every path it names must pass
 /// the environment's fence (and is returned normalised), and every blob must be one of the names
 /// [`write`] gives, before anything is restored from it.
-pub fn read(home: &Home, env: &str, key: &str, fence: &Fence) -> Result<Manifest> {
+pub(crate) fn read(home: &Home, env: &str, key: &str, fence: &Fence) -> Result<Manifest> {
     let path = dir(home, env, key)?.join(MANIFEST);
     let bytes = fs::read(&path).with_context(|| format!("could not read backup manifest {}", path.display()))?;
     let mut manifest: Manifest = serde_json::from_slice(&bytes)
@@ -146,7 +146,7 @@ pub fn read(home: &Home, env: &str, key: &str, fence: &Fence) -> Result<Manifest
 }
 
 /// The old side of one backed-up file, read back from its blob.
-pub fn before(home: &Home, env: &str, key: &str, file: &BackupFile) -> Result<Option<Snapshot>> {
+pub(crate) fn before(home: &Home, env: &str, key: &str, file: &BackupFile) -> Result<Option<Snapshot>> {
     match (&file.blob, file.mode) {
         (Some(blob), Some(mode)) => {
             let path = dir(home, env, key)?.join(blob);
@@ -166,7 +166,7 @@ pub fn before(home: &Home, env: &str, key: &str, file: &BackupFile) -> Result<Op
 }
 
 /// Remove a backup directory; one already gone is not an error.
-pub fn remove(dir: &Path) -> Result<()> {
+pub(crate) fn remove(dir: &Path) -> Result<()> {
     match fs::remove_dir_all(dir) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),

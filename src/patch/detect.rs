@@ -12,7 +12,7 @@ use crate::patch::refusal::Refusal;
 /// A patch refused as it is read (cut off, headers that contradict each other): the answer is
 /// no (exit 1), as for a hunk that does not match, not an error in how runner was called.
 #[derive(Debug)]
-pub struct Refused {
+pub(crate) struct Refused {
     pub format: Format,
     pub refusal: Refusal,
 }

@@ -279,23 +279,23 @@ impl Fence {
 /// patch of many files opens each directory once and holds one descriptor per directory, not
 /// one per file. A directory stays the one opened even if its path is swapped meanwhile.
 #[derive(Debug)]
-pub struct Places<'f> {
+pub(crate) struct Places<'f> {
     fence: &'f Fence,
     /// Spelled directory → the directory open, and its resolved path.
     dirs: Mutex<HashMap<String, (Dir, String)>>,
 }
 
 impl<'f> Places<'f> {
-    pub fn new(fence: &'f Fence) -> Places<'f> {
+    pub(crate) fn new(fence: &'f Fence) -> Places<'f> {
         Places { fence, dirs: Mutex::new(HashMap::new()) }
     }
 
-    pub fn fence(&self) -> &'f Fence {
+    pub(crate) fn fence(&self) -> &'f Fence {
         self.fence
     }
 
     /// As [`Fence::place`], from the directories already open where it can.
-    pub fn place(&self, rel: &str, create: bool) -> Result<Option<Place>> {
+    pub(crate) fn place(&self, rel: &str, create: bool) -> Result<Option<Place>> {
         let (dirs, name) = split(rel);
         let known = self.dirs.lock().unwrap_or_else(|e| e.into_inner()).get(dirs).cloned();
         if let Some((dir, resolved)) = known {

@@ -13,7 +13,7 @@ use crate::patch::{placeholder, reindent};
 
 /// The patched text and how it was matched.
 #[derive(Debug, Clone)]
-pub struct Applied<'a> {
+pub(super) struct Applied<'a> {
     pub text: Text<'a>,
     pub added: u64,
     pub removed: u64,
@@ -27,7 +27,7 @@ pub struct Applied<'a> {
 
 impl Applied<'_> {
     /// How the hunks were found, for the result: `exact`, `offset +3`, `fuzzy-whitespace`, …
-    pub fn matched(&self, hunks: usize) -> String {
+    pub(super) fn matched(&self, hunks: usize) -> String {
         if hunks > 0 && self.already == hunks {
             return "already-applied".to_string();
         }
@@ -54,7 +54,7 @@ struct Placed<'h> {
 
 /// The result borrows the file's unchanged lines from `text` and its added lines from `hunks`.
 /// Each hunk is placed in turn (checked, anchored, located, recorded); then the text is rebuilt.
-pub fn apply<'a>(file: &str, text: &Text<'a>, hunks: &'a [Hunk]) -> Result<Applied<'a>, Refusal> {
+pub(super) fn apply<'a>(file: &str, text: &Text<'a>, hunks: &'a [Hunk]) -> Result<Applied<'a>, Refusal> {
     let mut run = Placing {
         file,
         text,

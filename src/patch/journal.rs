@@ -24,12 +24,11 @@ use crate::store::{Home, atomic, paths};
 
 /// Journal files end with this; they sit beside the patch envelopes in `applying/` but are not
 /// patches (queue listing only takes `<id>.json`).
-pub const SUFFIX: &str = ".journal";
+pub(crate) const SUFFIX: &str = ".journal";
 
 /// A patch whose files are being written or were written and not yet settled.
 #[derive(Debug)]
-pub struct Journal {
-    pub key: String,
+pub(crate) struct Journal {
     path: PathBuf,
 }
 
@@ -40,9 +39,16 @@ fn path(home: &Home, env: &str, key: &str) -> Result<PathBuf> {
 /// Back up, journal, and write every change in the plan. On an error the files already written
 /// are restored (by `transaction::commit`) and the journal is removed: nothing changed.
 /// `flush_also`: directories to make durable before the journal (with the backup's flush).
-pub fn apply(home: &Home, env: &str, key: &str, fence: &Fence, plan: &Plan, flush_also: &[&Path]) -> Result<Journal> {
+pub(crate) fn apply(
+    home: &Home,
+    env: &str,
+    key: &str,
+    fence: &Fence,
+    plan: &Plan,
+    flush_also: &[&Path],
+) -> Result<Journal> {
     backup::write(home, env, key, plan, flush_also).with_context(|| format!("could not back up the files of {key}"))?;
-    let journal = Journal { key: key.to_string(), path: path(home, env, key)? };
+    let journal = Journal { path: path(home, env, key)? };
     // The journal is an empty marker: the backup's manifest says everything recovery needs.
     atomic::touch(&journal.path).context("could not write the journal")?;
     if let Err(err) = transaction::commit(fence, plan) {
@@ -54,7 +60,7 @@ pub fn apply(home: &Home, env: &str, key: &str, fence: &Fence, plan: &Plan, flus
 
 impl Journal {
     /// Put every changed file back to its `before` side (after a failed validate command).
-    pub fn restore(&self, fence: &Fence, plan: &Plan) -> Result<()> {
+    pub(crate) fn restore(&self, fence: &Fence, plan: &Plan) -> Result<()> {
         let errors: Vec<String> = plan
             .files
             .iter()
@@ -71,7 +77,7 @@ impl Journal {
     /// The outcome is recorded: the patch is settled. The removal needs no directory sync: a
     /// journal that reappears after a power cut belongs to a settled patch, which [`recover`]
     /// recognises (its `settled` test) and just removes.
-    pub fn finish(self) -> Result<()> {
+    pub(crate) fn finish(self) -> Result<()> {
         match std::fs::remove_file(&self.path) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                 Err(e).with_context(|| format!("could not remove journal {}", self.path.display()))
@@ -86,7 +92,7 @@ impl Journal {
 /// (nothing left to do) and records it then, rather than finding a claimed patch with no
 /// journal and queueing it again.
 #[derive(Debug, Serialize)]
-pub struct Recovered {
+pub(crate) struct Recovered {
     pub key: String,
     /// Files put back to their backup.
     pub restored: Vec<String>,
@@ -98,14 +104,14 @@ pub struct Recovered {
 
 impl Recovered {
     /// The rollback is recorded: remove the journal.
-    pub fn finish(self) -> Result<()> {
+    pub(crate) fn finish(self) -> Result<()> {
         self.journal.finish()
     }
 }
 
 /// Roll back every patch a dead run left journaled in `applying/`, except those `settled` says
 /// were recorded before the run died (their journal is just removed). Call under the env's lock.
-pub fn recover(
+pub(crate) fn recover(
     home: &Home,
     env: &str,
     fence: &Fence,
@@ -139,7 +145,7 @@ pub fn recover(
 }
 
 fn roll_back(home: &Home, env: &str, fence: &Fence, key: &str) -> Result<Recovered> {
-    let journal = Journal { key: key.to_string(), path: path(home, env, key)? };
+    let journal = Journal { path: path(home, env, key)? };
     let mut done = Recovered { key: key.to_string(), restored: Vec::new(), conflicts: Vec::new(), journal };
     if !backup::dir(home, env, key)?.join(backup::MANIFEST).exists() {
         // The manifest is durable before the journal is created, so a journal without one is a

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 
 /// How loosely lines were compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Level {
+pub(crate) enum Level {
     Exact,
     TrailingSpace,
     Whitespace,
@@ -15,9 +15,9 @@ pub enum Level {
 }
 
 impl Level {
-    pub const ALL: [Level; 4] = [Level::Exact, Level::TrailingSpace, Level::Whitespace, Level::Punctuation];
+    pub(crate) const ALL: [Level; 4] = [Level::Exact, Level::TrailingSpace, Level::Whitespace, Level::Punctuation];
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Level::Exact => "exact",
             Level::TrailingSpace => "fuzzy-trailing-whitespace",
@@ -26,7 +26,7 @@ impl Level {
         }
     }
 
-    pub fn normalize(self, s: &str) -> Cow<'_, str> {
+    pub(crate) fn normalize(self, s: &str) -> Cow<'_, str> {
         match self {
             Level::Exact => Cow::Borrowed(s),
             Level::TrailingSpace => Cow::Borrowed(s.trim_end()),
@@ -51,23 +51,23 @@ fn plain_punctuation(c: char) -> char {
 }
 
 /// A file's lines, with each looser form computed once, on first use.
-pub struct Haystack<'a> {
+pub(crate) struct Haystack<'a> {
     lines: Vec<&'a str>,
     /// The lines at each level, indexed by `Level as usize`; exact is borrowed.
     levels: [Option<Vec<Cow<'a, str>>>; 4],
 }
 
 impl<'a> Haystack<'a> {
-    pub fn new(lines: Vec<&'a str>) -> Haystack<'a> {
+    pub(crate) fn new(lines: Vec<&'a str>) -> Haystack<'a> {
         let exact = lines.iter().map(|l| Cow::Borrowed(*l)).collect();
         Haystack { lines, levels: [Some(exact), None, None, None] }
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.lines.len()
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.lines.is_empty()
     }
 
@@ -78,7 +78,7 @@ impl<'a> Haystack<'a> {
     }
 
     /// Every start at which `pattern` matches at `level`.
-    pub fn find_all(&mut self, pattern: &[&str], level: Level) -> Vec<usize> {
+    pub(crate) fn find_all(&mut self, pattern: &[&str], level: Level) -> Vec<usize> {
         let pat: Vec<Cow<str>> = pattern.iter().map(|p| level.normalize(p)).collect();
         let hay = self.at(level);
         if pat.is_empty() || pat.len() > hay.len() {
@@ -90,7 +90,7 @@ impl<'a> Haystack<'a> {
     }
 
     /// Whether `pattern` matches at `start` at any level up to `loosest`.
-    pub fn matches_at(&mut self, pattern: &[&str], start: usize, loosest: Level) -> bool {
+    pub(crate) fn matches_at(&mut self, pattern: &[&str], start: usize, loosest: Level) -> bool {
         if start + pattern.len() > self.len() {
             return false;
         }
@@ -101,7 +101,7 @@ impl<'a> Haystack<'a> {
     }
 
     /// Whether any line in `range` reads like one of `lines`, even slightly changed.
-    pub fn holds_near(&mut self, lines: &[&str], range: std::ops::Range<usize>) -> bool {
+    pub(crate) fn holds_near(&mut self, lines: &[&str], range: std::ops::Range<usize>) -> bool {
         if lines.is_empty() || range.is_empty() {
             return false;
         }
@@ -112,7 +112,7 @@ impl<'a> Haystack<'a> {
 
     /// The window of `pattern.len()` lines that shares the most lines with it (loosely), nearest
     /// the hint on a tie; `None` when no window shares a line.
-    pub fn closest(&mut self, pattern: &[&str], hint: Option<usize>) -> Option<Closest> {
+    pub(crate) fn closest(&mut self, pattern: &[&str], hint: Option<usize>) -> Option<Closest> {
         const SHOWN: usize = 20;
         if pattern.is_empty() || self.is_empty() || pattern.len().saturating_mul(self.len()) > 50_000_000 {
             return None;
@@ -159,7 +159,7 @@ fn similar(a: &str, b: &str) -> bool {
 
 /// The best-matching window of a file for lines that were not found.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Closest {
+pub(crate) struct Closest {
     /// The window, each line as `NUMBER | text`.
     pub lines: Vec<String>,
     /// The first line that differs: its index in the pattern, its line number in the file and
@@ -169,7 +169,7 @@ pub struct Closest {
 
 /// What is known of where a hunk should go.
 #[derive(Debug, Clone, Default)]
-pub struct Where<'c> {
+pub(crate) struct Where<'c> {
     /// 0-based line the patch names (adjusted by the drift of earlier hunks).
     pub hint: Option<usize>,
     /// The previous hunk's end: hunks are searched after it first.
@@ -189,7 +189,7 @@ pub struct Where<'c> {
 /// there: it stands where the hunk's anchoring puts it, and the lines it removes are not beside
 /// it (where they would be, were it not applied).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Already<'c> {
+pub(crate) struct Already<'c> {
     /// The new side must start at the top of the file (less context before than after).
     pub at_start: bool,
     /// The new side must end at the end of the file (less context after than before).
@@ -202,7 +202,7 @@ pub struct Already<'c> {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Found {
+pub(crate) struct Found {
     pub start: usize,
     /// Lines of the file the match covers.
     pub len: usize,
@@ -212,7 +212,7 @@ pub struct Found {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Miss {
+pub(crate) enum Miss {
     NotFound,
     /// 0-based starts of the equally good candidates.
     Ambiguous(Vec<usize>),
@@ -228,7 +228,7 @@ pub enum Miss {
 /// applied and not applied look the same. An old match the new side explains (context above or
 /// below added lines lies inside them once applied) does not count, and a new side found where
 /// `at.already` says it cannot be the hunk applied makes the hunk [`Miss::Misplaced`].
-pub fn locate(hay: &mut Haystack, old: &[&str], new: &[&str], removes: bool, at: &Where) -> Result<Found, Miss> {
+pub(crate) fn locate(hay: &mut Haystack, old: &[&str], new: &[&str], removes: bool, at: &Where) -> Result<Found, Miss> {
     let new = if new == old { &[][..] } else { new };
     let inner: Vec<usize> = if new.is_empty() {
         Vec::new()

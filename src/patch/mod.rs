@@ -5,25 +5,26 @@
 //! writing nothing; `transaction::commit` writes a plan all-or-nothing, and `journal::apply` does
 //! so crash-safely with a backup (queue mode and revert).
 
-pub mod backup;
+pub(crate) mod backup;
 mod detect;
-pub mod fence;
-pub mod format;
+pub(crate) mod fence;
+pub(crate) mod format;
 mod hunks;
-pub mod journal;
-pub mod matcher;
-pub mod model;
+pub(crate) mod journal;
+pub(crate) mod matcher;
+pub(crate) mod model;
 mod placeholder;
 pub mod plan;
 mod planner;
 mod refusal;
 mod reindent;
-pub mod summary;
-pub mod text;
-pub mod transaction;
-pub mod validate;
+pub(crate) mod summary;
+pub(crate) mod text;
+pub(crate) mod transaction;
+pub(crate) mod validate;
 
-pub use detect::{Refused, parse};
-pub use model::{Edit, FileDiff, Format, Hunk, Line, Meta, Patch};
+pub(crate) use detect::Refused;
+pub use detect::parse;
+pub(crate) use model::{Format, Patch};
 pub use planner::{Limits, plan};
-pub use refusal::Refusal;
+pub(crate) use refusal::Refusal;

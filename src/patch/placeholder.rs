@@ -8,7 +8,7 @@ use crate::patch::model::{Hunk, Line};
 
 /// The first added line of `hunk` that reads as a placeholder, as (1-based line of the hunk,
 /// text), when the hunk also removes a non-blank line.
-pub fn in_hunk(file: &str, hunk: &Hunk) -> Option<(usize, String)> {
+pub(super) fn in_hunk(file: &str, hunk: &Hunk) -> Option<(usize, String)> {
     let removes = hunk.lines().any(|(kind, t)| kind == Line::Remove && !t.trim().is_empty());
     if !removes {
         return None;

@@ -9,7 +9,7 @@ use crate::patch::model::{Hunk, Line};
 use crate::patch::text::TextLine;
 
 /// The added lines' texts, re-indented, in order; `None` when they stay as the patch has them.
-pub fn added_lines(
+pub(super) fn added_lines(
     name: &str,
     hunk: &Hunk,
     file: &[TextLine],
@@ -81,7 +81,12 @@ pub fn added_lines(
 /// instead (tabs, or spaces by some step). Added lines indented with spaces where the file uses
 /// tabs, with tabs where it uses spaces, or by a smaller step that divides the file's (2 spaces a
 /// level where the file uses 4) were re-indented on the way; the hunk is refused.
-pub fn check_unanchored(name: &str, hunk: &Hunk, habit: &mut Option<Habit>, whole: &[TextLine]) -> Result<(), String> {
+pub(super) fn check_unanchored(
+    name: &str,
+    hunk: &Hunk,
+    habit: &mut Option<Habit>,
+    whole: &[TextLine],
+) -> Result<(), String> {
     let mut old = hunk.lines().filter(|(k, t)| *k != Line::Add && !t.trim().is_empty());
     if old.any(|(_, t)| !indent(t).is_empty()) || exempt(name) {
         return Ok(());
@@ -124,7 +129,7 @@ pub fn check_unanchored(name: &str, hunk: &Hunk, habit: &mut Option<Habit>, whol
 /// indented line goes by its language's fixed convention where it has one (Rust and Python 4
 /// spaces, gofmt's tabs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Habit {
+pub(super) enum Habit {
     Tabs,
     Spaces(usize),
     None,

@@ -10,7 +10,7 @@ use crate::time::rfc3339;
 /// Lines of each check's output the summary shows (the result file keeps up to output_limit).
 const OUTPUT_TAIL_LINES: usize = 40;
 
-pub fn render(r: &PatchResult) -> String {
+pub(crate) fn render(r: &PatchResult) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# Patch {}: {}\n", r.id, outcome_words(r.outcome));
     if let Some(d) = &r.description {
@@ -76,6 +76,6 @@ fn outcome_words(o: Outcome) -> &'static str {
 }
 
 /// The outcome's name as the result file spells it (`rolled-back`).
-pub fn outcome_name(o: Outcome) -> String {
+pub(crate) fn outcome_name(o: Outcome) -> String {
     serde_json::to_value(o).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
 }

@@ -9,7 +9,7 @@ use anyhow::{Result, bail};
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Eol {
+pub(crate) enum Eol {
     Lf,
     Crlf,
     /// Only the last line may have none.
@@ -27,13 +27,13 @@ impl Eol {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TextLine<'a> {
+pub(crate) struct TextLine<'a> {
     pub text: Cow<'a, str>,
     pub eol: Eol,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Text<'a> {
+pub(crate) struct Text<'a> {
     pub bom: bool,
     pub lines: Vec<TextLine<'a>>,
     /// The ending new lines get: the file's most common one (LF for a file with none).
@@ -41,17 +41,17 @@ pub struct Text<'a> {
 }
 
 /// Binary by git's rule: a NUL byte in the first 8000 bytes.
-pub fn is_binary(bytes: &[u8]) -> bool {
+pub(crate) fn is_binary(bytes: &[u8]) -> bool {
     bytes.iter().take(8000).any(|&b| b == 0)
 }
 
 impl<'a> Text<'a> {
-    pub fn empty() -> Text<'a> {
+    pub(crate) fn empty() -> Text<'a> {
         Text { bom: false, lines: Vec::new(), eol: Eol::Lf }
     }
 
     /// Read file bytes as text; binary or non-UTF-8 content is an error saying which.
-    pub fn decode(bytes: &'a [u8]) -> Result<Text<'a>> {
+    pub(crate) fn decode(bytes: &'a [u8]) -> Result<Text<'a>> {
         if is_binary(bytes) {
             bail!("it is a binary file; text patches cannot edit it (send a `write` operation instead)");
         }
@@ -88,7 +88,7 @@ impl<'a> Text<'a> {
         Ok(Text { bom, lines, eol })
     }
 
-    pub fn encode(&self) -> Vec<u8> {
+    pub(crate) fn encode(&self) -> Vec<u8> {
         let len: usize = self.lines.iter().map(|l| l.text.len() + 2).sum();
         let mut out = Vec::with_capacity(len + 3);
         if self.bom {
@@ -102,17 +102,17 @@ impl<'a> Text<'a> {
     }
 
     /// Whether the file ends with a newline (an empty file counts as ending with one).
-    pub fn final_newline(&self) -> bool {
+    pub(crate) fn final_newline(&self) -> bool {
         self.lines.last().is_none_or(|l| l.eol != Eol::None)
     }
 
     /// A new line in this file's style.
-    pub fn line(&self, text: Cow<'a, str>) -> TextLine<'a> {
+    pub(crate) fn line(&self, text: Cow<'a, str>) -> TextLine<'a> {
         TextLine { text, eol: self.eol }
     }
 
     /// Give every line but the last an ending, and the last one an ending or not.
-    pub fn set_final_newline(&mut self, yes: bool) {
+    pub(crate) fn set_final_newline(&mut self, yes: bool) {
         let eol = self.eol;
         let n = self.lines.len();
         for (i, line) in self.lines.iter_mut().enumerate() {
@@ -126,7 +126,7 @@ impl<'a> Text<'a> {
         }
     }
 
-    pub fn texts(&self) -> Vec<&str> {
+    pub(crate) fn texts(&self) -> Vec<&str> {
         self.lines.iter().map(|l| l.text.as_ref()).collect()
     }
 }

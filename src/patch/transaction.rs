@@ -16,7 +16,7 @@ use crate::store::read;
 
 /// The file as it is on disk now (`None`: absent); a symlink is its target (a patch can have
 /// created it, and recovery and revert must see it to remove it).
-pub fn snapshot(fence: &Fence, rel: &str) -> Result<Option<Snapshot>> {
+pub(crate) fn snapshot(fence: &Fence, rel: &str) -> Result<Option<Snapshot>> {
     Ok(find(fence.place(rel, false)?, rel)?.0)
 }
 
@@ -35,7 +35,7 @@ fn find(place: Option<Place>, rel: &str) -> Result<(Option<Snapshot>, Option<Ope
 
 /// A regular file of the tree, open and stat-ed but not yet read, so that a caller can refuse it
 /// by its size first.
-pub struct Opened {
+pub(crate) struct Opened {
     file: File,
     size: u64,
     mode: u32,
@@ -45,7 +45,7 @@ pub struct Opened {
 /// Open `rel` for [`Opened::read`] (`None`: absent). A symlink is not followed and a FIFO does
 /// not block the open: both are refused as not regular files, and the check is made on the
 /// file actually opened, not on a name that could change between a stat and an open.
-pub fn open(fence: &Fence, rel: &str) -> Result<Option<Opened>> {
+pub(crate) fn open(fence: &Fence, rel: &str) -> Result<Option<Opened>> {
     // The common case in one call; a symlink on the way (the file's own or a directory's) is
     // taken through the fence's resolution.
     match fence.open_direct(rel, READ_FLAGS) {
@@ -85,11 +85,11 @@ fn opened(file: File, rel: &str) -> Result<Opened> {
 
 impl Opened {
     /// Its size in bytes, as the open file's stat gave it.
-    pub fn size(&self) -> u64 {
+    pub(crate) fn size(&self) -> u64 {
         self.size
     }
 
-    pub fn read(&mut self) -> Result<Snapshot> {
+    pub(crate) fn read(&mut self) -> Result<Snapshot> {
         let bytes =
             read::read_sized(&mut self.file, self.size).with_context(|| format!("could not read {}", self.rel))?;
         Ok(Snapshot { bytes, mode: self.mode })
@@ -97,7 +97,7 @@ impl Opened {
 }
 
 /// Write one side of a change: the content, or the file's absence.
-pub fn put(fence: &Fence, rel: &str, state: Option<&Snapshot>) -> Result<()> {
+pub(crate) fn put(fence: &Fence, rel: &str, state: Option<&Snapshot>) -> Result<()> {
     put_in(&Places::new(fence), rel, state)
 }
 
@@ -146,7 +146,7 @@ fn prune_empty_dirs(fence: &Fence, rel: &str) -> Result<()> {
 /// fsynced on several threads; then each file is checked unchanged since the plan and renamed
 /// into place; then each touched directory is synced once. Any failure removes the temp files
 /// and restores the files already swapped.
-pub fn commit(fence: &Fence, plan: &Plan) -> Result<()> {
+pub(crate) fn commit(fence: &Fence, plan: &Plan) -> Result<()> {
     let changes: Vec<&FileChange> = plan.files.iter().filter(|c| c.changes_anything()).collect();
     let places = Places::new(fence);
     let staged = stage(&places, &changes)?;

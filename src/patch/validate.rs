@@ -11,7 +11,7 @@ use crate::store::results::CheckRun;
 
 /// How to run one batch of commands.
 #[derive(Debug, Clone)]
-pub struct Runner<'a> {
+pub(crate) struct Runner<'a> {
     pub tree: &'a Path,
     pub timeout: Duration,
     /// Output bytes kept per command.
@@ -20,13 +20,13 @@ pub struct Runner<'a> {
     pub vars: Vec<(&'static str, String)>,
 }
 
-pub fn passed(run: &CheckRun) -> bool {
+pub(crate) fn passed(run: &CheckRun) -> bool {
     !run.timed_out && run.exit_code == Some(0)
 }
 
 impl Runner<'_> {
     /// Run the commands in order, stopping at the first that fails.
-    pub fn run_all(&self, commands: &[String]) -> Result<Vec<CheckRun>> {
+    pub(crate) fn run_all(&self, commands: &[String]) -> Result<Vec<CheckRun>> {
         let mut runs = Vec::new();
         for command in commands {
             let run = self.run(command)?;
@@ -39,7 +39,7 @@ impl Runner<'_> {
         Ok(runs)
     }
 
-    pub fn run(&self, command: &str) -> Result<CheckRun> {
+    pub(crate) fn run(&self, command: &str) -> Result<CheckRun> {
         let mut cmd = Command::new("sh");
         cmd.arg("-c").arg(command).current_dir(self.tree).envs(self.vars.iter().map(|(k, v)| (k, v)));
         let finished = crate::subprocess::run(cmd, self.timeout, self.limit)

@@ -27,7 +27,7 @@ const LINK_TTL_S: u64 = 15 * 60;
 
 /// What a command may use: the listener's settings and home, the address clients reach it at
 /// (for links), and who asked.
-pub struct Ctx<'a> {
+pub(crate) struct Ctx<'a> {
     pub settings: &'a Settings,
     pub home: &'a Home,
     pub base_url: &'a str,
@@ -39,7 +39,7 @@ pub struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
-    pub fn new(
+    pub(crate) fn new(
         settings: &'a Settings,
         home: &'a Home,
         base_url: &'a str,
@@ -50,7 +50,7 @@ impl<'a> Ctx<'a> {
     }
 }
 
-pub struct Command {
+pub(crate) struct Command {
     pub name: &'static str,
     pub usage: &'static str,
     pub help: &'static str,
@@ -60,7 +60,7 @@ pub struct Command {
 }
 
 #[rustfmt::skip]
-pub const COMMANDS: &[Command] = &[
+pub(crate) const COMMANDS: &[Command] = &[
     Command { name: "/status-runner", usage: "", help: "mode, queues, last runs", changes: false, run: status_runner },
     Command { name: "/patch-status", usage: "", help: "waiting patches per environment", changes: false, run: queues },
     Command { name: "/status-queue", usage: "", help: "same as /patch-status", changes: false, run: queues },
@@ -83,7 +83,7 @@ pub const COMMANDS: &[Command] = &[
 ];
 
 /// Run `command` for the caller; every outcome is an answer (refusals included).
-pub fn run(ctx: &Ctx, command: &str, text: &str) -> Answer {
+pub(crate) fn run(ctx: &Ctx, command: &str, text: &str) -> Answer {
     // Everything answered is escaped here, once: patch text, file names, the user's own words.
     let Some(cmd) = COMMANDS.iter().find(|c| c.name == command) else {
         return Answer { in_channel: false, text: escape(&format!("unknown command `{command}`\n{}", help())) };

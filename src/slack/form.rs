@@ -1,7 +1,7 @@
 //! `application/x-www-form-urlencoded`, as Slack posts slash commands.
 
 /// Decode `a=1&b=x+y%21` into pairs; malformed escapes are kept as written.
-pub fn parse(body: &str) -> Vec<(String, String)> {
+pub(crate) fn parse(body: &str) -> Vec<(String, String)> {
     body.split('&')
         .filter(|pair| !pair.is_empty())
         .map(|pair| {

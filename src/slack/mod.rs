@@ -2,25 +2,25 @@
 //! verifies and dispatches them (`POST /slack/commands`) is the listener's, in `crate::http::slack`;
 //! outgoing alerts live in `crate::notify`.
 
-pub mod commands;
-pub mod form;
-pub mod outcome;
-pub mod verify;
+pub(crate) mod commands;
+pub(crate) mod form;
+pub(crate) mod outcome;
+pub(crate) mod verify;
 
 use serde_json::json;
 
 /// Slack cuts a section's text at 3,000 characters; stay under it.
-pub const TEXT_LIMIT: usize = 2900;
+pub(crate) const TEXT_LIMIT: usize = 2900;
 
 /// What a command answers: shown to the caller only, or to the channel.
 #[derive(Debug)]
-pub struct Answer {
+pub(crate) struct Answer {
     pub in_channel: bool,
     pub text: String,
 }
 
 impl Answer {
-    pub fn to_json(&self) -> serde_json::Value {
+    pub(crate) fn to_json(&self) -> serde_json::Value {
         let text = cut(&self.text, TEXT_LIMIT);
         json!({
             "response_type": if self.in_channel { "in_channel" } else { "ephemeral" },
@@ -32,13 +32,13 @@ impl Answer {
 
 /// Text as Slack's mrkdwn must receive it: `&`, `<` and `>` escaped, so what a patch, a file or
 /// a user wrote is shown, never read as a link, a mention or `<!channel>`.
-pub fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 /// Cut text to at most `max` bytes on a character boundary, saying so, and keep a code fence
 /// balanced.
-pub fn cut(text: &str, max: usize) -> String {
+pub(crate) fn cut(text: &str, max: usize) -> String {
     if text.len() <= max {
         return text.to_string();
     }

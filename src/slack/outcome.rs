@@ -25,7 +25,7 @@ const REASON_SHOWN: usize = 1500;
 /// Post one message per patch the run settled (or rolled back after a crash). Nothing is posted,
 /// and nothing logged, where no incoming webhook is configured; one that cannot be read (a
 /// missing file) is logged with each message, as an unreachable one is.
-pub fn announce(settings: &Settings, home: &Home, report: &QueueReport) -> Result<()> {
+pub(crate) fn announce(settings: &Settings, home: &Home, report: &QueueReport) -> Result<()> {
     if report.check || matches!(settings.config.slack.alert_webhook().resolve(), Ok(None)) {
         return Ok(());
     }
@@ -38,7 +38,7 @@ pub fn announce(settings: &Settings, home: &Home, report: &QueueReport) -> Resul
 
 /// Post that a patch just received waits for an operator's approval (manual mode, or an
 /// environment with require_approval), with its Approve button; nothing without a webhook.
-pub fn announce_waiting(
+pub(crate) fn announce_waiting(
     settings: &Settings,
     home: &Home,
     env: &str,
@@ -52,7 +52,7 @@ pub fn announce_waiting(
 }
 
 /// The Block Kit message for a settled patch.
-pub fn message(r: &PatchResult) -> Value {
+pub(crate) fn message(r: &PatchResult) -> Value {
     let outcome = outcome_name(r.outcome);
     let icon = match r.outcome {
         Outcome::Applied | Outcome::AlreadyApplied => ":white_check_mark:",
@@ -90,7 +90,7 @@ pub fn message(r: &PatchResult) -> Value {
 }
 
 /// The message for a patch that waits for an operator's approval.
-pub fn waiting(env: &str, id: &str, description: Option<&str>) -> Value {
+pub(crate) fn waiting(env: &str, id: &str, description: Option<&str>) -> Value {
     let mut head = format!(":hourglass: *Patch `{}` waits for approval* in {}", escape(id), escape(env));
     if let Some(d) = description {
         let _ = write!(head, "\n{}", escape(d));

@@ -4,7 +4,7 @@
 use crate::sign::{check_timestamp, signature_matches};
 
 /// The request's timestamp, once its signature checks out.
-pub fn verify(secret: &[u8], ts: &str, signature: &str, body: &[u8], now: i64) -> Result<i64, &'static str> {
+pub(crate) fn verify(secret: &[u8], ts: &str, signature: &str, body: &[u8], now: i64) -> Result<i64, &'static str> {
     let at = check_timestamp(ts, now)?;
     let hex = signature.strip_prefix("v0=").ok_or("X-Slack-Signature must be `v0=<hex>`")?;
     if signature_matches(secret, &[b"v0:", ts.as_bytes(), b":", body], hex) {

@@ -16,10 +16,10 @@ use crate::parallel;
 use crate::store::fs::{ensure_dir, sync_dir};
 
 /// Temp files start with this prefix so a crashed writer's leftovers can be recognised.
-pub const TEMP_PREFIX: &str = ".runner-tmp.";
+pub(crate) const TEMP_PREFIX: &str = ".runner-tmp.";
 
 /// A name for a temp file beside `target`, unique within this process and across processes.
-pub fn temp_path(target: &Path) -> PathBuf {
+pub(crate) fn temp_path(target: &Path) -> PathBuf {
     target.with_file_name(temp_name(target.file_name().and_then(|n| n.to_str()).unwrap_or("file")))
 }
 
@@ -34,13 +34,13 @@ fn temp_name(name: &str) -> String {
 }
 
 /// Replace `path` with `bytes` atomically and durably, creating parent directories.
-pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write(path: &Path, bytes: &[u8]) -> Result<()> {
     write_with_mode(path, bytes, None)
 }
 
 /// As [`write`], with explicit permission bits (`None`: 0644 for a new file, the old file's mode
 /// for an existing one).
-pub fn write_with_mode(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<()> {
+pub(crate) fn write_with_mode(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<()> {
     let staged = Staged::new(path, bytes, mode)?;
     let dir = staged.dir().clone();
     staged.install()?;
@@ -166,7 +166,7 @@ impl Drop for Staged {
 
 /// Create a temp file with exactly `mode`, and its directory only when it is missing: the common
 /// case (the directory exists, the umask leaves `mode` alone) costs one system call.
-pub fn open_new(tmp: &Path, mode: u32) -> std::io::Result<File> {
+pub(crate) fn open_new(tmp: &Path, mode: u32) -> std::io::Result<File> {
     let open = || OpenOptions::new().write(true).create_new(true).mode(mode).open(tmp);
     let file = match open() {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -206,7 +206,7 @@ fn umask() -> Option<u32> {
 
 /// Create `path` with `bytes` only if nothing is there yet: the content is made durable in a
 /// temp file first, then hard-linked into place, which fails rather than overwrite.
-pub fn create_new(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn create_new(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = parent(path);
     ensure_dir(dir)?;
     let tmp = temp_path(path);
@@ -223,13 +223,13 @@ pub fn create_new(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// Files flushed at once. Files written and flushed together overlap their waits on the disk
 /// (and a journaling file system commits them in one transaction instead of one each).
-pub const FLUSH_THREADS: usize = 8;
+pub(crate) const FLUSH_THREADS: usize = 8;
 
 /// Replace several files, each atomically and durably as [`write`] does, with their flushes
 /// overlapped: the temp files are written and fsynced concurrently, then renamed, then their
 /// directories synced concurrently. Not all-or-nothing across files: after a crash each file is
 /// old or new on its own.
-pub fn write_many(files: &[(&Path, &[u8])]) -> Result<()> {
+pub(crate) fn write_many(files: &[(&Path, &[u8])]) -> Result<()> {
     // A failure drops the files not yet installed, which removes their temp files.
     for staged in parallel::try_map(files, FLUSH_THREADS, 1, |&(path, bytes)| Staged::new(path, bytes, None))? {
         staged.install()?;
@@ -243,7 +243,7 @@ pub fn write_many(files: &[(&Path, &[u8])]) -> Result<()> {
 
 /// Create an empty marker file durably. It has no content to tear, so it needs no temp file:
 /// creating it and syncing its directory is enough.
-pub fn touch(path: &Path) -> Result<()> {
+pub(crate) fn touch(path: &Path) -> Result<()> {
     open_new(path, 0o644)
         .or_else(|e| match e.kind() {
             std::io::ErrorKind::AlreadyExists => OpenOptions::new().write(true).open(path),
@@ -254,22 +254,14 @@ pub fn touch(path: &Path) -> Result<()> {
 }
 
 /// Write a value as pretty JSON with a final newline.
-pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
+pub(crate) fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
     let mut bytes = serde_json::to_vec_pretty(value)?;
     bytes.push(b'\n');
     write(path, &bytes)
 }
 
-/// Write only when the content differs; returns whether it wrote.
-pub fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<bool> {
-    match fs::read(path) {
-        Ok(old) if old == bytes => Ok(false),
-        _ => write(path, bytes).map(|()| true),
-    }
-}
-
 /// Rename within one file system and make both directories durable.
-pub fn rename(from: &Path, to: &Path) -> Result<()> {
+pub(crate) fn rename(from: &Path, to: &Path) -> Result<()> {
     rename_unsynced(from, to)?;
     sync_dir(parent(to))?;
     if parent(from) != parent(to) {
@@ -280,7 +272,7 @@ pub fn rename(from: &Path, to: &Path) -> Result<()> {
 
 /// Rename within one file system, creating the target's directory if missing, and leave the
 /// syncing to the caller (who must do it before anything depends on the move).
-pub fn rename_unsynced(from: &Path, to: &Path) -> Result<()> {
+pub(crate) fn rename_unsynced(from: &Path, to: &Path) -> Result<()> {
     let moved = match fs::rename(from, to) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && from.exists() => {
             ensure_dir(parent(to))?;
@@ -292,7 +284,7 @@ pub fn rename_unsynced(from: &Path, to: &Path) -> Result<()> {
 }
 
 /// Remove a file durably; a file already gone is not an error.
-pub fn remove(path: &Path) -> Result<()> {
+pub(crate) fn remove(path: &Path) -> Result<()> {
     match fs::remove_file(path) {
         Ok(()) => sync_dir(parent(path)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -303,19 +295,19 @@ pub fn remove(path: &Path) -> Result<()> {
 /// Remove the temp files killed writers left in `dir`: those whose name ends with `suffix` (the
 /// target's `.name`), or all of them with `""`. Only where no live writer can be at work, that is
 /// under the lock of the one job that writes there.
-pub fn remove_stale_temps(dir: &Path, suffix: &str) -> Result<()> {
+pub(crate) fn remove_stale_temps(dir: &Path, suffix: &str) -> Result<()> {
     remove_temps(dir, |name| name.ends_with(suffix))
 }
 
 /// Remove the temp files in `dir` whose writer is gone (the process id in the name is no live
 /// process): safe in a directory that several processes write to, where [`remove_stale_temps`]
 /// is not. A reused process id only keeps a leftover longer.
-pub fn remove_orphaned_temps(dir: &Path) -> Result<()> {
+pub(crate) fn remove_orphaned_temps(dir: &Path) -> Result<()> {
     remove_temps(dir, orphaned)
 }
 
 /// Whether a temp file's name says its writer is gone (see [`remove_orphaned_temps`]).
-pub fn orphaned(name: &str) -> bool {
+pub(crate) fn orphaned(name: &str) -> bool {
     writer_pid(name).is_some_and(|pid| !alive(pid))
 }
 
@@ -363,8 +355,6 @@ mod tests {
         write(&p, b"two").unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"two");
         assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o755);
-        assert!(!write_if_changed(&p, b"two").unwrap());
-        assert!(write_if_changed(&p, b"three").unwrap());
         let leftovers: Vec<_> = fs::read_dir(p.parent().unwrap())
             .unwrap()
             .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with(TEMP_PREFIX))

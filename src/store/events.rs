@@ -15,7 +15,7 @@ use crate::store::fs::ensure_dir;
 use crate::time::rfc3339;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Event {
+pub(crate) struct Event {
     #[serde(with = "rfc3339")]
     pub time: DateTime<Utc>,
     /// Who did it: `cli:<user>`, `slack:<user id>`, `webhook`, `cron`.
@@ -31,35 +31,35 @@ pub struct Event {
 }
 
 impl Event {
-    pub fn new(actor: impl Into<String>, action: impl Into<String>) -> Event {
+    pub(crate) fn new(actor: impl Into<String>, action: impl Into<String>) -> Event {
         Event { time: Utc::now(), actor: actor.into(), action: action.into(), env: None, id: None, detail: Map::new() }
     }
-    pub fn env(mut self, env: &str) -> Event {
+    pub(crate) fn env(mut self, env: &str) -> Event {
         self.env = Some(env.to_string());
         self
     }
-    pub fn id(mut self, id: &str) -> Event {
+    pub(crate) fn id(mut self, id: &str) -> Event {
         self.id = Some(id.to_string());
         self
     }
-    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Event {
+    pub(crate) fn with(mut self, key: &str, value: impl Into<Value>) -> Event {
         self.detail.insert(key.to_string(), value.into());
         self
     }
 }
 
 /// The actor for commands typed at this machine: `cli:<login>`.
-pub fn cli_actor() -> String {
+pub(crate) fn cli_actor() -> String {
     format!("cli:{}", std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into()))
 }
 
 /// Append one event durably.
-pub fn append(home: &Home, event: &Event) -> Result<()> {
+pub(crate) fn append(home: &Home, event: &Event) -> Result<()> {
     append_all(home, std::slice::from_ref(event))
 }
 
 /// Append several events with one write and one sync (a busy writer's batch).
-pub fn append_all(home: &Home, events: &[Event]) -> Result<()> {
+pub(crate) fn append_all(home: &Home, events: &[Event]) -> Result<()> {
     let path = home.events_file();
     ensure_dir(home.root())?;
     let mut lines = Vec::new();
@@ -80,7 +80,7 @@ pub fn append_all(home: &Home, events: &[Event]) -> Result<()> {
 
 /// The audit log as read: its events, and the lines that are not one.
 #[derive(Debug, Default)]
-pub struct Log {
+pub(crate) struct Log {
     pub events: Vec<Event>,
     /// Line numbers (from 1) of lines that are not an event: a torn last line after a full disk,
     /// or a line damaged or edited by hand. They are skipped, not fatal, and never silently:
@@ -89,7 +89,7 @@ pub struct Log {
 }
 
 /// Read the whole log.
-pub fn read_all(home: &Home) -> Result<Log> {
+pub(crate) fn read_all(home: &Home) -> Result<Log> {
     let path = home.events_file();
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,

@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 
 /// `mkdir -p`, durably: each directory it creates is synced into its parent, so that files later
 /// synced inside it cannot vanish with it in a crash. An existing directory costs one stat.
-pub fn ensure_dir(dir: &Path) -> Result<()> {
+pub(crate) fn ensure_dir(dir: &Path) -> Result<()> {
     if dir.is_dir() {
         return Ok(());
     }
@@ -30,7 +30,7 @@ pub fn ensure_dir(dir: &Path) -> Result<()> {
 }
 
 /// fsync a directory so the names in it (new files, renames) survive a crash.
-pub fn sync_dir(dir: &Path) -> Result<()> {
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir).and_then(|d| d.sync_all()).with_context(|| format!("could not sync directory {}", dir.display()))
 }
 

@@ -11,7 +11,7 @@ use crate::store::{Home, atomic};
 use crate::time::rfc3339;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Heartbeat {
+pub(crate) struct Heartbeat {
     pub job: String,
     #[serde(with = "rfc3339")]
     pub time: DateTime<Utc>,
@@ -20,7 +20,7 @@ pub struct Heartbeat {
 }
 
 /// Record a successful run of `job` that started at `started`.
-pub fn beat(home: &Home, job: &str, started: std::time::Instant) -> Result<()> {
+pub(crate) fn beat(home: &Home, job: &str, started: std::time::Instant) -> Result<()> {
     let hb = Heartbeat {
         job: job.to_string(),
         time: Utc::now(),
@@ -33,12 +33,12 @@ pub fn beat(home: &Home, job: &str, started: std::time::Instant) -> Result<()> {
     atomic::remove_orphaned_temps(&home.heartbeats_dir())
 }
 
-pub fn read(home: &Home, job: &str) -> Result<Option<Heartbeat>> {
+pub(crate) fn read(home: &Home, job: &str) -> Result<Option<Heartbeat>> {
     super::read_json(&home.heartbeats_dir().join(format!("{job}.json")), "heartbeat")
 }
 
 /// Every job's last heartbeat, by job name; unreadable files are skipped.
-pub fn read_all(home: &Home) -> Result<BTreeMap<String, Heartbeat>> {
+pub(crate) fn read_all(home: &Home) -> Result<BTreeMap<String, Heartbeat>> {
     let mut out = BTreeMap::new();
     let dir = home.heartbeats_dir();
     let entries = match std::fs::read_dir(&dir) {

@@ -3,7 +3,6 @@
 //! so a crashed run never leaves a stale lock).
 
 use std::fs::{File, OpenOptions, TryLockError};
-use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
@@ -13,14 +12,13 @@ use crate::store::fs::ensure_dir;
 
 /// A held lock; released on drop.
 #[derive(Debug)]
-pub struct Guard {
+pub(crate) struct Guard {
     _file: File,
-    pub path: PathBuf,
 }
 
 /// Take the lock for `job` (and `env`, when the job works per environment). Busy → [`Busy`]
 /// (exit 75) unless `wait`, which blocks until the holder lets go.
-pub fn acquire(home: &Home, job: &str, env: Option<&str>, wait: bool) -> Result<Guard> {
+pub(crate) fn acquire(home: &Home, job: &str, env: Option<&str>, wait: bool) -> Result<Guard> {
     let name = match env {
         Some(env) => format!("{job}.{env}"),
         None => job.to_string(),
@@ -47,7 +45,7 @@ pub fn acquire(home: &Home, job: &str, env: Option<&str>, wait: bool) -> Result<
             }
         }
     }
-    Ok(Guard { _file: file, path })
+    Ok(Guard { _file: file })
 }
 
 #[cfg(test)]

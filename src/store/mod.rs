@@ -1,22 +1,25 @@
 //! Everything runner keeps on disk (README "On disk"): paths, atomic writes, locks, queue
 //! transitions, the audit log, heartbeats, the mode and per-patch results.
 
-pub mod atomic;
-pub mod events;
-pub mod fs;
-pub mod heartbeat;
-pub mod lock;
-pub mod mode;
-pub mod paths;
+pub(crate) mod atomic;
+pub(crate) mod events;
+pub(crate) mod fs;
+pub(crate) mod heartbeat;
+pub(crate) mod lock;
+pub(crate) mod mode;
+pub(crate) mod paths;
 pub mod queue;
-pub mod read;
+pub(crate) mod read;
 pub mod results;
 
 pub use paths::Home;
 
 /// Read a JSON record; `None` when the file does not exist. `what` names it in errors
 /// (`could not parse heartbeat /x/y.json`).
-pub fn read_json<T: serde::de::DeserializeOwned>(path: &std::path::Path, what: &str) -> anyhow::Result<Option<T>> {
+pub(crate) fn read_json<T: serde::de::DeserializeOwned>(
+    path: &std::path::Path,
+    what: &str,
+) -> anyhow::Result<Option<T>> {
     use anyhow::Context;
     match std::fs::read(path) {
         Ok(bytes) => serde_json::from_slice(&bytes)

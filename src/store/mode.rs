@@ -54,7 +54,7 @@ impl FromStr for Mode {
 }
 
 /// The current mode; `auto` when none was ever set.
-pub fn read(home: &Home) -> Result<Mode> {
+pub(crate) fn read(home: &Home) -> Result<Mode> {
     let path = home.mode_file();
     match std::fs::read_to_string(&path) {
         Ok(text) => text.parse().with_context(|| format!("could not read mode from {}", path.display())),
@@ -63,13 +63,13 @@ pub fn read(home: &Home) -> Result<Mode> {
     }
 }
 
-pub fn write(home: &Home, mode: Mode) -> Result<()> {
+pub(crate) fn write(home: &Home, mode: Mode) -> Result<()> {
     atomic::write(&home.mode_file(), format!("{mode}\n").as_bytes())
 }
 
 /// Set the mode and audit the request (a no-op set too: the log records what operators asked
 /// for); returns the previous mode.
-pub fn set(home: &Home, new: Mode, actor: &str) -> Result<Mode> {
+pub(crate) fn set(home: &Home, new: Mode, actor: &str) -> Result<Mode> {
     let current = read(home)?;
     if new != current {
         write(home, new)?;

@@ -89,7 +89,7 @@ impl Home {
 /// The one place a patch id becomes a path: `<dir>/<id><ext>`. An id is data (typed by an
 /// operator, sent from Slack, read from a result file), so anything but a valid id or journal
 /// key ([`queue::check_key`]) is refused here, and no id can name a path outside `dir`.
-pub fn id_path(mut dir: PathBuf, id: &str, ext: &str) -> Result<PathBuf> {
+pub(crate) fn id_path(mut dir: PathBuf, id: &str, ext: &str) -> Result<PathBuf> {
     queue::check_key(id)?;
     dir.push(format!("{id}{ext}"));
     Ok(dir)

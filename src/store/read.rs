@@ -9,7 +9,7 @@ use std::io::{ErrorKind, Read};
 /// The bytes of `file`, which a stat just said is `len` bytes long. Reading stops once `len`
 /// bytes are in; a file that turns out shorter is read to its end, one that grew is cut at `len`
 /// (a caller that cares compares the stat again, as the apply's unchanged-check does).
-pub fn read_sized(file: &mut File, len: u64) -> std::io::Result<Vec<u8>> {
+pub(crate) fn read_sized(file: &mut File, len: u64) -> std::io::Result<Vec<u8>> {
     let len = usize::try_from(len).map_err(|_| std::io::Error::other("file too large to read into memory"))?;
     let mut bytes = vec![0; len];
     let mut filled = 0;

@@ -9,7 +9,7 @@ use crate::support::{Run, Test};
 
 /// Every file under `dir` with its bytes and mode: equal snapshots mean not one byte changed
 /// and nothing was left behind.
-pub fn snapshot(dir: &Path) -> BTreeMap<String, (Vec<u8>, u32)> {
+pub(crate) fn snapshot(dir: &Path) -> BTreeMap<String, (Vec<u8>, u32)> {
     walkdir::WalkDir::new(dir)
         .into_iter()
         .map(|e| e.unwrap())
@@ -24,7 +24,7 @@ pub fn snapshot(dir: &Path) -> BTreeMap<String, (Vec<u8>, u32)> {
 }
 
 /// Apply `patch` to a tree holding `files`; returns the test and the run.
-pub fn apply(files: &[(&str, &[u8])], patch: &str, extra: &[&str]) -> (Test, Run) {
+pub(crate) fn apply(files: &[(&str, &[u8])], patch: &str, extra: &[&str]) -> (Test, Run) {
     let t = Test::new().file("p.patch", patch);
     std::fs::create_dir(t.join("tree")).unwrap();
     for (rel, bytes) in files {
@@ -38,7 +38,7 @@ pub fn apply(files: &[(&str, &[u8])], patch: &str, extra: &[&str]) -> (Test, Run
 
 /// Apply and expect success with exactly `expected` in `path`.
 #[track_caller]
-pub fn applies(file: &[u8], patch: &str, expected: &[u8]) {
+pub(crate) fn applies(file: &[u8], patch: &str, expected: &[u8]) {
     let (t, run) = apply(&[("f.txt", file)], patch, &[]);
     run.success();
     assert_eq!(
@@ -49,7 +49,7 @@ pub fn applies(file: &[u8], patch: &str, expected: &[u8]) {
 
 /// Apply and expect a refusal (exit 1) mentioning `why`, with the tree untouched.
 #[track_caller]
-pub fn refuses(files: &[(&str, &[u8])], patch: &str, why: &str) -> Run {
+pub(crate) fn refuses(files: &[(&str, &[u8])], patch: &str, why: &str) -> Run {
     let t = Test::new();
     std::fs::create_dir(t.join("tree")).unwrap();
     for (rel, bytes) in files {

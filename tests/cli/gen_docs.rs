@@ -14,18 +14,18 @@ use serde_json::{Value, json};
 use crate::support::Test;
 use crate::support::queue::{delete_op, env_test, ops, queue as queue_patch, write_op};
 
-pub const CONFIG: &str = "home = \"home\"\n\n[env.main]\ntree = \"tree\"\n";
+pub(crate) const CONFIG: &str = "home = \"home\"\n\n[env.main]\ntree = \"tree\"\n";
 
-pub fn home(t: &Test) -> Home {
+pub(crate) fn home(t: &Test) -> Home {
     Home::new(t.join("home"))
 }
 
-pub fn time(s: &str) -> DateTime<Utc> {
+pub(crate) fn time(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
 }
 
 /// A finished patch's record: one file per `(path, added, removed)`.
-pub fn result(id: &str, outcome: Outcome, finished: &str, files: &[(&str, u64, u64)]) -> PatchResult {
+pub(crate) fn result(id: &str, outcome: Outcome, finished: &str, files: &[(&str, u64, u64)]) -> PatchResult {
     let finished = time(finished);
     let ok = matches!(outcome, Outcome::Applied | Outcome::AlreadyApplied);
     PatchResult {
@@ -62,12 +62,12 @@ pub fn result(id: &str, outcome: Outcome, finished: &str, files: &[(&str, u64, u
 }
 
 /// Store a record as apply-patch does: the result, and the patch file in its queue state.
-pub fn store(t: &Test, r: &PatchResult) {
+pub(crate) fn store(t: &Test, r: &PatchResult) {
     results::write(&home(t), r).unwrap();
     queue::enqueue(&home(t), "main", &r.id, r.state, b"{}").unwrap();
 }
 
-pub fn set_mtime(path: &Path, t: SystemTime) {
+pub(crate) fn set_mtime(path: &Path, t: SystemTime) {
     std::fs::File::options().write(true).open(path).unwrap().set_modified(t).unwrap();
 }
 

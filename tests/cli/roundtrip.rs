@@ -10,7 +10,7 @@ use crate::support::Test;
 use crate::support::webhook::{Server, TOKEN, send};
 
 /// A listener config that applies on arrival, env `main` on `tree/`, plus `server` and `env` lines.
-pub fn applying(server: &str, env: &str) -> Test {
+pub(crate) fn applying(server: &str, env: &str) -> Test {
     let t = Test::new().file(
         "runner.toml",
         format!(
@@ -23,20 +23,25 @@ pub fn applying(server: &str, env: &str) -> Test {
     t
 }
 
-pub fn post(server: &Server, query: &str, headers: &[(&str, &str)], body: &Value) -> crate::support::webhook::Reply {
+pub(crate) fn post(
+    server: &Server,
+    query: &str,
+    headers: &[(&str, &str)],
+    body: &Value,
+) -> crate::support::webhook::Reply {
     let auth = format!("Bearer {TOKEN}");
     let mut all = vec![("Authorization", auth.as_str()), ("Content-Type", "application/json")];
     all.extend_from_slice(headers);
     send(server.addr, "POST", &format!("/webhook{query}"), &all, body.to_string().as_bytes())
 }
 
-pub fn write(id: &str, path: &str, contents: &str) -> Value {
+pub(crate) fn write(id: &str, path: &str, contents: &str) -> Value {
     json!({ "id": id, "description": format!("write {path}"),
             "operations": [{ "op": "write", "path": path, "contents": contents }] })
 }
 
 /// Poll `check` every 20 ms until it holds, failing with `what` after `limit`.
-pub fn wait_until(limit: Duration, what: &str, mut check: impl FnMut() -> bool) {
+pub(crate) fn wait_until(limit: Duration, what: &str, mut check: impl FnMut() -> bool) {
     let deadline = Instant::now() + limit;
     while !check() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");

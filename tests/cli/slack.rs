@@ -7,7 +7,7 @@ use crate::support::webhook::{Reply, SLACK_SECRET, Server, config, envelope, hex
 
 /// A slash command's form, with a `trigger_id` of its own as Slack sends (so two invocations
 /// are two requests, not a replay of one).
-pub fn form(command: &str, text: &str, user: &str) -> String {
+pub(crate) fn form(command: &str, text: &str, user: &str) -> String {
     static TRIGGERS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let trigger = TRIGGERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let enc = |s: &str| s.replace('%', "%25").replace('/', "%2F").replace(' ', "+").replace('&', "%26");
@@ -18,7 +18,7 @@ pub fn form(command: &str, text: &str, user: &str) -> String {
     )
 }
 
-pub fn post_signed(server: &Server, body: &str, ts: i64, secret: &str) -> Reply {
+pub(crate) fn post_signed(server: &Server, body: &str, ts: i64, secret: &str) -> Reply {
     let sig = format!("v0={}", hex_hmac(secret, format!("v0:{ts}:{body}").as_bytes()));
     let ts = ts.to_string();
     let headers = [

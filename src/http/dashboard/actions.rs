@@ -19,7 +19,7 @@ fn forbidden(viewer: &Viewer, why: &str) -> Response {
 }
 
 /// Any `POST` under /dashboard but sign-in.
-pub fn post(app: &App, req: &Request, session: Option<Session>) -> Reply {
+pub(super) fn post(app: &App, req: &Request, session: Option<Session>) -> Reply {
     let Some(session) = session else {
         return Err(forbidden(&Viewer::ReadOnly, "Sign in first: changes need a dashboard session."));
     };

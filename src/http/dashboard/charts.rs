@@ -11,7 +11,7 @@ use super::html::esc;
 use crate::http::app::App;
 use crate::store::results::{Outcome, PatchResult};
 
-pub const DAYS: u64 = 30;
+pub(super) const DAYS: u64 = 30;
 const W: f64 = 600.0;
 const H: f64 = 220.0;
 /// Room for the axis labels.
@@ -29,14 +29,14 @@ const OUTCOMES: [(Outcome, &str, &str); 5] = [
 
 /// One finished patch: the day it finished, its outcome and how long it took.
 #[derive(Debug, Clone, Copy)]
-pub struct Run {
+pub(super) struct Run {
     pub day: NaiveDate,
     pub outcome: Outcome,
     pub duration_ms: u64,
 }
 
 /// Every result that finished in the last [`DAYS`] days, across environments.
-pub fn runs(app: &App, now: DateTime<Utc>) -> Result<Vec<Run>> {
+pub(super) fn runs(app: &App, now: DateTime<Utc>) -> Result<Vec<Run>> {
     let first = first_day(now);
     let mut out = Vec::new();
     for env in app.settings.config.env.keys() {
@@ -98,7 +98,7 @@ fn frame(id: &str, title: &str, max_label: &str, days: &[NaiveDate]) -> String {
 }
 
 /// Stacked bars: patches finished each day, by outcome.
-pub fn per_day(runs: &[Run], now: DateTime<Utc>) -> String {
+pub(super) fn per_day(runs: &[Run], now: DateTime<Utc>) -> String {
     let days = days(now);
     let mut counts: BTreeMap<NaiveDate, [u32; 5]> = BTreeMap::new();
     for r in runs {
@@ -140,7 +140,7 @@ fn quantile(sorted: &[u64], q: f64) -> u64 {
 }
 
 /// Two lines: the median and the 95th percentile of each day's apply durations.
-pub fn durations(runs: &[Run], now: DateTime<Utc>) -> String {
+pub(super) fn durations(runs: &[Run], now: DateTime<Utc>) -> String {
     let days = days(now);
     let mut by_day: BTreeMap<NaiveDate, Vec<u64>> = BTreeMap::new();
     for r in runs {

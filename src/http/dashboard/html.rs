@@ -10,13 +10,13 @@ use crate::operator::session::Session;
 /// What the browser may do: act (a session, with the CSRF token its forms carry) or only read
 /// (the bearer token in a header, or `public_status`).
 #[derive(Debug, Clone)]
-pub enum Viewer {
+pub(super) enum Viewer {
     Session(Session),
     ReadOnly,
 }
 
 impl Viewer {
-    pub fn session(&self) -> Option<&Session> {
+    pub(super) fn session(&self) -> Option<&Session> {
         match self {
             Viewer::Session(s) => Some(s),
             Viewer::ReadOnly => None,
@@ -25,12 +25,12 @@ impl Viewer {
 }
 
 /// HTML-escape text from patches and state files.
-pub fn esc(text: &str) -> String {
+pub(super) fn esc(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }
 
 /// Percent-encode a query value (ids and env names are safe already; filters may not be).
-pub fn url(text: &str) -> String {
+pub(super) fn url(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
@@ -41,7 +41,7 @@ pub fn url(text: &str) -> String {
 
 /// A whole page. `refresh` reloads it every so many seconds (the overview only: a form being
 /// filled in must not be reloaded away).
-pub fn page(status: u16, title: &str, viewer: &Viewer, refresh: Option<u32>, body: &str) -> Response {
+pub(super) fn page(status: u16, title: &str, viewer: &Viewer, refresh: Option<u32>, body: &str) -> Response {
     let mut h = String::with_capacity(body.len() + 4096);
     let _ = write!(
         h,
@@ -79,12 +79,12 @@ pub fn page(status: u16, title: &str, viewer: &Viewer, refresh: Option<u32>, bod
         )
 }
 
-pub fn csrf_input(session: &Session) -> String {
+pub(super) fn csrf_input(session: &Session) -> String {
     format!("<input type=hidden name=csrf value={}>", session.csrf)
 }
 
 /// A one-button form posting to `action` with the CSRF token and `fields` as hidden inputs.
-pub fn button(session: &Session, action: &str, label: &str, class: &str, fields: &[(&str, &str)]) -> String {
+pub(super) fn button(session: &Session, action: &str, label: &str, class: &str, fields: &[(&str, &str)]) -> String {
     let mut h = format!("<form method=post action=\"{}\" class=inline>{}", esc(action), csrf_input(session));
     for (name, value) in fields {
         let _ = write!(h, "<input type=hidden name={name} value=\"{}\">", esc(value));
@@ -94,12 +94,12 @@ pub fn button(session: &Session, action: &str, label: &str, class: &str, fields:
 }
 
 /// A coloured label: `kind` picks the colour (ok, warn, bad, muted).
-pub fn badge(kind: &str, text: &str) -> String {
+pub(super) fn badge(kind: &str, text: &str) -> String {
     format!("<span class=\"badge {kind}\">{}</span>", esc(text))
 }
 
 /// The colour of a patch's state and outcome; a reverted patch is not shown as a success.
-pub fn patch_badge(state: &str, outcome: Option<&str>, reverted: bool) -> String {
+pub(super) fn patch_badge(state: &str, outcome: Option<&str>, reverted: bool) -> String {
     if reverted {
         return badge("muted", "reverted");
     }
@@ -111,7 +111,7 @@ pub fn patch_badge(state: &str, outcome: Option<&str>, reverted: bool) -> String
 }
 
 /// A message box: `kind` is ok or bad.
-pub fn notice(kind: &str, text: &str) -> String {
+pub(super) fn notice(kind: &str, text: &str) -> String {
     format!("<p class=\"notice {kind}\" role=status>{}</p>", esc(text))
 }
 

@@ -19,18 +19,18 @@ use crate::slack::form;
 use crate::status;
 use html::Viewer;
 
-pub fn status_json(app: &App) -> Reply {
+pub(crate) fn status_json(app: &App) -> Reply {
     let status = status::collect(&app.settings, None).map_err(internal)?;
     Ok(Response::json(200, &serde_json::to_value(status).map_err(|e| internal(e.into()))?))
 }
 
-pub fn metrics(app: &App) -> Reply {
+pub(crate) fn metrics(app: &App) -> Reply {
     let status = status::collect(&app.settings, None).map_err(internal)?;
     Ok(Response::new(200, "text/plain; version=0.0.4; charset=utf-8", app.metrics.render(&status)))
 }
 
 /// Every request whose path is `/dashboard` or under it.
-pub fn handle(app: &App, req: &Request) -> Reply {
+pub(crate) fn handle(app: &App, req: &Request) -> Reply {
     let session = session_of(app, req)?;
     // HEAD is answered as GET; the server drops the body.
     let method = if req.method == "HEAD" { "GET" } else { req.method.as_str() };
@@ -73,7 +73,7 @@ fn done_message(action: &str) -> Option<&'static str> {
 
 /// Whether the request carries a live session (so it spends the rate limit's authenticated
 /// bucket, not the one anonymous requests share).
-pub fn signed_in(app: &App, req: &Request) -> bool {
+pub(crate) fn signed_in(app: &App, req: &Request) -> bool {
     session_of(app, req).is_ok_and(|s| s.is_some())
 }
 

@@ -15,7 +15,7 @@ use crate::time::age;
 const REFRESH_SECS: u32 = 15;
 const LATEST: usize = 10;
 
-pub fn page(app: &App, viewer: &Viewer) -> Reply {
+pub(super) fn page(app: &App, viewer: &Viewer) -> Reply {
     let status = status::collect(&app.settings, None).map_err(internal)?;
     let now = chrono::Utc::now();
     let mut h = String::new();

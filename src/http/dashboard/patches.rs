@@ -28,7 +28,7 @@ const PAGE_SIZE: usize = 50;
 const OUTPUT_SHOWN: usize = 4000;
 
 /// A queued patch, before its result is read.
-pub struct Row {
+pub(super) struct Row {
     pub env: String,
     pub id: String,
     pub state: State,
@@ -38,7 +38,7 @@ pub struct Row {
 }
 
 /// Every patch in every environment (or `env`), in `state` when given, newest first.
-pub fn rows(app: &App, env: Option<&str>, state: Option<State>) -> Result<Vec<Row>> {
+pub(super) fn rows(app: &App, env: Option<&str>, state: Option<State>) -> Result<Vec<Row>> {
     let mut all = Vec::new();
     for name in app.settings.config.env.keys().filter(|e| env.is_none_or(|want| want == e.as_str())) {
         for s in State::ALL.into_iter().filter(|s| state.is_none_or(|want| want == *s)) {
@@ -51,12 +51,12 @@ pub fn rows(app: &App, env: Option<&str>, state: Option<State>) -> Result<Vec<Ro
     Ok(all)
 }
 
-pub fn link(env: &str, id: &str) -> String {
+pub(super) fn link(env: &str, id: &str) -> String {
     format!("/dashboard/patches/{}?env={}", url(id), url(env))
 }
 
 /// A table of patches with their state, outcome (reverted ones as reverted) and age.
-pub fn table(app: &App, rows: &[Row]) -> Result<String> {
+pub(super) fn table(app: &App, rows: &[Row]) -> Result<String> {
     let mut h = String::from(
         "<div class=scroll><table class=cards id=patches><tr><th>patch<th>env<th>state<th>outcome<th>description<th>age</tr>",
     );
@@ -97,7 +97,7 @@ fn envelope_description(path: &Path) -> Option<String> {
 }
 
 /// `GET /dashboard/patches?state=S&env=E&page=N`.
-pub fn list(app: &App, viewer: &Viewer, query: &[(String, String)]) -> Reply {
+pub(super) fn list(app: &App, viewer: &Viewer, query: &[(String, String)]) -> Reply {
     let param = |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty());
     let state = match param("state") {
         Some(s) => Some(
@@ -144,7 +144,7 @@ pub fn list(app: &App, viewer: &Viewer, query: &[(String, String)]) -> Reply {
 }
 
 /// Where a patch is: the environment `?env=` names, else the first (default first) holding it.
-pub fn locate(app: &App, id: &str, env: Option<&str>) -> Result<Option<(String, Option<queue::Entry>)>> {
+pub(super) fn locate(app: &App, id: &str, env: Option<&str>) -> Result<Option<(String, Option<queue::Entry>)>> {
     queue::check_id(id)?;
     let default = app.settings.default_env.as_str();
     let mut names: Vec<&str> = match env {
@@ -162,7 +162,7 @@ pub fn locate(app: &App, id: &str, env: Option<&str>) -> Result<Option<(String, 
 }
 
 /// `GET /dashboard/patches/{id}[?env=E]`, with `message` (an action's outcome) on top.
-pub fn detail(app: &App, viewer: &Viewer, id: &str, env: Option<&str>, message: Option<(&str, &str)>) -> Reply {
+pub(super) fn detail(app: &App, viewer: &Viewer, id: &str, env: Option<&str>, message: Option<(&str, &str)>) -> Reply {
     let status = if message.is_some_and(|(kind, _)| kind == "bad") { 409 } else { 200 };
     let not_found = || Response::error(404, format!("no patch {id}"), Some("id"));
     let (env, entry) =
@@ -301,7 +301,7 @@ fn made_diff(app: &App, env: &str, result: &PatchResult) -> Result<(String, Opti
 }
 
 /// A unified diff with added and removed lines coloured; every line a block so long ones wrap.
-pub fn diff_html(diff: &str) -> String {
+pub(super) fn diff_html(diff: &str) -> String {
     if diff.is_empty() {
         return "<p class=muted-text>no changes</p>".into();
     }

@@ -10,7 +10,7 @@ use crate::slack::form;
 use crate::store::events::{self, Event};
 
 /// The sign-in page, with `message` (why the last attempt failed) on top.
-pub fn page(status: u16, message: Option<&str>) -> Response {
+pub(super) fn page(status: u16, message: Option<&str>) -> Response {
     let mut h = String::from("<h1>Sign in</h1>");
     if let Some(m) = message {
         h.push_str(&notice("bad", m));
@@ -26,7 +26,7 @@ pub fn page(status: u16, message: Option<&str>) -> Response {
 }
 
 /// `POST /dashboard/sign-in`: the token as the webhook takes it, checked by the same code.
-pub fn post(app: &App, req: &Request) -> Reply {
+pub(super) fn post(app: &App, req: &Request) -> Reply {
     let fields = form::parse(&String::from_utf8_lossy(&req.body));
     let token = fields.iter().find(|(k, _)| k == "token").map(|(_, v)| v.trim()).unwrap_or_default();
     let probe = Request {
@@ -47,7 +47,7 @@ pub fn post(app: &App, req: &Request) -> Reply {
 
 /// `GET /dashboard/link?t=…`: a link from `runner dashboard-link`; a tampered or expired one
 /// gets the sign-in page.
-pub fn link(app: &App, req: &Request) -> Reply {
+pub(super) fn link(app: &App, req: &Request) -> Reply {
     let fields = form::parse(&req.query);
     let token = fields.iter().find(|(k, _)| k == "t").map(|(_, v)| v.as_str()).unwrap_or_default();
     let key = session::key(&app.home).map_err(internal)?;
@@ -70,7 +70,7 @@ fn start(app: &App, how: &str) -> Reply {
 }
 
 /// `POST /dashboard/sign-out`: forget the cookie in this browser.
-pub fn sign_out(app: &App, s: &Session) -> Reply {
+pub(super) fn sign_out(app: &App, s: &Session) -> Reply {
     events::append(&app.home, &Event::new(s.actor(), "dashboard.sign-out")).map_err(internal)?;
     Ok(see_other("/dashboard").with_header("Set-Cookie", session::set_cookie("", 0, secure(app))))
 }
@@ -80,7 +80,7 @@ fn secure(app: &App) -> bool {
 }
 
 /// A redirect after a form, so reloading does not post it again.
-pub fn see_other(location: &str) -> Response {
+pub(super) fn see_other(location: &str) -> Response {
     let body = format!("<a href=\"{}\">continue</a>\n", esc(location));
     Response::new(303, "text/html; charset=utf-8", body).with_header("Location", location.to_string())
 }

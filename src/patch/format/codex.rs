@@ -21,7 +21,7 @@ use anyhow::{Result, bail};
 use super::{Body, lines, truncated};
 use crate::patch::model::{Edit, FileDiff, Hunk, Line};
 
-pub const BEGIN: &str = "*** Begin Patch";
+pub(crate) const BEGIN: &str = "*** Begin Patch";
 const END: &str = "*** End Patch";
 const ADD: &str = "*** Add File: ";
 const DELETE: &str = "*** Delete File: ";
@@ -31,7 +31,7 @@ const END_OF_FILE: &str = "*** End of File";
 
 /// Whether a text is a Codex envelope: a `*** Begin Patch` line. Indented, it counts only in a
 /// text that is not a unified diff (where it would be a context line of a file quoting one).
-pub fn detect(text: &str) -> bool {
+pub(crate) fn detect(text: &str) -> bool {
     let mut indented = false;
     for line in text.lines() {
         if line.trim_end() == BEGIN {
@@ -42,7 +42,7 @@ pub fn detect(text: &str) -> bool {
     indented && !text.lines().any(|l| l.starts_with("+++ "))
 }
 
-pub fn parse(text: &str) -> Result<Vec<Edit>> {
+pub(crate) fn parse(text: &str) -> Result<Vec<Edit>> {
     let lines = lines(text);
     let Some(begin) = lines.iter().position(|l| l.trim() == BEGIN) else {
         bail!("no `{BEGIN}` line");

@@ -8,30 +8,30 @@ use serde_json::{Map, Value};
 use crate::patch::model::{Edit, Meta, Mode};
 
 /// The largest `count` an operation may ask for (the OpenAPI document says so).
-pub const MAX_COUNT: u64 = 1_000_000_000_000_000;
+pub(crate) const MAX_COUNT: u64 = 1_000_000_000_000_000;
 
 /// A JSON object and where it sits in the document, for error messages.
-pub struct Obj<'a> {
+pub(crate) struct Obj<'a> {
     pub map: &'a Map<String, Value>,
     pub at: String,
 }
 
 impl<'a> Obj<'a> {
-    pub fn new(value: &'a Value, at: &str) -> Result<Obj<'a>> {
+    pub(crate) fn new(value: &'a Value, at: &str) -> Result<Obj<'a>> {
         let what = if at.is_empty() { "the patch" } else { at };
         let map = value.as_object().ok_or_else(|| anyhow!("{what}: expected a JSON object"))?;
         Ok(Obj { map, at: at.to_string() })
     }
 
-    pub fn field(&self, key: &str) -> String {
+    pub(crate) fn field(&self, key: &str) -> String {
         if self.at.is_empty() { key.to_string() } else { format!("{}.{key}", self.at) }
     }
 
-    pub fn get(&self, key: &str) -> Option<&'a Value> {
+    pub(crate) fn get(&self, key: &str) -> Option<&'a Value> {
         self.map.get(key).filter(|v| !v.is_null())
     }
 
-    pub fn opt_str(&self, key: &str) -> Result<Option<&'a str>> {
+    pub(crate) fn opt_str(&self, key: &str) -> Result<Option<&'a str>> {
         match self.get(key) {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s)),
@@ -39,12 +39,12 @@ impl<'a> Obj<'a> {
         }
     }
 
-    pub fn str(&self, key: &str) -> Result<&'a str> {
+    pub(crate) fn str(&self, key: &str) -> Result<&'a str> {
         self.opt_str(key)?.ok_or_else(|| anyhow!("{}: missing", self.field(key)))
     }
 
     /// A string or a number (ids are sometimes sent as numbers).
-    pub fn opt_id(&self, key: &str) -> Result<Option<String>> {
+    pub(crate) fn opt_id(&self, key: &str) -> Result<Option<String>> {
         match self.get(key) {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
@@ -53,7 +53,7 @@ impl<'a> Obj<'a> {
         }
     }
 
-    pub fn opt_count(&self, key: &str) -> Result<Option<usize>> {
+    pub(crate) fn opt_count(&self, key: &str) -> Result<Option<usize>> {
         match self.get(key) {
             None => Ok(None),
             // 3.0 is the integer 3 in JSON (and in JSON Schema); MAX_COUNT is the documented bound.
@@ -67,7 +67,7 @@ impl<'a> Obj<'a> {
     }
 
     /// Permission bits: `"755"`, `"0o755"`, or a number whose digits are read as octal (755).
-    pub fn opt_mode(&self, key: &str) -> Result<Option<Mode>> {
+    pub(crate) fn opt_mode(&self, key: &str) -> Result<Option<Mode>> {
         let text = match self.get(key) {
             None => return Ok(None),
             Some(Value::String(s)) => s.clone(),
@@ -82,7 +82,7 @@ impl<'a> Obj<'a> {
     }
 
     /// Refuse fields nobody reads: a typo (`conten`) must not be silently ignored.
-    pub fn only(&self, allowed: &[&str]) -> Result<()> {
+    pub(crate) fn only(&self, allowed: &[&str]) -> Result<()> {
         if let Some(key) = self.map.keys().find(|k| !allowed.contains(&k.as_str())) {
             bail!("{}: unknown field (expected {})", self.field(key), allowed.join(", "));
         }
@@ -91,7 +91,7 @@ impl<'a> Obj<'a> {
 }
 
 /// The metadata fields every JSON shape shares.
-pub fn meta(obj: &Obj) -> Result<Meta> {
+pub(crate) fn meta(obj: &Obj) -> Result<Meta> {
     let validate = match obj.get("validate") {
         None => Vec::new(),
         Some(Value::String(s)) => vec![s.clone()],
@@ -117,7 +117,7 @@ pub fn meta(obj: &Obj) -> Result<Meta> {
 }
 
 /// The envelope's edits: the `patch` text parsed by `text`, or the `operations`.
-pub fn edits(obj: &Obj, text: impl FnOnce(&str) -> Result<Vec<Edit>>) -> Result<Vec<Edit>> {
+pub(crate) fn edits(obj: &Obj, text: impl FnOnce(&str) -> Result<Vec<Edit>>) -> Result<Vec<Edit>> {
     match (obj.get("patch"), obj.get("operations")) {
         (Some(_), Some(_)) => bail!("give either `patch` or `operations`, not both"),
         (Some(Value::String(s)), None) => text(s).context("in field `patch`"),
@@ -190,7 +190,7 @@ fn operation(o: &Obj) -> Result<Edit> {
 
 /// A pattern the `regex` crate (linear time) accepts and that cannot match the empty string
 /// (which would insert the replacement between every character).
-pub fn check_regex(pattern: &str) -> Result<()> {
+pub(crate) fn check_regex(pattern: &str) -> Result<()> {
     let re = regex::Regex::new(pattern).map_err(|e| anyhow!("invalid regular expression: {e}"))?;
     if re.is_match("") {
         bail!("the pattern {pattern:?} matches the empty string; anchor it to some text");

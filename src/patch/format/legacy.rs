@@ -15,12 +15,12 @@ use super::envelope::{Obj, check_regex};
 use crate::patch::model::{Edit, Meta};
 
 /// Whether a JSON document has a legacy shape rather than the envelope's.
-pub fn is_legacy(value: &Value) -> bool {
+pub(crate) fn is_legacy(value: &Value) -> bool {
     let has = |k: &str| value.get(k).is_some();
     has("mutations") || has("blockId") || has("target_file") || value.get("patch").is_some_and(Value::is_object)
 }
 
-pub fn parse(value: &Value) -> Result<(Meta, Vec<Edit>)> {
+pub(crate) fn parse(value: &Value) -> Result<(Meta, Vec<Edit>)> {
     let outer = Obj::new(value, "")?;
     let mut meta = Meta {
         id: outer.opt_id("id")?,

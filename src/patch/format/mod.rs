@@ -1,12 +1,12 @@
 //! One parser per patch format, each turning text or JSON into [`Edit`]s, and the helpers the
 //! line-based ones share.
 
-pub mod codex;
-pub mod envelope;
-pub mod legacy;
-pub mod search_replace;
+pub(crate) mod codex;
+pub(crate) mod envelope;
+pub(crate) mod legacy;
+pub(crate) mod search_replace;
 mod stamp;
-pub mod unified;
+pub(crate) mod unified;
 
 use crate::patch::model::{Hunk, Line};
 use crate::patch::refusal::Refusal;
@@ -14,7 +14,7 @@ use crate::patch::refusal::Refusal;
 /// A patch that stops inside a hunk, block or envelope: model output cut off by a token limit.
 /// Applying what arrived would delete lines without their replacement or write half a line, so
 /// it is refused (exit 1) with a reason the model can act on. `hunk` is 1-based within `file`.
-pub fn truncated(file: &str, hunk: Option<usize>, why: &str) -> anyhow::Error {
+pub(crate) fn truncated(file: &str, hunk: Option<usize>, why: &str) -> anyhow::Error {
     let place = match hunk {
         Some(n) => format!("hunk {n} of {file}"),
         None => file.to_string(),
@@ -28,7 +28,7 @@ pub fn truncated(file: &str, hunk: Option<usize>, why: &str) -> anyhow::Error {
 }
 
 /// Headers that say two different things about one file: refused rather than read one way.
-pub fn contradiction(file: &str, what: &str) -> anyhow::Error {
+pub(crate) fn contradiction(file: &str, what: &str) -> anyhow::Error {
     anyhow::Error::new(Refusal::new(
         file,
         format!("the headers contradict each other: {what}; resend the diff with headers that agree"),
@@ -36,7 +36,7 @@ pub fn contradiction(file: &str, what: &str) -> anyhow::Error {
 }
 
 /// The patch's lines without line endings (a CRLF patch reads like an LF one).
-pub fn lines<'a>(text: &'a str) -> Vec<&'a str> {
+pub(crate) fn lines<'a>(text: &'a str) -> Vec<&'a str> {
     let strip = |l: &'a str| l.strip_suffix('\r').unwrap_or(l);
     let mut lines = Vec::with_capacity(memchr::memchr_iter(b'\n', text.as_bytes()).count() + 1);
     let mut start = 0;
@@ -53,7 +53,7 @@ pub fn lines<'a>(text: &'a str) -> Vec<&'a str> {
 /// A hunk being read, line by line. Bare empty lines are blank context lines whose leading space
 /// was lost; at the end of a hunk they are separators instead, and are dropped.
 #[derive(Debug, Default)]
-pub struct Body {
+pub(crate) struct Body {
     pub hunk: Hunk,
     bare_tail: usize,
 }
@@ -61,7 +61,7 @@ pub struct Body {
 impl Body {
     /// Add a body line (` ctx`, `-old`, `+new`, or an empty line) and return its kind; `None`
     /// (and nothing added) for anything else.
-    pub fn push(&mut self, line: &str) -> Option<Line> {
+    pub(crate) fn push(&mut self, line: &str) -> Option<Line> {
         let kind = match line.as_bytes().first() {
             None | Some(b' ') => Line::Context,
             Some(b'-') => Line::Remove,
@@ -73,14 +73,8 @@ impl Body {
         Some(kind)
     }
 
-    /// The kind of the last line that is not a bare empty one (those may be separators).
-    pub fn last_written(&self) -> Option<Line> {
-        let keep = self.hunk.len() - self.bare_tail;
-        self.hunk.lines().nth(keep.checked_sub(1)?).map(|(kind, _)| kind)
-    }
-
     /// The hunk, without its trailing bare empty lines when `trim`.
-    pub fn finish(mut self, trim: bool) -> Hunk {
+    pub(crate) fn finish(mut self, trim: bool) -> Hunk {
         if trim {
             let keep = self.hunk.len() - self.bare_tail;
             self.hunk.truncate(keep);
@@ -90,7 +84,7 @@ impl Body {
 }
 
 /// Strip a leading label from a file name line (`### a.rs`, `` `a.rs` ``, `File: a.rs`).
-pub fn clean_name(line: &str) -> &str {
+pub(crate) fn clean_name(line: &str) -> &str {
     let mut name = line.trim().trim_start_matches('#').trim();
     for prefix in ["File:", "file:", "Path:", "path:"] {
         if let Some(rest) = name.strip_prefix(prefix) {

@@ -51,7 +51,7 @@ fn is_divider(line: &str) -> bool {
 /// `------- SEARCH` also reads as a removed line, so it counts only in a text with no `@@` hunk
 /// header. The word is looked for in the whole text first (a SIMD scan), so a large diff
 /// without it is not split into lines for this.
-pub fn detect(text: &str) -> bool {
+pub(crate) fn detect(text: &str) -> bool {
     if memchr::memmem::find(text.as_bytes(), b"SEARCH").is_none() {
         return false;
     }
@@ -66,7 +66,7 @@ pub fn detect(text: &str) -> bool {
     cline && !text.lines().any(|l| l.starts_with("@@"))
 }
 
-pub fn parse(text: &str) -> Result<Vec<Edit>> {
+pub(crate) fn parse(text: &str) -> Result<Vec<Edit>> {
     let lines = lines(text);
     let mut edits = Vec::new();
     let mut name: Option<&str> = None;

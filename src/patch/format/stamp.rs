@@ -6,7 +6,7 @@
 
 /// Split `name<TAB>stamp` (or `name stamp`, when the tab became spaces and what follows the
 /// name reads as a date) into the name and the stamp.
-pub fn split(raw: &str) -> (&str, Option<&str>) {
+pub(super) fn split(raw: &str) -> (&str, Option<&str>) {
     if let Some((name, stamp)) = raw.split_once('\t') {
         return (name, Some(stamp.trim()));
     }
@@ -34,7 +34,7 @@ fn looks_dated(s: &str) -> bool {
 
 /// The stamp is the epoch in some time zone: exactly, where it names its zone; within the
 /// range of real zones (UTC-12 to UTC+14, on a quarter hour) where it does not.
-pub fn is_epoch(stamp: &str) -> bool {
+pub(super) fn is_epoch(stamp: &str) -> bool {
     match seconds(stamp) {
         Some((secs, true)) => secs == 0,
         Some((secs, false)) => (-12 * 3600..=14 * 3600).contains(&secs) && secs % 900 == 0,

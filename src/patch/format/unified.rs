@@ -38,7 +38,7 @@ struct Section {
     line: usize,
 }
 
-pub fn parse(text: &str, strip: Option<usize>) -> Result<Vec<Edit>> {
+pub(crate) fn parse(text: &str, strip: Option<usize>) -> Result<Vec<Edit>> {
     let lines = lines(text);
     // The patch's last line that is not blank: a hunk that reaches it ends the patch.
     let end =

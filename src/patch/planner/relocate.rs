@@ -79,7 +79,7 @@ impl Work<'_> {
 
 /// The files under `root` ending with the longest tail of `path` (whole components) that any
 /// file ends with.
-pub fn candidates(root: &Path, path: &str) -> Result<Vec<String>, String> {
+pub(super) fn candidates(root: &Path, path: &str) -> Result<Vec<String>, String> {
     let parts: Vec<&str> = path.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
     let Some(&base) = parts.last() else { return Ok(Vec::new()) };
     let mut same_name = Vec::new();

@@ -6,13 +6,13 @@ use std::thread;
 
 /// One request as the server saw it.
 #[derive(Debug, Clone)]
-pub struct Hit {
+pub(crate) struct Hit {
     pub method: String,
     pub path: String,
     pub body: String,
 }
 
-pub struct Server {
+pub(crate) struct Server {
     pub url: String,
     server: Arc<tiny_http::Server>,
     hits: Arc<Mutex<Vec<Hit>>>,
@@ -21,7 +21,7 @@ pub struct Server {
 impl Server {
     /// Serve every request with `respond(path) -> (status, body)`, each on its own thread so a
     /// slow answer does not hold up the next request.
-    pub fn new(respond: impl Fn(&str) -> (u16, String) + Send + Sync + 'static) -> Server {
+    pub(crate) fn new(respond: impl Fn(&str) -> (u16, String) + Send + Sync + 'static) -> Server {
         let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("bind loopback"));
         let url = format!("http://{}", server.server_addr().to_ip().unwrap());
         let hits = Arc::new(Mutex::new(Vec::new()));
@@ -44,12 +44,12 @@ impl Server {
     }
 
     /// A server that answers 200 with `body`.
-    pub fn ok(body: &str) -> Server {
+    pub(crate) fn ok(body: &str) -> Server {
         let body = body.to_string();
         Server::new(move |_| (200, body.clone()))
     }
 
-    pub fn hits(&self) -> Vec<Hit> {
+    pub(crate) fn hits(&self) -> Vec<Hit> {
         self.hits.lock().unwrap().clone()
     }
 }

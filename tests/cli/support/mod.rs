@@ -6,11 +6,11 @@
 #![allow(dead_code)]
 
 /// Loopback HTTP servers that record what they are sent (health targets, Slack, pings).
-pub mod loopback;
+pub(crate) mod loopback;
 /// An environment `main` with patches written straight into its queue, and tree snapshots.
-pub mod queue;
+pub(crate) mod queue;
 /// `serve-webhook` started on 127.0.0.1:0, and raw HTTP requests to it.
-pub mod webhook;
+pub(crate) mod webhook;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -20,12 +20,12 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tempfile::TempDir;
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_runner");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_runner");
 
 /// Poll `cond` every few milliseconds until it holds; fail naming `what` once `timeout` has
 /// passed. Every wait in a test has a deadline: what never comes fails the test, not hangs it.
 #[track_caller]
-pub fn wait_until(timeout: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+pub(crate) fn wait_until(timeout: Duration, what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
     while !cond() {
         assert!(Instant::now() < deadline, "gave up after {timeout:?} waiting for {what}");
@@ -34,10 +34,10 @@ pub fn wait_until(timeout: Duration, what: &str, mut cond: impl FnMut() -> bool)
 }
 
 /// xorshift64*: small, seeded (never with 0), so a failing case repeats from its seed.
-pub struct Rng(pub u64);
+pub(crate) struct Rng(pub u64);
 
 impl Rng {
-    pub fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
@@ -45,51 +45,51 @@ impl Rng {
     }
 
     /// A number in `0..n` (0 when `n` is 0).
-    pub fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         (self.next() % n.max(1) as u64) as usize
     }
 }
 
-pub struct Test {
+pub(crate) struct Test {
     dir: TempDir,
 }
 
 impl Test {
-    pub fn new() -> Test {
+    pub(crate) fn new() -> Test {
         Test { dir: tempfile::tempdir().expect("temp dir") }
     }
 
     /// The temp directory: the cwd of every run.
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
 
-    pub fn join(&self, rel: &str) -> PathBuf {
+    pub(crate) fn join(&self, rel: &str) -> PathBuf {
         self.dir.path().join(rel)
     }
 
     /// Write a file (creating directories) and return self, for building a fixture fluently.
-    pub fn file(self, rel: &str, contents: impl AsRef<[u8]>) -> Test {
+    pub(crate) fn file(self, rel: &str, contents: impl AsRef<[u8]>) -> Test {
         self.write(rel, contents);
         self
     }
 
-    pub fn write(&self, rel: &str, contents: impl AsRef<[u8]>) {
+    pub(crate) fn write(&self, rel: &str, contents: impl AsRef<[u8]>) {
         let path = self.join(rel);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, contents).unwrap();
     }
 
-    pub fn read(&self, rel: &str) -> String {
+    pub(crate) fn read(&self, rel: &str) -> String {
         std::fs::read_to_string(self.join(rel)).unwrap_or_else(|e| panic!("could not read {rel}: {e}"))
     }
 
-    pub fn exists(&self, rel: &str) -> bool {
+    pub(crate) fn exists(&self, rel: &str) -> bool {
         self.join(rel).exists()
     }
 
     /// A `runner` command set up to run hermetically in the temp directory.
-    pub fn command<I, S>(&self, args: I) -> Command
+    pub(crate) fn command<I, S>(&self, args: I) -> Command
     where
         I: IntoIterator<Item = S>,
         S: AsRef<std::ffi::OsStr>,
@@ -104,7 +104,7 @@ impl Test {
         cmd
     }
 
-    pub fn run<I, S>(&self, args: I) -> Run
+    pub(crate) fn run<I, S>(&self, args: I) -> Run
     where
         I: IntoIterator<Item = S>,
         S: AsRef<std::ffi::OsStr>,
@@ -113,7 +113,7 @@ impl Test {
     }
 
     /// Run with `input` on stdin.
-    pub fn run_stdin<I, S>(&self, args: I, input: impl AsRef<[u8]>) -> Run
+    pub(crate) fn run_stdin<I, S>(&self, args: I, input: impl AsRef<[u8]>) -> Run
     where
         I: IntoIterator<Item = S>,
         S: AsRef<std::ffi::OsStr>,
@@ -132,7 +132,7 @@ impl Test {
 
 /// A finished run, with assertions that chain.
 #[derive(Debug)]
-pub struct Run {
+pub(crate) struct Run {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
@@ -150,18 +150,18 @@ impl From<std::process::Output> for Run {
 
 impl Run {
     #[track_caller]
-    pub fn code(self, expected: i32) -> Run {
+    pub(crate) fn code(self, expected: i32) -> Run {
         assert_eq!(self.code, expected, "exit code\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
         self
     }
 
     #[track_caller]
-    pub fn success(self) -> Run {
+    pub(crate) fn success(self) -> Run {
         self.code(0)
     }
 
     #[track_caller]
-    pub fn stdout_contains(self, needle: &str) -> Run {
+    pub(crate) fn stdout_contains(self, needle: &str) -> Run {
         assert!(
             self.stdout.contains(needle),
             "stdout lacks {needle:?}\n--- stdout\n{}\n--- stderr\n{}",
@@ -172,7 +172,7 @@ impl Run {
     }
 
     #[track_caller]
-    pub fn stderr_contains(self, needle: &str) -> Run {
+    pub(crate) fn stderr_contains(self, needle: &str) -> Run {
         assert!(
             self.stderr.contains(needle),
             "stderr lacks {needle:?}\n--- stdout\n{}\n--- stderr\n{}",
@@ -183,13 +183,13 @@ impl Run {
     }
 
     #[track_caller]
-    pub fn stdout_is(self, expected: &str) -> Run {
+    pub(crate) fn stdout_is(self, expected: &str) -> Run {
         assert_eq!(self.stdout, expected, "stdout\n--- stderr\n{}", self.stderr);
         self
     }
 
     #[track_caller]
-    pub fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_str(&self.stdout)
             .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\n--- stderr\n{}", self.stdout, self.stderr))
     }

@@ -13,14 +13,14 @@ use sha2::Sha256;
 
 use crate::support::Test;
 
-pub const TOKEN: &str = "test-token-0123456789";
-pub const HMAC_SECRET: &str = "test-hmac-secret";
-pub const SLACK_SECRET: &str = "test-slack-secret";
+pub(crate) const TOKEN: &str = "test-token-0123456789";
+pub(crate) const HMAC_SECRET: &str = "test-hmac-secret";
+pub(crate) const SLACK_SECRET: &str = "test-slack-secret";
 
 /// A config with every secret set through environment variables, plus `extra` TOML. Patches
 /// stay queued (no apply on arrival) so tests see the states intake leaves; roundtrip.rs tests
 /// the applying listener.
-pub fn config(extra: &str) -> String {
+pub(crate) fn config(extra: &str) -> String {
     format!(
         "[server]\ntoken_env = \"T_TOKEN\"\nhmac_secret_env = \"T_HMAC\"\nrate_limit = 0\n\
          apply_on_receive = false\n{extra}\n\
@@ -29,18 +29,18 @@ pub fn config(extra: &str) -> String {
 }
 
 /// A running `runner serve-webhook`; killed when dropped.
-pub struct Server {
+pub(crate) struct Server {
     pub child: Child,
     pub addr: SocketAddr,
     stderr: Arc<Mutex<String>>,
 }
 
 impl Server {
-    pub fn start(t: &Test) -> Server {
+    pub(crate) fn start(t: &Test) -> Server {
         Server::start_with(t, &["serve-webhook", "--listen", "127.0.0.1:0"])
     }
 
-    pub fn start_with(t: &Test, args: &[&str]) -> Server {
+    pub(crate) fn start_with(t: &Test, args: &[&str]) -> Server {
         let mut child = t
             .command(args)
             .env("T_TOKEN", TOKEN)
@@ -75,16 +75,16 @@ impl Server {
         Server { child, addr, stderr }
     }
 
-    pub fn stderr(&self) -> String {
+    pub(crate) fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()
     }
 
-    pub fn get(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
+    pub(crate) fn get(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
         send(self.addr, "GET", path, headers, b"")
     }
 
     /// POST a JSON body with the bearer token.
-    pub fn post_json(&self, path: &str, body: &str) -> Reply {
+    pub(crate) fn post_json(&self, path: &str, body: &str) -> Reply {
         let auth = format!("Bearer {TOKEN}");
         send(
             self.addr,
@@ -95,13 +95,13 @@ impl Server {
         )
     }
 
-    pub fn signal(&self, sig: &str) {
+    pub(crate) fn signal(&self, sig: &str) {
         let status = std::process::Command::new("kill").args([sig, &self.child.id().to_string()]).status().unwrap();
         assert!(status.success());
     }
 
     /// Wait for the process to exit and return its code.
-    pub fn wait(&mut self) -> Option<i32> {
+    pub(crate) fn wait(&mut self) -> Option<i32> {
         for _ in 0..200 {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status.code();
@@ -120,26 +120,26 @@ impl Drop for Server {
 }
 
 #[derive(Debug)]
-pub struct Reply {
+pub(crate) struct Reply {
     pub status: u16,
     pub head: String,
     pub body: String,
 }
 
 impl Reply {
-    pub fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {self:?}"))
     }
 
     #[track_caller]
-    pub fn status(self, expected: u16) -> Reply {
+    pub(crate) fn status(self, expected: u16) -> Reply {
         assert_eq!(self.status, expected, "{self:#?}");
         self
     }
 }
 
 /// One request on a fresh connection (`Connection: close`), read to the end.
-pub fn send(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+pub(crate) fn send(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
     let mut stream = TcpStream::connect(addr).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
@@ -153,7 +153,7 @@ pub fn send(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)]
     read_reply(&mut stream)
 }
 
-pub fn read_reply(stream: &mut TcpStream) -> Reply {
+pub(crate) fn read_reply(stream: &mut TcpStream) -> Reply {
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).expect("read the reply");
     let text = String::from_utf8_lossy(&raw).into_owned();
@@ -164,35 +164,35 @@ pub fn read_reply(stream: &mut TcpStream) -> Reply {
 
 /// The head of an authorised `POST /webhook` announcing `length` body bytes, with `extra`
 /// header lines (each ending in CRLF); for tests that send the body themselves, in pieces.
-pub fn post_head(length: usize, extra: &str) -> String {
+pub(crate) fn post_head(length: usize, extra: &str) -> String {
     format!(
         "POST /webhook HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\n\
          {extra}Content-Length: {length}\r\n\r\n"
     )
 }
 
-pub fn hex_hmac(secret: &str, message: &[u8]) -> String {
+pub(crate) fn hex_hmac(secret: &str, message: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(message);
     mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-pub fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
 }
 
 /// A small envelope that writes one file.
-pub fn envelope(id: &str) -> String {
+pub(crate) fn envelope(id: &str) -> String {
     json!({ "id": id, "description": "test", "operations": [{ "op": "write", "path": "notes/a.txt", "contents": "hi\n" }] })
         .to_string()
 }
 
-pub fn pending(t: &Test, id: &str) -> std::path::PathBuf {
+pub(crate) fn pending(t: &Test, id: &str) -> std::path::PathBuf {
     t.join(&format!(".runner/main/patches/pending/{id}.json"))
 }
 
 /// Read exactly one response (head and `Content-Length` body) from a kept-alive connection.
-pub fn read_one(stream: &mut TcpStream) -> (String, String) {
+pub(crate) fn read_one(stream: &mut TcpStream) -> (String, String) {
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
