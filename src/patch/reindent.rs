@@ -91,6 +91,11 @@ pub(super) fn check_unanchored(
     if old.any(|(_, t)| !indent(t).is_empty()) || exempt(name) {
         return Ok(());
     }
+    // A file with no indented line (new, empty, or flat) shows no habit of its own to go
+    // against; its language's convention only chooses between mappings context proposes.
+    if !whole.iter().any(|l| l.text.starts_with([' ', '\t'])) {
+        return Ok(());
+    }
     let added: Vec<&str> = hunk
         .lines()
         .filter(|(k, t)| *k == Line::Add && !t.trim().is_empty() && !t.trim_start().starts_with('*'))
@@ -397,6 +402,24 @@ mod tests {
         assert_eq!(check(&two, "notes.md"), Ok(()));
         // Indented context says how, and is checked by the mapping instead.
         assert_eq!(check(&[(Context, "    x();"), (Add, "  y();")], "m.rs"), Ok(()));
+        // A file with no indented line has no habit to go against (Go's tabs are a convention).
+        let flat = Text::decode(
+            b"package color
+",
+        )
+        .unwrap();
+        let doc = [(Context, "package color"), (Add, "/*"), (Add, "    color.Red(\"x\")"), (Add, "*/")];
+        assert_eq!(check_unanchored("doc.go", &hunk(&doc), &mut None, &flat.lines), Ok(()));
+        let tabbed = Text::decode(
+            b"package color
+
+func a() {
+	b()
+}
+",
+        )
+        .unwrap();
+        assert!(check_unanchored("doc.go", &hunk(&doc), &mut None, &tabbed.lines).is_err());
     }
 
     #[test]
