@@ -442,21 +442,21 @@ fn a_replayed_signature_queues_nothing_even_after_a_restart() {
 
 #[test]
 fn a_replayed_slack_command_runs_once_even_after_a_restart() {
-    use crate::slack::{form, post_signed};
+    use crate::slack::form;
     let t = Test::new().file("runner.toml", config(""));
     let server = Server::start(&t);
     let (body, ts) = (form("/toggle-runner", "", "U1"), now());
-    post_signed(&server, &body, ts, SLACK_SECRET).status(200);
+    post_slack(&server, "/slack/commands", &body, ts, SLACK_SECRET).status(200);
     assert_eq!(t.read(".runner/state/mode").trim(), "paused");
     // The same signed request again would toggle the mode back.
-    let replay = post_signed(&server, &body, ts, SLACK_SECRET).status(200).json();
+    let replay = post_slack(&server, "/slack/commands", &body, ts, SLACK_SECRET).status(200).json();
     assert!(replay["text"].as_str().unwrap().contains("already run"), "{replay}");
     assert_eq!(t.read(".runner/state/mode").trim(), "paused");
     drop(server);
     let server = Server::start(&t);
-    post_signed(&server, &body, ts, SLACK_SECRET).status(200);
+    post_slack(&server, "/slack/commands", &body, ts, SLACK_SECRET).status(200);
     assert_eq!(t.read(".runner/state/mode").trim(), "paused", "a restart forgot the signature");
     // The same command sent anew (another signature) runs.
-    post_signed(&server, &body, ts + 1, SLACK_SECRET).status(200);
+    post_slack(&server, "/slack/commands", &body, ts + 1, SLACK_SECRET).status(200);
     assert_eq!(t.read(".runner/state/mode").trim(), "auto");
 }

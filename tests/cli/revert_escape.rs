@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use crate::support::Test;
 use crate::support::queue::*;
-use crate::support::webhook::{SLACK_SECRET, Server, config, envelope, hex_hmac, now, send};
+use crate::support::webhook::{SLACK_SECRET, Server, config, envelope, now, post_slack};
 
 fn sha256(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
@@ -55,15 +55,7 @@ fn an_id_that_is_a_path_is_refused_and_nothing_outside_is_written() {
 fn slack_revert(server: &Server, text: &str) -> Value {
     let enc = |s: &str| s.replace('%', "%25").replace('/', "%2F").replace(' ', "+").replace('&', "%26");
     let body = format!("token=x&team_id=T1&user_id=U1&user_name=u&command=%2Fpatch-revert&text={}", enc(text));
-    let ts = now();
-    let sig = format!("v0={}", hex_hmac(SLACK_SECRET, format!("v0:{ts}:{body}").as_bytes()));
-    let ts = ts.to_string();
-    let headers = [
-        ("Content-Type", "application/x-www-form-urlencoded"),
-        ("X-Slack-Request-Timestamp", ts.as_str()),
-        ("X-Slack-Signature", sig.as_str()),
-    ];
-    send(server.addr, "POST", "/slack/commands", &headers, body.as_bytes()).status(200).json()
+    post_slack(server, "/slack/commands", &body, now(), SLACK_SECRET).status(200).json()
 }
 
 #[test]

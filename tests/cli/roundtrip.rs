@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::Test;
 use crate::support::webhook::{Server, TOKEN, send};
+use crate::support::{Test, wait_until};
 
 /// A listener config that applies on arrival, env `main` on `tree/`, plus `server` and `env` lines.
 pub(crate) fn applying(server: &str, env: &str) -> Test {
@@ -38,15 +38,6 @@ pub(crate) fn post(
 pub(crate) fn write(id: &str, path: &str, contents: &str) -> Value {
     json!({ "id": id, "description": format!("write {path}"),
             "operations": [{ "op": "write", "path": path, "contents": contents }] })
-}
-
-/// Poll `check` every 20 ms until it holds, failing with `what` after `limit`.
-pub(crate) fn wait_until(limit: Duration, what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 fn state_dir(t: &Test, state: &str, id: &str) -> bool {

@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use crate::support::Test;
-use crate::support::webhook::{Reply, SLACK_SECRET, Server, config, envelope, hex_hmac, now, pending, send};
+use crate::support::webhook::{SLACK_SECRET, Server, config, envelope, now, pending, post_slack, send};
 
 /// A slash command's form, with a `trigger_id` of its own as Slack sends (so two invocations
 /// are two requests, not a replay of one).
@@ -18,20 +18,10 @@ pub(crate) fn form(command: &str, text: &str, user: &str) -> String {
     )
 }
 
-pub(crate) fn post_signed(server: &Server, body: &str, ts: i64, secret: &str) -> Reply {
-    let sig = format!("v0={}", hex_hmac(secret, format!("v0:{ts}:{body}").as_bytes()));
-    let ts = ts.to_string();
-    let headers = [
-        ("Content-Type", "application/x-www-form-urlencoded"),
-        ("X-Slack-Request-Timestamp", ts.as_str()),
-        ("X-Slack-Signature", sig.as_str()),
-    ];
-    send(server.addr, "POST", "/slack/commands", &headers, body.as_bytes())
-}
-
 /// Run a command as `user` and return Slack's JSON answer.
 fn slack(server: &Server, command: &str, text: &str, user: &str) -> Value {
-    let reply = post_signed(server, &form(command, text, user), now(), SLACK_SECRET).status(200).json();
+    let reply =
+        post_slack(server, "/slack/commands", &form(command, text, user), now(), SLACK_SECRET).status(200).json();
     assert_eq!(reply["blocks"][0]["text"]["text"], reply["text"], "one section block with the text");
     reply
 }
@@ -49,12 +39,12 @@ fn signatures_forged_stale_or_missing_are_refused() {
     let t = Test::new().file("runner.toml", config(""));
     let server = Server::start(&t);
     let body = form("/cursor-mode", "paused", "U1");
-    post_signed(&server, &body, now(), "wrong secret").status(401);
-    post_signed(&server, &body, now() - 301, SLACK_SECRET).status(401);
-    post_signed(&server, &body, now() + 301, SLACK_SECRET).status(401);
+    post_slack(&server, "/slack/commands", &body, now(), "wrong secret").status(401);
+    post_slack(&server, "/slack/commands", &body, now() - 301, SLACK_SECRET).status(401);
+    post_slack(&server, "/slack/commands", &body, now() + 301, SLACK_SECRET).status(401);
     send(server.addr, "POST", "/slack/commands", &[], body.as_bytes()).status(401);
     assert!(!t.exists(".runner/state/mode"), "no forged command took effect");
-    post_signed(&server, &body, now() - 200, SLACK_SECRET).status(200);
+    post_slack(&server, "/slack/commands", &body, now() - 200, SLACK_SECRET).status(200);
     assert_eq!(t.read(".runner/state/mode").trim(), "paused");
 }
 
@@ -62,7 +52,7 @@ fn signatures_forged_stale_or_missing_are_refused() {
 fn without_a_signing_secret_slack_is_off() {
     let t = Test::new().file("runner.toml", config("").replace("signing_secret_env = \"T_SLACK\"", ""));
     let server = Server::start(&t);
-    let r = post_signed(&server, &form("/help", "", "U1"), now(), SLACK_SECRET).status(503);
+    let r = post_slack(&server, "/slack/commands", &form("/help", "", "U1"), now(), SLACK_SECRET).status(503);
     assert!(r.json()["error"].as_str().unwrap().contains("slack.signing_secret"));
 }
 
@@ -195,7 +185,7 @@ fn read_only_commands_answer_from_disk() {
         assert!(help.contains(command), "{command} in {help}");
     }
     assert!(text(&slack(&server, "/nope", "", "U1")).contains("unknown command"));
-    let ping = post_signed(&server, "ssl_check=1&token=x", now(), SLACK_SECRET).status(200);
+    let ping = post_slack(&server, "/slack/commands", "ssl_check=1&token=x", now(), SLACK_SECRET).status(200);
     assert!(ping.body.is_empty());
     let status = text(&slack(&server, "/status-runner", "", "U1")).to_string();
     assert!(status.starts_with("```mode: auto"), "{status}");

@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::roundtrip::{post, wait_until, write};
+use crate::roundtrip::{post, write};
 use crate::support::Test;
 use crate::support::loopback;
-use crate::support::webhook::{Reply, SLACK_SECRET, Server, hex_hmac, now, send};
+use crate::support::wait_until;
+use crate::support::webhook::{Reply, SLACK_SECRET, Server, now, post_slack, send};
 
 /// A listener applying on arrival whose Slack incoming webhook is `slack`.
 fn with_slack(slack: &str, extra: &str) -> Test {
@@ -32,15 +33,7 @@ fn urlencode(text: &str) -> String {
 }
 
 fn signed(server: &Server, route: &str, body: &str) -> Reply {
-    let ts = now();
-    let sig = format!("v0={}", hex_hmac(SLACK_SECRET, format!("v0:{ts}:{body}").as_bytes()));
-    let ts = ts.to_string();
-    let headers = [
-        ("Content-Type", "application/x-www-form-urlencoded"),
-        ("X-Slack-Request-Timestamp", ts.as_str()),
-        ("X-Slack-Signature", sig.as_str()),
-    ];
-    send(server.addr, "POST", route, &headers, body.as_bytes())
+    post_slack(server, route, body, now(), SLACK_SECRET)
 }
 
 /// Press a button of an outcome message, as Slack posts it.

@@ -177,6 +177,18 @@ pub(crate) fn hex_hmac(secret: &str, message: &[u8]) -> String {
     mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// POST a form to a Slack route, signed with `secret` at `ts` the way Slack signs (v0).
+pub(crate) fn post_slack(server: &Server, route: &str, body: &str, ts: i64, secret: &str) -> Reply {
+    let sig = format!("v0={}", hex_hmac(secret, format!("v0:{ts}:{body}").as_bytes()));
+    let ts = ts.to_string();
+    let headers = [
+        ("Content-Type", "application/x-www-form-urlencoded"),
+        ("X-Slack-Request-Timestamp", ts.as_str()),
+        ("X-Slack-Signature", sig.as_str()),
+    ];
+    send(server.addr, "POST", route, &headers, body.as_bytes())
+}
+
 pub(crate) fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
 }
