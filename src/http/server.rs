@@ -8,7 +8,6 @@
 
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
-use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -24,7 +23,7 @@ use crate::time::rfc3339;
 
 const CONN_STACK: usize = 256 << 10;
 /// How often the accept loop looks at the stop flag.
-const ACCEPT_TICK_MS: i32 = 250;
+const ACCEPT_TICK: rustix::event::Timespec = rustix::event::Timespec { tv_sec: 0, tv_nsec: 250_000_000 };
 /// Connections being refused at once (each for at most about a second).
 const MAX_REFUSING: usize = 64;
 
@@ -201,9 +200,8 @@ fn refuse(stream: TcpStream, app: &App, addr: SocketAddr, refusing: &Arc<AtomicU
 
 /// Wait up to one tick for a connection to accept. A signal interrupts the wait at once.
 fn readable(listener: &TcpListener) -> bool {
-    let mut fds = libc::pollfd { fd: listener.as_raw_fd(), events: libc::POLLIN, revents: 0 };
-    // SAFETY: one valid pollfd for a descriptor that outlives the call.
-    unsafe { libc::poll(&mut fds, 1, ACCEPT_TICK_MS) > 0 }
+    let mut fds = [rustix::event::PollFd::new(listener, rustix::event::PollFlags::IN)];
+    rustix::event::poll(&mut fds, Some(&ACCEPT_TICK)).is_ok_and(|ready| ready > 0)
 }
 
 /// One JSON access-log line per request on stderr: no bodies, no query strings, no headers.
