@@ -104,6 +104,16 @@ impl App {
         Err(refused)
     }
 
+    /// The address clients reach this listener at: `public_url`, else what a trusted proxy says
+    /// the client reached, else the listening address.
+    fn public_base(&self, req: &Request) -> String {
+        match &self.settings.config.server.public_url {
+            Some(_) => self.base_url.clone(),
+            None => forwarded::base_url(req, &self.settings.config.server.trusted_proxies)
+                .unwrap_or_else(|| self.base_url.clone()),
+        }
+    }
+
     /// Who the request is from (see `forwarded`).
     pub(crate) fn client_of(&self, req: &Request) -> IpAddr {
         forwarded::client_of(req, &self.settings.config.server.trusted_proxies)
@@ -120,7 +130,9 @@ impl App {
         let method = if req.method == "HEAD" { "GET" } else { req.method.as_str() };
         match (route, method) {
             ("/health", "GET") => Ok(Response::json(200, &json!({ "ok": true }))),
-            ("/openapi.json", "GET") => Ok(Response::json(200, &openapi::document(&self.base_url, &self.settings))),
+            ("/openapi.json", "GET") => {
+                Ok(Response::json(200, &openapi::document(&self.public_base(req), &self.settings)))
+            }
             ("/webhook", "POST") => intake::post(self, req),
             ("/patches/{id}", "GET") => intake::get(self, req),
             ("/slack/commands", "POST") => slack::handle(self, req),

@@ -2,7 +2,8 @@
 //! Behind a tunnel every peer is the tunnel (often 127.0.0.1), so the client is what the tunnel
 //! says in `CF-Connecting-IP` or `X-Forwarded-For`. Anyone can send those headers, so they are
 //! believed only from a peer in `server.trusted_proxies`; from any other peer the client is the
-//! peer itself.
+//! peer itself. The same goes for the address the client reached (`X-Forwarded-Proto`,
+//! `X-Forwarded-Host`), which the OpenAPI document names as its server.
 
 use std::net::IpAddr;
 
@@ -33,6 +34,20 @@ pub(crate) fn client_of(req: &Request, trusted: &[IpNet]) -> IpAddr {
         }
     }
     client
+}
+
+/// The base URL a trusted proxy says the client reached, from `X-Forwarded-Proto` (http or
+/// https) and `X-Forwarded-Host`, else `Host`. `None` from any other peer, or for a host that is
+/// not a plain `name[:port]`.
+pub(crate) fn base_url(req: &Request, trusted: &[IpNet]) -> Option<String> {
+    if !is_trusted(trusted, req.remote) {
+        return None;
+    }
+    let proto = req.header("x-forwarded-proto")?.split(',').next()?.trim().to_ascii_lowercase();
+    let host = req.header("x-forwarded-host").or_else(|| req.header("host"))?.split(',').next()?.trim();
+    let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']');
+    (matches!(proto.as_str(), "http" | "https") && !host.is_empty() && host.chars().all(plain))
+        .then(|| format!("{proto}://{host}"))
 }
 
 #[cfg(test)]
@@ -77,5 +92,21 @@ mod tests {
         let garbage = req("127.0.0.1", &[("x-forwarded-for", "6.6.6.6, not-an-ip"), ("cf-connecting-ip", "x")]);
         assert_eq!(client_of(&garbage, &trusted), ip("127.0.0.1"));
         assert_eq!(client_of(&req("127.0.0.1", &[]), &trusted), ip("127.0.0.1"), "a local client without headers");
+    }
+
+    #[test]
+    fn the_base_url_is_believed_from_a_trusted_proxy_only() {
+        let trusted: Vec<IpNet> = vec!["127.0.0.1".parse().unwrap()];
+        let tunnel =
+            [("x-forwarded-proto", "https"), ("x-forwarded-host", "runner.example.com"), ("host", "127.0.0.1")];
+        assert_eq!(base_url(&req("127.0.0.1", &tunnel), &trusted).as_deref(), Some("https://runner.example.com"));
+        let host_only = [("x-forwarded-proto", "https"), ("host", "gpt.example.com:8443")];
+        assert_eq!(base_url(&req("127.0.0.1", &host_only), &trusted).as_deref(), Some("https://gpt.example.com:8443"));
+        assert_eq!(base_url(&req("10.0.0.9", &tunnel), &trusted), None, "an untrusted peer says nothing");
+        let hostile = [("x-forwarded-proto", "javascript"), ("host", "x")];
+        assert_eq!(base_url(&req("127.0.0.1", &hostile), &trusted), None);
+        let injected = [("x-forwarded-proto", "https"), ("host", "evil.example/\"x")];
+        assert_eq!(base_url(&req("127.0.0.1", &injected), &trusted), None);
+        assert_eq!(base_url(&req("127.0.0.1", &[("host", "a")]), &trusted), None, "no proto, no claim");
     }
 }
