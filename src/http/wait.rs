@@ -13,6 +13,7 @@ use serde_json::Value;
 use crate::http::app::App;
 use crate::http::wire::{Request, Response};
 use crate::http::{intake, signal};
+use crate::store::fs::sync_dir;
 use crate::store::mode::{self, Mode};
 use crate::store::queue::{self, State};
 
@@ -57,6 +58,11 @@ pub fn hold(app: &App, req: &Request, res: Response) -> Response {
         let seen = app.kicker.finished(env).unwrap_or(0);
         match queue::find(&app.home, env, id) {
             Ok(Some(entry)) if matches!(entry.state, State::Applied | State::Failed) => {
+                // A run syncs the queue directories just after its moves, and we may have looked
+                // in between: the verdict is answered only once the move is durable.
+                if settled_durably(app, env, entry.state).is_err() {
+                    return res;
+                }
                 break intake::patch_answer(app, env, id, entry.state, false).unwrap_or_else(|e| e);
             }
             Ok(Some(entry)) if !will_apply(app, env, entry.state) => return res,
@@ -72,6 +78,12 @@ pub fn hold(app: &App, req: &Request, res: Response) -> Response {
         pause = (pause * 2).min(LONGEST_LOOK);
     };
     held.with_header("Preference-Applied", format!("wait={}", wait.as_secs()))
+}
+
+/// Sync the directories of a patch's last move (applying/ to `state`), as the run does.
+fn settled_durably(app: &App, env: &str, state: State) -> anyhow::Result<()> {
+    sync_dir(&app.home.queue_dir(env, state))?;
+    sync_dir(&app.home.queue_dir(env, State::Applying))
 }
 
 /// Whether anything will apply a patch in `state` without an operator: otherwise the poster is
