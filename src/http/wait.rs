@@ -2,9 +2,10 @@
 //! settles or N seconds pass, so a model reads its verdict in the same call.
 //!
 //! The hold happens after the request's handling permit is given back (see `server`), so a
-//! waiting client holds only its own connection thread. It sleeps on the environment's run
-//! condition (woken when a child apply run exits) and looks at the queue between sleeps with a
-//! growing backoff, which also catches a patch settled by cron or mid-run; it never spins.
+//! waiting client holds only its own connection thread. It sleeps on the environment's progress
+//! condition (woken when a child apply run exits or a patch lands in applied/ or failed/, see
+//! `operator::kick`) and looks at the queue between sleeps with a growing backoff, the safety
+//! net should the watch be unavailable; it never spins.
 
 use std::time::{Duration, Instant};
 
@@ -55,7 +56,7 @@ pub fn hold(app: &App, req: &Request, res: Response) -> Response {
     let deadline = Instant::now() + wait;
     let mut pause = FIRST_LOOK;
     let held = loop {
-        let seen = app.kicker.finished(env).unwrap_or(0);
+        let seen = app.kicker.progress(env).unwrap_or(0);
         match queue::find(&app.home, env, id) {
             Ok(Some(entry)) if matches!(entry.state, State::Applied | State::Failed) => {
                 // A run syncs the queue directories just after its moves, and we may have looked
@@ -74,7 +75,7 @@ pub fn hold(app: &App, req: &Request, res: Response) -> Response {
         if left.is_zero() || signal::stopping() {
             return res;
         }
-        app.kicker.wait_for_run(env, seen, pause.min(left));
+        app.kicker.wait_for_progress(env, seen, pause.min(left));
         pause = (pause * 2).min(LONGEST_LOOK);
     };
     held.with_header("Preference-Applied", format!("wait={}", wait.as_secs()))
