@@ -60,6 +60,7 @@ fn sigkill_while_patches_wait_to_settle_rolls_each_back_entirely() {
     let mut rng = Rng(seed);
     let t = env_test("");
     let (rounds, per_round) = (12, 6);
+    let mut rolled_back = 0;
     for round in 0..rounds {
         for k in 0..per_round {
             queue(&t, "pending", &two_files(round * per_round + k), (per_round - k) as u64);
@@ -83,9 +84,11 @@ fn sigkill_while_patches_wait_to_settle_rolls_each_back_entirely() {
                 (Some("failed"), Some("error")) => false,
                 other => panic!("patch {id} ended as {other:?} (seed {seed})"),
             };
+            rolled_back += usize::from(!applied && v >= round * per_round);
             for f in ["a", "b"] {
                 assert_eq!(t.exists(&format!("tree/d{v}/{f}.txt")), applied, "{id} {f}.txt (seed {seed})");
             }
         }
     }
+    eprintln!("of {} patches, {rolled_back} were rolled back by recovery", rounds * per_round);
 }
