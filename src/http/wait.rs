@@ -81,10 +81,12 @@ pub fn hold(app: &App, req: &Request, res: Response) -> Response {
     held.with_header("Preference-Applied", format!("wait={}", wait.as_secs()))
 }
 
-/// Sync the directories of a patch's last move (applying/ to `state`), as the run does.
+/// Sync the directories of a patch's last move (applying/ to `state`), as the run does. An
+/// environment without applying/ has no move to finish there.
 fn settled_durably(app: &App, env: &str, state: State) -> anyhow::Result<()> {
     sync_dir(&app.home.queue_dir(env, state))?;
-    sync_dir(&app.home.queue_dir(env, State::Applying))
+    let applying = app.home.queue_dir(env, State::Applying);
+    if applying.is_dir() { sync_dir(&applying) } else { Ok(()) }
 }
 
 /// Whether anything will apply a patch in `state` without an operator: otherwise the poster is
