@@ -103,16 +103,25 @@ echo "cron sweep (once a minute): one run of 8 queued patches took ${sweep_ms} m
 echo "  request -> verdict p50 ~ $((30000 + sweep_ms)) ms, p99 ~ $((59400 + sweep_ms)) ms"
 
 # Figures (2-core VM shared with other agents' builds, so the tail is the machine's as much as
-# runner's):
-# 2026-12-01 13:07 UTC, release build, load average 8-9 from other agents' builds on 2 cores,
-# `benches/roundtrip.sh 200`, two runs back to back:
-#   clients   p50 (ms)      p99 (ms)       apply runs (for 200 posts)
-#   1         61.1 / 73.3   102.3 / 193.6  200 / 200   (each post finds no run under way)
-#   8         264.5 / 345.0 331.4 / 460.1  28 / 28
-#   32        798.5 / 1157  1404 / 1642    8 / 8
-#   cron: one sweep of 8 patches 415 / 504 ms; request -> verdict p50 ~30.4 s, p99 ~59.8 s.
-# (An earlier run at load 7, polling the queue every 100 ms at most: 44.5 / 328 / 1073 ms p50.)
-# The goal (p50 < 50 ms, p99 < 250 ms at 8 clients) is not met on this machine: a run applies
-# its patches one after another at about 35-60 ms each (backup, journal, files, result, summary,
-# queue moves and audit line, each fsynced), so 8 clients queue behind each other's patches.
-# The round trip itself (post, fsync, start the run, answer) is what the 1-client row shows.
+# runner's). 2026-12-01 13:49-13:56 UTC, release builds, `benches/roundtrip.sh 100`, the build
+# before this change (fbbe105, "before") and after it ("after") run alternately, 10 pairs, load
+# average 4.5-5.8; p50 / p99 in ms, each cell the median of the 10 runs and their range:
+#   clients   before p50          after p50          before p99           after p99
+#   1         23.4 (16.5-41.5)    28.9 (15.6-57.2)   66.5 (30.7-261)      67.7 (32.6-266)
+#   8         142  (77-319)       90.1 (55.8-211)    215  (113-515)       163  (84.5-498)
+#   32        511  (300-997)      298  (213-718)     613  (359-2318)      476  (276-921)
+#   cron: one sweep of 8 patches before 83-439 ms (median 152), after 60-284 ms (median 79);
+#   request -> verdict about 30 s at the median and 60 s at p99 either way.
+# Earlier (13:07 UTC, load 8-9, before): 8 clients p50 265-345 ms, p99 331-460 ms.
+# The goal (p50 < 50 ms, p99 < 250 ms at 8 clients) is met for p99 in 7 runs of 10 and missed
+# for p50 (56 ms at best). Where the time goes, by `strace -f -c` of one run of 8 one-file patches
+# (`-q apply-patch` on a queue of 8): before, 132 fsyncs + 8 fdatasyncs, 72 threads started,
+# 513 voluntary context switches, 0.26-0.41 s wall for 0.04 s of CPU: the run waits, it does not
+# compute, and on a loaded machine every wait costs a turn on the CPU. After, 106 fsyncs + 1
+# fdatasync, 18 threads, ~350 switches. Per patch what is left is the apply itself: 9 fsyncs
+# (claim: applying/; backup: backups/ twice, pending/, manifest, its directory; journal:
+# applying/; the file and its directory), then per pass one settle for all its patches (results
+# and summaries flushed together, 2 directory syncs for the moves, one audit append). 8 clients
+# each waiting for its verdict keep at most 8 patches queued, so p50 is about 8 x the per-patch
+# time; below 50 ms needs the apply phase itself shared across patches (one backup flush and one
+# journal for a pass), which is journal/backup work.

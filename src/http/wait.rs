@@ -2,9 +2,10 @@
 //! settles or N seconds pass, so a model reads its verdict in the same call.
 //!
 //! The hold happens after the request's handling permit is given back (see `server`), so a
-//! waiting client holds only its own connection thread. It sleeps on the environment's run
-//! condition (woken when a child apply run exits) and looks at the queue between sleeps with a
-//! growing backoff, which also catches a patch settled by cron or mid-run; it never spins.
+//! waiting client holds only its own connection thread. It sleeps on the environment's progress
+//! condition (woken when a child apply run exits or a patch lands in applied/ or failed/, see
+//! `operator::kick`) and looks at the queue between sleeps with a growing backoff, the safety
+//! net should the watch be unavailable; it never spins.
 
 use std::time::{Duration, Instant};
 
@@ -13,6 +14,7 @@ use serde_json::Value;
 use crate::http::app::App;
 use crate::http::wire::{Request, Response};
 use crate::http::{intake, signal};
+use crate::store::fs::sync_dir;
 use crate::store::mode::{self, Mode};
 use crate::store::queue::{self, State};
 
@@ -54,9 +56,14 @@ pub(crate) fn hold(app: &App, req: &Request, res: Response) -> Response {
     let deadline = Instant::now() + wait;
     let mut pause = FIRST_LOOK;
     let held = loop {
-        let seen = app.kicker.finished(env).unwrap_or(0);
+        let seen = app.kicker.progress(env).unwrap_or(0);
         match queue::find(&app.home, env, id) {
             Ok(Some(entry)) if matches!(entry.state, State::Applied | State::Failed) => {
+                // A run syncs the queue directories just after its moves, and we may have looked
+                // in between: the verdict is answered only once the move is durable.
+                if settled_durably(app, env, entry.state).is_err() {
+                    return res;
+                }
                 break intake::patch_answer(app, env, id, entry.state, false).unwrap_or_else(|e| e);
             }
             Ok(Some(entry)) if !will_apply(app, env, entry.state) => return res,
@@ -68,10 +75,18 @@ pub(crate) fn hold(app: &App, req: &Request, res: Response) -> Response {
         if left.is_zero() || signal::stopping() {
             return res;
         }
-        app.kicker.wait_for_run(env, seen, pause.min(left));
+        app.kicker.wait_for_progress(env, seen, pause.min(left));
         pause = (pause * 2).min(LONGEST_LOOK);
     };
     held.with_header("Preference-Applied", format!("wait={}", wait.as_secs()))
+}
+
+/// Sync the directories of a patch's last move (applying/ to `state`), as the run does. An
+/// environment without applying/ has no move to finish there.
+fn settled_durably(app: &App, env: &str, state: State) -> anyhow::Result<()> {
+    sync_dir(&app.home.queue_dir(env, state))?;
+    let applying = app.home.queue_dir(env, State::Applying);
+    if applying.is_dir() { sync_dir(&applying) } else { Ok(()) }
 }
 
 /// Whether anything will apply a patch in `state` without an operator: otherwise the poster is

@@ -7,14 +7,15 @@
 //! follows takes everything queued by then, so a burst of a thousand posts causes a few runs. The
 //! child runs with `--wait`, so one that finds the lock held (cron, an operator) takes it as soon
 //! as it is released rather than exiting 75 and leaving its patch for the next sweep. A thread per
-//! running child waits for it (no zombies) and wakes whoever waits on the environment's runs.
+//! running child waits for it (no zombies) and wakes whoever waits on the environment's runs; a
+//! watch on the environment's applied/ and failed/ wakes them as each patch settles.
 //! Modes rule: only in `auto`, and not where the environment requires approval, does an arrival
 //! start a run; an approval (not an arrival) may start one in `manual` too.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -22,7 +23,9 @@ use serde_json::json;
 
 use crate::config::Settings;
 use crate::store::Home;
+use crate::store::fs::ensure_dir;
 use crate::store::mode::{self, Mode};
+use crate::store::queue::State;
 use crate::time::rfc3339;
 
 /// Why a run is asked for: it decides which modes let it start.
@@ -38,8 +41,9 @@ pub(crate) enum Why {
 struct Runs {
     running: bool,
     requested: bool,
-    /// Child runs finished so far; a waiter that saw N knows a run ended once it reads N+1.
-    finished: u64,
+    /// Child runs finished plus patches seen settling so far: a waiter that saw N knows
+    /// something happened once it reads more.
+    progress: u64,
 }
 
 /// One environment's runs and the condition its waiters sleep on.
@@ -47,6 +51,8 @@ struct Runs {
 struct EnvRuns {
     runs: Mutex<Runs>,
     ended: Condvar,
+    /// The watcher of the environment's applied/ and failed/, started by the first waiter.
+    watching: OnceLock<()>,
 }
 
 /// Starts and coalesces the listener's apply runs; cheap to clone (the runs are shared).
@@ -113,19 +119,34 @@ impl Kicker {
         Ok(true)
     }
 
-    /// How many runs of `env` have finished; `None` for an environment it does not know.
-    pub(crate) fn finished(&self, env: &str) -> Option<u64> {
-        self.0.envs.get(env).map(|slot| lock(&slot.runs).finished)
+    /// How many runs of `env` have finished and patches of it settled (as far as the watcher
+    /// saw); `None` for an environment it does not know.
+    pub(crate) fn progress(&self, env: &str) -> Option<u64> {
+        self.0.envs.get(env).map(|slot| lock(&slot.runs).progress)
     }
 
-    /// Sleep until a run of `env` other than the `seen` first ones finishes, or `timeout` passes.
-    pub(crate) fn wait_for_run(&self, env: &str, seen: u64, timeout: Duration) {
+    /// Sleep until `env` progresses past `seen` (a run ends, a patch settles), or `timeout`
+    /// passes. The first call for an environment starts watching its settled patches, so a
+    /// patch settled mid-run wakes its waiter at once rather than at its next look.
+    pub(crate) fn wait_for_progress(&self, env: &str, seen: u64, timeout: Duration) {
         let Some(slot) = self.0.envs.get(env) else {
             std::thread::sleep(timeout);
             return;
         };
+        slot.watching.get_or_init(|| {
+            let (inner, name) = (self.0.clone(), env.to_string());
+            let spawned =
+                std::thread::Builder::new().name(format!("settled-{env}")).stack_size(64 << 10).spawn(move || {
+                    let Err(e) = inner.watch(&name);
+                    // The waiters still look at the queue between sleeps: slower, not stuck.
+                    log_watch(&name, &e);
+                });
+            if let Err(e) = spawned {
+                log_watch(env, &anyhow::Error::new(e).context("could not start the watcher thread"));
+            }
+        });
         let runs = lock(&slot.runs);
-        let _ = slot.ended.wait_timeout_while(runs, timeout, |r| r.finished == seen);
+        let _ = slot.ended.wait_timeout_while(runs, timeout, |r| r.progress == seen);
     }
 }
 
@@ -138,7 +159,7 @@ impl Inner {
             let ran = self.run_child(env);
             log(env, started.elapsed(), ran.err());
             let mut runs = lock(&slot.runs);
-            runs.finished += 1;
+            runs.progress += 1;
             slot.ended.notify_all();
             if !runs.requested {
                 runs.running = false;
@@ -167,6 +188,44 @@ impl Inner {
     }
 }
 
+impl Inner {
+    /// Wake the environment's waiters each time a patch lands in applied/ or failed/ (the last
+    /// move of a settle, whoever made it: a run started here, cron, an operator). Returns only
+    /// on an error.
+    fn watch(&self, env: &str) -> Result<std::convert::Infallible> {
+        use rustix::fs::inotify::{self, CreateFlags, WatchFlags};
+        let home = Home::new(&self.home_dir);
+        let fd = inotify::init(CreateFlags::CLOEXEC).context("could not start watching the queue (inotify)")?;
+        for state in [State::Applied, State::Failed] {
+            let dir = home.queue_dir(env, state);
+            // Made now if missing, so there is something to watch; a run would make it anyway.
+            ensure_dir(&dir)?;
+            inotify::add_watch(&fd, &dir, WatchFlags::MOVED_TO | WatchFlags::ONLYDIR)
+                .with_context(|| format!("could not watch {}", dir.display()))?;
+        }
+        let slot = &self.envs[env];
+        let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 4096];
+        let mut events = inotify::Reader::new(&fd, &mut buf);
+        loop {
+            events.next().context("could not read the queue watch")?;
+            lock(&slot.runs).progress += 1;
+            slot.ended.notify_all();
+        }
+    }
+}
+
+fn log_watch(env: &str, error: &anyhow::Error) {
+    eprintln!(
+        "{}",
+        json!({
+            "time": rfc3339::format(&chrono::Utc::now()),
+            "event": "settle-watch",
+            "env": env,
+            "error": format!("{error:#}"),
+        })
+    );
+}
+
 fn lock(runs: &Mutex<Runs>) -> MutexGuard<'_, Runs> {
     // The counters stay meaningful whatever panicked while holding them.
     runs.lock().unwrap_or_else(PoisonError::into_inner)
@@ -184,4 +243,38 @@ fn log(env: &str, took: Duration, error: Option<anyhow::Error>) {
         line["error"] = format!("{e:#}").into();
     }
     eprintln!("{line}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    #[test]
+    fn a_patch_moved_to_applied_or_failed_wakes_the_waiters() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("runner.toml");
+        std::fs::write(&config, "home = \"home\"\n[env.main]\ntree = \"tree\"\n").unwrap();
+        let settings = Settings::from_toml(&std::fs::read_to_string(&config).unwrap(), Some(&config)).unwrap();
+        let kicker = Kicker::new(&settings, false).unwrap();
+        let home = Home::new(&settings.home);
+        let seen = kicker.progress("main").unwrap();
+        // The first wait starts the watch (and makes the directories it watches).
+        kicker.wait_for_progress("main", seen, Duration::from_millis(1));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !home.queue_dir("main", State::Failed).is_dir() {
+            assert!(Instant::now() < deadline, "the watch never made failed/");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        for (n, state) in [State::Applied, State::Failed].into_iter().enumerate() {
+            let staged = dir.path().join(format!("p{n}.json"));
+            std::fs::write(&staged, "{}").unwrap();
+            std::fs::rename(&staged, home.queue_dir("main", state).join(format!("p{n}.json"))).unwrap();
+            // Woken by the move, or the deadline says the watch missed it.
+            while kicker.progress("main").unwrap() <= seen + n as u64 {
+                assert!(Instant::now() < deadline, "no wake-up for a patch moved to {state}");
+                kicker.wait_for_progress("main", seen + n as u64, Duration::from_millis(100));
+            }
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! settle. The mode decides which patches wait: `auto` takes pending and approved ones, `manual`
 //! (or `require_approval`) only approved ones, `paused` and `lockdown` none.
 
+use std::collections::HashSet;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -191,6 +192,10 @@ fn empty_report(env: &Env, mode: Mode, check: bool, note: Option<String>) -> Que
 }
 
 /// The body of a queue run; the caller holds the lock. `only`: process just this patch.
+///
+/// A run takes what arrives while it works too: after each pass over the waiting patches it
+/// looks again, so a patch posted mid-run waits for the patches ahead of it, not for the whole
+/// of another run in another process.
 fn run(env: &Env, only: Option<&str>, actor: &str) -> Result<QueueReport> {
     let started = Instant::now();
     let recovered = recover::recover(env, actor)?;
@@ -198,26 +203,12 @@ fn run(env: &Env, only: Option<&str>, actor: &str) -> Result<QueueReport> {
     let (states, note) = eligible(mode, env.cfg.require_approval);
     let mut report = empty_report(env, mode, false, note);
     report.recovered = recovered;
-    for entry in waiting(env, &states)?.into_iter().filter(|e| only.is_none_or(|id| e.id == id)) {
-        // An operator who changes the mode mid-run (say, to paused) stops the run here.
-        let now = mode::read(env.home)?;
-        if now != mode {
-            report.note = Some(format!("mode changed to {now} during the run: stopped; the rest waits"));
-            break;
-        }
-        let claimed = match queue::claim(env.home, env.name, &entry) {
-            Ok(claimed) => claimed,
-            // Approved or removed since the listing: not ours to take (approved ones come next run).
-            Err(_) if !entry.path.exists() => continue,
-            Err(err) => return Err(err),
-        };
-        let bytes =
-            std::fs::read(&claimed.path).with_context(|| format!("could not read {}", claimed.path.display()))?;
-        let done = process_one(env, &claimed, &entry, &bytes, actor)
-            .with_context(|| format!("could not process patch {}", entry.id))?;
-        callback::settled(env, &entry.id, &bytes, done.outcome, actor)?;
-        report.patches.push(done);
-    }
+    let mut batch = Batch::default();
+    let passes = passes(env, only, actor, mode, &states, &mut batch, &mut report);
+    // Whatever stopped the passes, what they applied is settled before the run ends.
+    let flushed = batch.flush(env, actor);
+    report.patches.append(&mut batch.reports);
+    passes.and(flushed)?;
     report.waiting = left_waiting(env, &states)?;
     if let Some(id) = only.filter(|id| report.waiting.iter().any(|w| w == id)) {
         report.note.get_or_insert_with(|| format!("patch {id} waits for `runner approve {id}` (mode {mode})"));
@@ -228,15 +219,123 @@ fn run(env: &Env, only: Option<&str>, actor: &str) -> Result<QueueReport> {
     Ok(report)
 }
 
+/// Pass after pass over the waiting patches until one finds none to take (or the mode changes).
+fn passes(
+    env: &Env,
+    only: Option<&str>,
+    actor: &str,
+    mode: Mode,
+    states: &[State],
+    batch: &mut Batch,
+    report: &mut QueueReport,
+) -> Result<()> {
+    loop {
+        let mut took = false;
+        for entry in waiting(env, states)?.into_iter().filter(|e| only.is_none_or(|id| e.id == id)) {
+            // An operator who changes the mode mid-run (say, to paused) stops the run here.
+            let now = mode::read(env.home)?;
+            if now != mode {
+                report.note = Some(format!("mode changed to {now} during the run: stopped; the rest waits"));
+                return Ok(());
+            }
+            let claimed = match queue::claim(env.home, env.name, &entry) {
+                Ok(claimed) => claimed,
+                // Approved or removed since the listing: not ours to take (approved ones come next pass).
+                Err(_) if !entry.path.exists() => continue,
+                Err(err) => return Err(err),
+            };
+            took = true;
+            let bytes =
+                std::fs::read(&claimed.path).with_context(|| format!("could not read {}", claimed.path.display()))?;
+            let done = process_one(env, &claimed, &entry, &bytes, actor, batch)
+                .with_context(|| format!("could not process patch {}", entry.id))?;
+            if let Some(done) = done {
+                callback::settled(env, &entry.id, &bytes, done.outcome, actor)?;
+                batch.reports.push(done);
+            }
+        }
+        // Settled before looking again: the patches of one pass are answered together.
+        batch.flush(env, actor)?;
+        if !took || only.is_some() {
+            return Ok(());
+        }
+    }
+}
+
+/// Patches applied in this pass whose settle waits to be written with the others' (one flush of
+/// records, queue directories and audit log for all, see [`record::settle_many`]). Until then
+/// each keeps its journal, so a crash rolls it back like any patch caught mid-apply. Only patches
+/// on disjoint files are held together (recovery restores each from its own backup, which is
+/// right only when no held patch changed another's file), and only those without validate
+/// commands or git commits, which see or record the tree as a whole.
+#[derive(Debug, Default)]
+struct Batch {
+    held: Vec<Held>,
+    paths: HashSet<String>,
+    /// Every patch settled so far, in the order they were taken.
+    reports: Vec<PatchReport>,
+}
+
+#[derive(Debug)]
+struct Held {
+    entry: Entry,
+    result: PatchResult,
+    t0: Instant,
+    journal: journal::Journal,
+    envelope: Vec<u8>,
+}
+
+impl Batch {
+    fn touches(&self, plan: &crate::patch::plan::Plan) -> bool {
+        plan.files.iter().any(|f| self.paths.contains(&f.path))
+    }
+
+    fn hold(&mut self, held: Held, plan: &crate::patch::plan::Plan) {
+        self.paths.extend(plan.files.iter().map(|f| f.path.clone()));
+        self.held.push(held);
+    }
+
+    /// Settle every held patch, then drop its journal and call it back.
+    fn flush(&mut self, env: &Env, actor: &str) -> Result<()> {
+        if self.held.is_empty() {
+            return Ok(());
+        }
+        self.paths.clear();
+        let held = std::mem::take(&mut self.held);
+        let mut rest = Vec::with_capacity(held.len());
+        let mut settling = Vec::with_capacity(held.len());
+        for h in held {
+            settling.push((h.entry, h.result, h.t0));
+            rest.push((h.journal, h.envelope));
+        }
+        let reports = record::settle_many(env, settling, actor)?;
+        for ((journal, envelope), done) in rest.into_iter().zip(reports) {
+            journal.finish()?;
+            callback::settled(env, &done.id, &envelope, done.outcome, actor)?;
+            self.reports.push(done);
+        }
+        Ok(())
+    }
+}
+
 /// `entry`: the patch claimed into applying/, whose envelope is `bytes`; `waited`: where it was,
-/// whose directory the claim left unsynced.
-fn process_one(env: &Env, entry: &Entry, waited: &Entry, bytes: &[u8], actor: &str) -> Result<PatchReport> {
+/// whose directory the claim left unsynced. `None`: applied and held in `batch` to be settled.
+fn process_one(
+    env: &Env,
+    entry: &Entry,
+    waited: &Entry,
+    bytes: &[u8],
+    actor: &str,
+    batch: &mut Batch,
+) -> Result<Option<PatchReport>> {
     let t0 = Instant::now();
     let left = waited.path.parent().context("a queued patch has a directory")?;
-    // Outcomes that write nothing to the tree finish the claim's flush first.
-    let settle = |result| {
+    // Outcomes that write nothing to the tree finish the claim's flush first; the held patches
+    // settle before, so reports and the audit log keep the order patches were taken in.
+    let settle = |batch: &mut Batch, result| {
+        batch.flush(env, actor)?;
         sync_dir(left)?;
-        record::settle(env, entry, result, t0, actor)
+        record::settle(env, entry, result, t0, actor).map(Some)
     };
     let mut result = record::draft(env, entry);
     let prepared = match prepare(env.cfg, &env.fence, bytes) {
@@ -244,7 +343,7 @@ fn process_one(env: &Env, entry: &Entry, waited: &Entry, bytes: &[u8], actor: &s
         Err(reason) => {
             result.outcome = Outcome::Refused;
             result.reason = Some(reason);
-            return settle(result);
+            return settle(batch, result);
         }
     };
     result.format = prepared.format.clone();
@@ -254,28 +353,38 @@ fn process_one(env: &Env, entry: &Entry, waited: &Entry, bytes: &[u8], actor: &s
     if let Some(reason) = refuse(env, &prepared) {
         result.outcome = Outcome::Refused;
         result.reason = Some(reason);
-        return settle(result);
+        return settle(batch, result);
     }
     if prepared.plan.is_noop() {
         result.outcome = Outcome::AlreadyApplied;
-        return settle(result);
+        return settle(batch, result);
     }
     let git = Git::of(env.cfg);
     if let Some(reason) = git.as_ref().map(|g| g.refuse(&git::touched(&result))).transpose()?.flatten() {
         result.outcome = Outcome::Refused;
         result.reason = Some(reason);
-        return settle(result);
+        return settle(batch, result);
+    }
+    // The operator's commands first, then the patch's own (refused above unless allowed).
+    let commands: Vec<String> = env.cfg.validate.iter().chain(&prepared.commands).cloned().collect();
+    let holdable = git.is_none() && commands.is_empty();
+    if !holdable || batch.touches(&prepared.plan) {
+        batch.flush(env, actor)?;
     }
     let journal = match journal::apply(env.home, env.name, &entry.id, &env.fence, &prepared.plan, &[left]) {
         Ok(j) => j,
         Err(err) => {
             result.reason = Some(format!("{err:#}"));
             backup::remove(&backup::dir(env.home, env.name, &entry.id)?)?;
-            return settle(result);
+            return settle(batch, result);
         }
     };
-    // The operator's commands first, then the patch's own (refused above unless allowed).
-    let commands: Vec<String> = env.cfg.validate.iter().chain(&prepared.commands).cloned().collect();
+    if holdable {
+        result.outcome = Outcome::Applied;
+        let envelope = bytes.to_vec();
+        batch.hold(Held { entry: entry.clone(), result, t0, journal, envelope }, &prepared.plan);
+        return Ok(None);
+    }
     let checks = env.validate_runner(&entry.id).run_all(&commands);
     let failure = match &checks {
         Ok(runs) => runs
@@ -302,7 +411,7 @@ fn process_one(env: &Env, entry: &Entry, waited: &Entry, bytes: &[u8], actor: &s
     if report.outcome == Outcome::RolledBack {
         backup::remove(&backup::dir(env.home, env.name, &entry.id)?)?;
     }
-    Ok(report)
+    Ok(Some(report))
 }
 
 /// Commit the applied, checked patch; why not, if git refused. The result is written first, as

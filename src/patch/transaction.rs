@@ -152,7 +152,7 @@ pub(crate) fn commit(fence: &Fence, plan: &Plan) -> Result<()> {
     let staged = stage(&places, &changes)?;
     let mut done: Vec<&FileChange> = Vec::new();
     let swapped = std::thread::scope(|s| {
-        let release = closer(s);
+        let release = closer(s, changes.len());
         // A failure drops the staged files not yet installed, which removes their temp files.
         let mut dirs: Vec<Dir> = Vec::new();
         for (change, staged) in changes.iter().zip(staged) {
@@ -196,12 +196,14 @@ pub(crate) fn commit(fence: &Fence, plan: &Plan) -> Result<()> {
 /// the device: holding each file open until its name is gone, then closing it here, takes those
 /// waits out of the rename loop and overlaps them with it. The queue is bounded, so a patch of
 /// thousands of files never holds more than a few dozen open: a send waits when it is full.
-fn closer<'scope>(s: &'scope std::thread::Scope<'scope, '_>) -> std::sync::mpsc::SyncSender<Opened> {
+/// A one-file patch has no loop to overlap with, so it gets no thread (its send fails and the
+/// file is closed in place) rather than four threads started and joined for nothing.
+fn closer<'scope>(s: &'scope std::thread::Scope<'scope, '_>, changes: usize) -> std::sync::mpsc::SyncSender<Opened> {
     const CLOSERS: usize = 4;
     const QUEUED: usize = 32;
     let (send, receive) = std::sync::mpsc::sync_channel::<Opened>(QUEUED);
     let receive = std::sync::Arc::new(std::sync::Mutex::new(receive));
-    for _ in 0..CLOSERS {
+    for _ in 0..CLOSERS.min(changes.saturating_sub(1)) {
         let receive = std::sync::Arc::clone(&receive);
         s.spawn(move || {
             loop {

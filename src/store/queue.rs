@@ -158,6 +158,27 @@ pub fn claim(home: &Home, env: &str, entry: &Entry) -> Result<Entry> {
     Ok(Entry { id: entry.id.clone(), state: State::Applying, path: dest, modified: entry.modified })
 }
 
+/// Move several patches, each to its state, durably: the renames first, then one sync of each
+/// directory involved, so settling a batch of patches costs two directory syncs, not two each.
+/// A crash before the syncs may undo any of the moves (each patch is in one state or the other).
+pub fn transition_many(home: &Home, env: &str, moves: &[(&Entry, State)]) -> Result<Vec<Entry>> {
+    let mut moved = Vec::with_capacity(moves.len());
+    let mut dirs = Vec::new();
+    for &(entry, to) in moves {
+        let dest = file_path(home, env, to, &entry.id)?;
+        atomic::rename_unsynced(&entry.path, &dest)
+            .with_context(|| format!("could not move patch {} from {} to {}", entry.id, entry.state, to))?;
+        dirs.extend([home.queue_dir(env, to), home.queue_dir(env, entry.state)]);
+        moved.push(Entry { id: entry.id.clone(), state: to, path: dest, modified: entry.modified });
+    }
+    dirs.sort();
+    dirs.dedup();
+    for dir in &dirs {
+        crate::store::fs::sync_dir(dir)?;
+    }
+    Ok(moved)
+}
+
 /// Move a patch from one state to another, durably.
 pub fn transition(home: &Home, env: &str, entry: &Entry, to: State) -> Result<Entry> {
     let dest = file_path(home, env, to, &entry.id)?;

@@ -42,6 +42,8 @@ mod operator;
 mod patch_modes;
 /// Random files and edits, `diff -u` between them, applied back.
 mod property;
+/// Patches arriving during a run, and the patches of one pass settled together.
+mod queue_batch;
 /// revert refuses ids that are paths and manifests naming paths outside the fence.
 mod revert_escape;
 
