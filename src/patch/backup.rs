@@ -107,15 +107,10 @@ pub(crate) fn write(home: &Home, env: &str, key: &str, plan: &Plan, flush_also: 
     let manifest_path = dir.join(MANIFEST);
     let mut all: Vec<(&Path, &[u8])> = blobs.iter().map(|(p, b)| (p.as_path(), *b)).collect();
     all.push((&manifest_path, &json));
-    // The new directory's name must be durable too before a journal points at it; flush it
-    // while the files are flushed.
-    let backups = home.backups_dir(env);
+    // The new directory's name is durable already (`ensure_dir` synced it into backups/); the
+    // caller's directories are flushed while the files are.
     std::thread::scope(|s| {
-        let dirs = s.spawn(|| {
-            std::iter::once(backups.as_path())
-                .chain(flush_also.iter().copied())
-                .try_for_each(crate::store::fs::sync_dir)
-        });
+        let dirs = s.spawn(|| flush_also.iter().copied().try_for_each(crate::store::fs::sync_dir));
         let files = atomic::write_many(&all);
         dirs.join().unwrap_or_else(|_| Err(anyhow::anyhow!("a sync thread panicked")))?;
         files
