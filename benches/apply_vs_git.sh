@@ -50,6 +50,14 @@
 #          queue bounded to 32 files, so a huge patch holds few descriptors)
 # The old prepare (no sync), alternated, 40 rounds: runner 30.8, git apply 26.2 ms (session 3's
 # build 35.8). tmpfs (/dev/shm), alternated: runner 19.0, git apply 25.3 ms.
+# Session 5 (2026-12-01 14:15 UTC, load average 2; after the fence's symlink-safe writes and the
+# damaged-patch rules): RUNS=30, hyperfine mean / alternated median, runner / git apply / patch:
+#   runner 62.9 ± 5.4 / 74.9 ms   git apply 60.3 ± 3.3 / 72.3 ms   patch 73.7 / 81.1 ms
+# and on a copy of the same trees in /tmp/sb a minute later (25 runs): runner 55.9 ± 6.2 ms, the
+# session-4 build 54.1 ± 6.4, git apply 61.6 ± 11.9: within the noise of git apply. `--check`
+# (CPU only) is 26.0 ± 2.7 ms against 18.6 ± 2.1 for the session-4 build and 31.8 ± 4.0 for
+# `git apply --check`: the new rules cost about 6 ms of CPU on 2,236 hunks (perf: allocation,
+# text decoding and the placeholder scan of comment lines, each a few percent).
 #
 # Usage: benches/apply_vs_git.sh   (needs cargo with crates.io access once, hyperfine, python3,
 # git, patch; NO_TIMING=1 skips the timing)

@@ -125,3 +125,11 @@ echo "  request -> verdict p50 ~ $((30000 + sweep_ms)) ms, p99 ~ $((59400 + swee
 # each waiting for its verdict keep at most 8 patches queued, so p50 is about 8 x the per-patch
 # time; below 50 ms needs the apply phase itself shared across patches (one backup flush and one
 # journal for a pass), which is journal/backup work.
+# Later the same day, every other build stopped (14:13-14:16 UTC, load average 1.7-2.1), after
+# backups/ is synced once per patch instead of twice (8 fsyncs a patch): 7 runs of
+# `benches/roundtrip.sh 100`, p50 / p99 in ms:
+#   1 client    12.9-19.3 / 24.0-41.9
+#   8 clients   37.3-72.7 (median 61) / 53.7-118 (median 79)
+#   32 clients  124-284 / 170-405
+# p99 < 250 ms at 8 clients holds in every run; p50 < 50 ms in 1 run of 7. The disk's fsync
+# latency swings run to run on this VM; the per-patch fsyncs are what is left to share.
