@@ -3,7 +3,7 @@
 //! the next run recovers (nothing left in applying/, a result for every patch), and that each
 //! patch is in the tree entirely or not at all.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use crate::support::queue::*;
 use crate::support::{Rng, Test};
@@ -34,12 +34,8 @@ fn versions(t: &Test) -> Vec<usize> {
 
 #[test]
 fn sigkill_at_any_moment_leaves_files_whole_and_the_next_run_recovers() {
-    let seed = std::env::var("CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64 | 1);
-    eprintln!("crash test seed: {seed} (set CRASH_SEED to repeat)");
-    let mut rng = Rng(seed);
+    let mut rng = Rng::from_env();
+    let seed = rng.0;
     let t = env_test("validate = [\"sleep 0.01\", \"test -f src/f0.txt\", \"sleep 0.01\"]");
     for f in 0..FILES {
         t.write(&format!("tree/src/f{f}.txt"), contents(0, f));

@@ -1,7 +1,7 @@
 //! A queue run takes patches that arrive while it works, and settles the patches of one pass
 //! together (disjoint files, no validate commands) without giving up order or crash safety.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use crate::support::Rng;
 use crate::support::queue::*;
@@ -52,12 +52,8 @@ fn two_files(v: usize) -> serde_json::Value {
 
 #[test]
 fn sigkill_while_patches_wait_to_settle_rolls_each_back_entirely() {
-    let seed = std::env::var("CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64 | 1);
-    eprintln!("crash test seed: {seed} (set CRASH_SEED to repeat)");
-    let mut rng = Rng(seed);
+    let mut rng = Rng::from_env();
+    let seed = rng.0;
     let t = env_test("");
     let (rounds, per_round) = (12, 6);
     let mut rolled_back = 0;

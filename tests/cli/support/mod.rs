@@ -37,6 +37,15 @@ pub(crate) fn wait_until(timeout: Duration, what: &str, mut cond: impl FnMut() -
 pub(crate) struct Rng(pub u64);
 
 impl Rng {
+    /// Seeded from `CRASH_SEED`, else the clock; the seed is printed so a failing run repeats.
+    pub(crate) fn from_env() -> Rng {
+        let seed = std::env::var("CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1
+        });
+        eprintln!("random test seed: {seed} (set CRASH_SEED to repeat)");
+        Rng(seed)
+    }
+
     pub(crate) fn next(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
