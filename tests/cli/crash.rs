@@ -45,15 +45,7 @@ fn sigkill_at_any_moment_leaves_files_whole_and_the_next_run_recovers() {
         // Every other time on average, a second run is killed too: mid-recovery, or mid-way
         // through the patch the first one requeued.
         for _ in 0..1 + rng.below(2) {
-            let mut child = t
-                .command(["apply-patch"])
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn()
-                .unwrap();
-            std::thread::sleep(Duration::from_micros(rng.below(60_000) as u64));
-            child.kill().unwrap();
-            child.wait().unwrap();
+            t.kill_during(&["apply-patch"], Duration::from_micros(rng.below(60_000) as u64));
             versions(&t); // whole files even before recovery
         }
 

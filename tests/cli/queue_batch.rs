@@ -61,15 +61,7 @@ fn sigkill_while_patches_wait_to_settle_rolls_each_back_entirely() {
         for k in 0..per_round {
             queue(&t, "pending", &two_files(round * per_round + k), (per_round - k) as u64);
         }
-        let mut child = t
-            .command(["apply-patch"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_micros(rng.below(40_000) as u64));
-        child.kill().unwrap();
-        child.wait().unwrap();
+        t.kill_during(&["apply-patch"], Duration::from_micros(rng.below(40_000) as u64));
         let run = t.run(["apply-patch", "--json"]);
         assert!(run.code == 0, "recovery run failed with {} (seed {seed}):\n{}\n{}", run.code, run.stdout, run.stderr);
         assert_eq!(std::fs::read_dir(t.join(".runner/main/patches/applying")).unwrap().count(), 0, "seed {seed}");

@@ -121,6 +121,14 @@ impl Test {
         Run::from(self.command(args).stdin(Stdio::null()).output().expect("run runner"))
     }
 
+    /// Start runner with `args` and SIGKILL it after `after`, whatever it was doing.
+    pub(crate) fn kill_during(&self, args: &[&str], after: Duration) {
+        let mut child = self.command(args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn runner");
+        std::thread::sleep(after);
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
     /// Run with `input` on stdin.
     pub(crate) fn run_stdin<I, S>(&self, args: I, input: impl AsRef<[u8]>) -> Run
     where
