@@ -134,17 +134,7 @@ mod tests {
     }
 
     fn head(headers: &[(&str, &str)]) -> Request {
-        let remote = std::net::IpAddr::from([127, 0, 0, 1]);
-        Request {
-            method: "POST".into(),
-            path: "/webhook".into(),
-            query: String::new(),
-            headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-            body: Vec::new(),
-            remote,
-            client: remote,
-            keep_alive: true,
-        }
+        Request::for_test("POST", "/webhook", std::net::IpAddr::from([127, 0, 0, 1]), headers)
     }
 
     #[test]

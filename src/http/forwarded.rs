@@ -55,17 +55,7 @@ mod tests {
     use super::*;
 
     fn req(remote: &str, headers: &[(&str, &str)]) -> Request {
-        let remote: IpAddr = remote.parse().unwrap();
-        Request {
-            method: "GET".into(),
-            path: "/".into(),
-            query: String::new(),
-            headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-            body: Vec::new(),
-            remote,
-            client: remote,
-            keep_alive: true,
-        }
+        Request::for_test("GET", "/", remote.parse().unwrap(), headers)
     }
 
     fn ip(s: &str) -> IpAddr {

@@ -56,6 +56,21 @@ impl Request {
     pub(crate) fn query_param(&self, name: &str) -> Option<&str> {
         self.query.split('&').find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
     }
+
+    /// A bodiless request from `remote` with these headers (names lower-case), for unit tests.
+    #[cfg(test)]
+    pub(crate) fn for_test(method: &str, path: &str, remote: IpAddr, headers: &[(&str, &str)]) -> Request {
+        Request {
+            method: method.into(),
+            path: path.into(),
+            query: String::new(),
+            headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            body: Vec::new(),
+            remote,
+            client: remote,
+            keep_alive: true,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
