@@ -27,7 +27,7 @@ pub(crate) use git::problems as git_problems;
 pub(crate) use preview::{diff, preview};
 pub(crate) use queue_run::{QueueReport, check_file, check_queue, process_file, process_queue};
 pub(crate) use retry::retry;
-pub(crate) use revert::revert;
+pub(crate) use revert::{changed_by, revert};
 
 /// The job name of queue runs: their lock and heartbeat.
 pub(crate) const JOB: &str = "apply-patch";

@@ -96,6 +96,22 @@ fn read_backup(env: &Env, id: &str) -> Result<backup::Manifest> {
     })
 }
 
+/// What patch `id` changed, as the tree stands now: each file it touched from its backup (before
+/// the patch) to its content now, and the files someone else changed since. The dashboard shows
+/// this as the diff of an applied patch; it is the revert's plan turned around.
+pub(crate) fn changed_by(
+    settings: &Settings,
+    home: &Home,
+    env: &str,
+    id: &str,
+) -> Result<(Vec<FileChange>, Vec<String>)> {
+    let env = Env::open(settings, home, env)?;
+    let manifest = read_backup(&env, id)?;
+    let (plan, report) = plan_restore(&env, id, &manifest, false)?;
+    let made = plan.files.into_iter().map(|c| FileChange { before: c.after, after: c.before, ..c }).collect();
+    Ok((made, report.changed_since))
+}
+
 /// What putting every backed-up file back would change, and the report of it: which files
 /// differ from the backup and which of those someone else changed since the patch.
 fn plan_restore(env: &Env, id: &str, manifest: &backup::Manifest, force: bool) -> Result<(Plan, RevertReport)> {

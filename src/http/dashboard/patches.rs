@@ -12,11 +12,7 @@ use super::html::{self, Viewer, badge, button, esc, notice, patch_badge, url};
 use crate::http::app::{App, Reply, internal};
 use crate::http::wire::Response;
 use crate::operator;
-use crate::patch::backup::{self, Side};
-use crate::patch::fence::Fence;
-use crate::patch::plan::FileChange;
 use crate::patch::summary::outcome_name;
-use crate::patch::transaction::snapshot;
 use crate::store::events;
 use crate::store::queue::{self, State};
 use crate::store::results::{self, FileResult, Outcome, PatchResult};
@@ -268,35 +264,11 @@ fn actions(viewer: &Viewer, env: &str, id: &str, state: Option<State>, result: O
 /// The diff an applied patch made: its backup (the files before) against the tree now. A file
 /// changed since by someone else is shown as it is now, and named.
 fn made_diff(app: &App, env: &str, result: &PatchResult) -> Result<(String, Option<String>)> {
-    let (_, cfg) = app.settings.env(Some(env))?;
-    let fence = Fence::new(&cfg.tree, &cfg.allowed_paths)?;
-    let manifest = backup::read(&app.home, env, &result.id, &fence).context("no diff to show")?;
-    let mut diff = String::new();
-    let mut changed = Vec::new();
-    for file in &manifest.files {
-        let before = backup::before(&app.home, env, &result.id, file)?;
-        let now = snapshot(&fence, &file.path)?;
-        if file.side(now.as_ref()) == Side::Other {
-            changed.push(file.path.clone());
-        }
-        let blank = FileResult {
-            path: file.path.clone(),
-            action: String::new(),
-            from: None,
-            added: 0,
-            removed: 0,
-            matched: None,
-        };
-        let change = FileChange { path: file.path.clone(), before, after: now, result: blank };
-        if change.changes_anything() {
-            diff.push_str(&operator::diff(&change));
-        }
-    }
-    let note = if !changed.is_empty() {
-        Some(format!("changed since the patch (shown as they are now): {}", changed.join(", ")))
-    } else {
-        None
-    };
+    let (made, changed) =
+        operator::changed_by(&app.settings, &app.home, env, &result.id).context("no diff to show")?;
+    let diff: String = made.iter().map(operator::diff).collect();
+    let note = (!changed.is_empty())
+        .then(|| format!("changed since the patch (shown as they are now): {}", changed.join(", ")));
     Ok((diff, note))
 }
 
