@@ -248,3 +248,30 @@ fn the_commit_is_shown_to_the_model_and_on_the_dashboard() {
     assert_eq!(page.status, 200, "{page:?}");
     assert!(page.body.contains(&format!("<dt>commit<dd>{commit}")), "{}", page.body);
 }
+
+#[test]
+fn a_revert_killed_after_its_commit_is_recorded_as_reverted() {
+    let t = repo("");
+    queue(&t, "pending", &patch("p1", &[write_op("a.txt", "a2\n")]), 1);
+    t.run(["apply-patch"]).success();
+    hook(
+        &t,
+        "post-commit",
+        "test -e ../killed && exit 0\ntouch ../killed\nkill -9 $(awk '{print $4}' /proc/$PPID/stat)",
+    );
+    assert_ne!(t.run(["revert", "p1"]).code, 0);
+    assert!(t.exists("killed"));
+    let reverted = head(&t);
+    assert!(git(&t, &["log", "-1", "--format=%B"]).contains("Runner-Reverts: p1"));
+    assert!(result(&t, "p1").get("reverted_at").is_none(), "killed before it was recorded");
+    // The next run of the environment's job finds the commit and records the revert, rather
+    // than undoing a change git already holds.
+    t.run(["apply-patch"]).success();
+    let result = result(&t, "p1");
+    assert!(result["reverted_at"].is_string(), "{result}");
+    assert_eq!(result["revert_commit"], reverted.as_str());
+    assert_eq!(t.read("tree/a.txt"), "a1\n");
+    assert_eq!(head(&t), reverted, "no further commit");
+    assert_eq!(git(&t, &["status", "--porcelain"]), "");
+    assert!(!t.exists(".runner/main/patches/applying/p1~revert.journal"));
+}

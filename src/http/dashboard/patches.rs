@@ -264,8 +264,7 @@ fn actions(viewer: &Viewer, env: &str, id: &str, state: Option<State>, result: O
 /// The diff an applied patch made: its backup (the files before) against the tree now. A file
 /// changed since by someone else is shown as it is now, and named.
 fn made_diff(app: &App, env: &str, result: &PatchResult) -> Result<(String, Option<String>)> {
-    let (made, changed) =
-        operator::changed_by(&app.settings, &app.home, env, &result.id).context("no diff to show")?;
+    let (made, changed) = operator::changed_by(&app.settings, &app.home, env, &result.id).context("no diff to show")?;
     let diff: String = made.iter().map(operator::diff).collect();
     let note = (!changed.is_empty())
         .then(|| format!("changed since the patch (shown as they are now): {}", changed.join(", ")));
