@@ -164,10 +164,7 @@ impl<'a> Git<'a> {
 
     /// Commit an applied patch: its description as the message, its files, its trailers.
     pub(super) fn commit_patch(&self, env: &str, result: &PatchResult) -> Result<Result<String, String>> {
-        let subject = match result.description.as_deref().and_then(|d| d.lines().find(|l| !l.trim().is_empty())) {
-            Some(line) => line.trim().to_string(),
-            None => format!("Apply runner patch {}", result.id),
-        };
+        let subject = subject(result);
         let author = result.author.as_deref().unwrap_or("unknown");
         let message = vec![
             cut(&subject, SUBJECT_CHARS),
@@ -184,14 +181,14 @@ impl<'a> Git<'a> {
         result: &PatchResult,
         paths: &[&str],
     ) -> Result<Result<String, String>> {
-        let subject = result.description.as_deref().and_then(|d| d.lines().next()).unwrap_or(&result.id);
+        let subject = subject(result);
         let mut body = format!("This reverts runner patch {}", result.id);
         if let Some(commit) = &result.commit {
             body.push_str(&format!(", commit {commit}"));
         }
         body.push('.');
         let message = vec![
-            cut(&format!("Revert \"{}\"", subject.trim()), SUBJECT_CHARS),
+            cut(&format!("Revert \"{}\"", subject), SUBJECT_CHARS),
             body,
             format!("Runner-Reverts: {}\nRunner-Env: {env}", result.id),
         ];
@@ -228,6 +225,14 @@ pub(crate) fn problems(settings: &crate::config::Settings) -> Vec<String> {
         }
     }
     out
+}
+
+/// The patch's commit subject, before cutting: its description's first line.
+fn subject(result: &PatchResult) -> String {
+    match result.description.as_deref().and_then(|d| d.lines().find(|l| !l.trim().is_empty())) {
+        Some(line) => line.trim().to_string(),
+        None => format!("Apply runner patch {}", result.id),
+    }
 }
 
 /// Every path a result touches, a move's source included.
