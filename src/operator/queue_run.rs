@@ -4,6 +4,7 @@
 //! (or `require_approval`) only approved ones, `paused` and `lockdown` none.
 
 use std::collections::HashSet;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -15,6 +16,7 @@ use super::prepare::{Prepared, prepare};
 use super::{Env, JOB, callback, record, recover};
 use crate::config::Settings;
 use crate::patch::backup::{self, sha256_hex};
+use crate::patch::plan::Plan;
 use crate::patch::{journal, validate};
 use crate::store::events::{self, Event};
 use crate::store::mode::{self, Mode};
@@ -247,14 +249,14 @@ fn passes(
             took = true;
             let bytes =
                 std::fs::read(&claimed.path).with_context(|| format!("could not read {}", claimed.path.display()))?;
-            let done = process_one(env, &claimed, &entry, &bytes, actor, batch)
+            let done = process_one(env, &claimed, &entry, bytes, actor, batch)
                 .with_context(|| format!("could not process patch {}", entry.id))?;
-            if let Some(done) = done {
-                callback::settled(env, &entry.id, &bytes, done.outcome, actor)?;
+            if let Some((done, envelope)) = done {
+                callback::settled(env, &entry.id, &envelope, done.outcome, actor)?;
                 batch.reports.push(done);
             }
         }
-        // Settled before looking again: the patches of one pass are answered together.
+        // Applied and settled before looking again: the patches of one pass are answered together.
         batch.flush(env, actor)?;
         if !took || only.is_some() {
             return Ok(());
@@ -262,55 +264,81 @@ fn passes(
     }
 }
 
-/// Patches applied in this pass whose settle waits to be written with the others' (one flush of
-/// records, queue directories and audit log for all, see [`record::settle_many`]). Until then
-/// each keeps its journal, so a crash rolls it back like any patch caught mid-apply. Only patches
-/// on disjoint files are held together (recovery restores each from its own backup, which is
-/// right only when no held patch changed another's file), and only those without validate
-/// commands or git commits, which see or record the tree as a whole.
+/// The most patches applied together: each holds its files' old and new contents until then.
+const BATCH_MAX: usize = 64;
+
+/// Patches taken in this pass, planned and waiting to be applied together: backed up, journaled
+/// and written with each step's flushes shared ([`journal::apply_many`]), then settled together
+/// ([`record::settle_many`]). Only patches on disjoint files go together (each is planned
+/// against the tree before any of them is written, and recovery restores each from its own
+/// backup), and only those without validate commands or git commits, which see or record the
+/// tree as a whole.
 #[derive(Debug, Default)]
 struct Batch {
-    held: Vec<Held>,
+    planned: Vec<Planned>,
     paths: HashSet<String>,
+    /// The queue directories the claims left, flushed with the backups.
+    left: Vec<PathBuf>,
     /// Every patch settled so far, in the order they were taken.
     reports: Vec<PatchReport>,
 }
 
 #[derive(Debug)]
-struct Held {
+struct Planned {
     entry: Entry,
     result: PatchResult,
     t0: Instant,
-    journal: journal::Journal,
+    plan: Plan,
     envelope: Vec<u8>,
 }
 
 impl Batch {
-    fn touches(&self, plan: &crate::patch::plan::Plan) -> bool {
-        plan.files.iter().any(|f| self.paths.contains(&f.path))
+    /// Whether this patch, as prepared, can join the patches already planned.
+    fn takes(&self, env: &Env, prepared: &Result<Prepared, String>) -> bool {
+        let Ok(p) = prepared else { return false };
+        self.planned.len() < BATCH_MAX && joinable(env, p) && !p.plan.files.iter().any(|f| self.paths.contains(&f.path))
     }
 
-    fn hold(&mut self, held: Held, plan: &crate::patch::plan::Plan) {
-        self.paths.extend(plan.files.iter().map(|f| f.path.clone()));
-        self.held.push(held);
+    fn plan(&mut self, planned: Planned, left: &Path) {
+        self.paths.extend(planned.plan.files.iter().map(|f| f.path.clone()));
+        if !self.left.iter().any(|l| l == left) {
+            self.left.push(left.to_path_buf());
+        }
+        self.planned.push(planned);
     }
 
-    /// Settle every held patch, then drop its journal and call it back.
+    /// Apply every planned patch, settle them, then drop their journals and call them back.
     fn flush(&mut self, env: &Env, actor: &str) -> Result<()> {
-        if self.held.is_empty() {
+        if self.planned.is_empty() {
             return Ok(());
         }
         self.paths.clear();
-        let held = std::mem::take(&mut self.held);
-        let mut rest = Vec::with_capacity(held.len());
-        let mut settling = Vec::with_capacity(held.len());
-        for h in held {
-            settling.push((h.entry, h.result, h.t0));
-            rest.push((h.journal, h.envelope));
+        let planned = std::mem::take(&mut self.planned);
+        let left = std::mem::take(&mut self.left);
+        let left: Vec<&Path> = left.iter().map(PathBuf::as_path).collect();
+        let keyed: Vec<(&str, &Plan)> = planned.iter().map(|p| (p.entry.id.as_str(), &p.plan)).collect();
+        let applied = journal::apply_many(env.home, env.name, &env.fence, &keyed, &left);
+        let mut settling = Vec::with_capacity(planned.len());
+        let mut rest = Vec::with_capacity(planned.len());
+        for (p, applied) in planned.into_iter().zip(applied) {
+            let mut result = p.result;
+            let journal = match applied {
+                Ok(journal) => {
+                    result.outcome = Outcome::Applied;
+                    Some(journal)
+                }
+                Err(err) => {
+                    result.reason = Some(format!("{err:#}"));
+                    backup::remove(&backup::dir(env.home, env.name, &p.entry.id)?)?;
+                    None
+                }
+            };
+            settling.push((p.entry, result, p.t0));
+            rest.push((journal, p.envelope));
         }
         let reports = record::settle_many(env, settling, actor)?;
         for ((journal, envelope), done) in rest.into_iter().zip(reports) {
-            journal.finish()?;
+            journal.map(journal::Journal::finish).transpose()?;
             callback::settled(env, &done.id, &envelope, done.outcome, actor)?;
             self.reports.push(done);
         }
@@ -318,32 +346,49 @@ impl Batch {
     }
 }
 
+/// A patch that can be applied with others: one the queue takes, that changes something, and
+/// whose environment neither checks it nor commits it.
+fn joinable(env: &Env, p: &Prepared) -> bool {
+    refuse(env, p).is_none()
+        && !p.plan.is_noop()
+        && Git::of(env.cfg).is_none()
+        && env.cfg.validate.is_empty()
+        && p.commands.is_empty()
+}
+
 /// `entry`: the patch claimed into applying/, whose envelope is `bytes`; `waited`: where it was,
-/// whose directory the claim left unsynced. `None`: applied and held in `batch` to be settled.
+/// whose directory the claim left unsynced. `None`: planned in `batch`, to be applied and
+/// settled with it; else the report and the envelope, to call back.
 fn process_one(
     env: &Env,
     entry: &Entry,
     waited: &Entry,
-    bytes: &[u8],
+    bytes: Vec<u8>,
     actor: &str,
     batch: &mut Batch,
-) -> Result<Option<PatchReport>> {
+) -> Result<Option<(PatchReport, Vec<u8>)>> {
     let t0 = Instant::now();
     let left = waited.path.parent().context("a queued patch has a directory")?;
-    // Outcomes that write nothing to the tree finish the claim's flush first; the held patches
-    // settle before, so reports and the audit log keep the order patches were taken in.
-    let settle = |batch: &mut Batch, result| {
+    let mut prepared = prepare(env.cfg, &env.fence, &bytes);
+    // A patch that cannot join the planned ones comes after them: they are applied and settled
+    // first (so reports and the audit log keep the order patches were taken in), and it is
+    // planned again against the tree as they leave it.
+    if !batch.planned.is_empty() && !batch.takes(env, &prepared) {
         batch.flush(env, actor)?;
+        prepared = prepare(env.cfg, &env.fence, &bytes);
+    }
+    // Outcomes that write nothing to the tree finish the claim's flush first.
+    let settle = |result| -> Result<_> {
         sync_dir(left)?;
-        record::settle(env, entry, result, t0, actor).map(Some)
+        Ok(Some((record::settle(env, entry, result, t0, actor)?, bytes.clone())))
     };
     let mut result = record::draft(env, entry);
-    let prepared = match prepare(env.cfg, &env.fence, bytes) {
+    let prepared = match prepared {
         Ok(p) => p,
         Err(reason) => {
             result.outcome = Outcome::Refused;
             result.reason = Some(reason);
-            return settle(batch, result);
+            return settle(result);
         }
     };
     result.format = prepared.format.clone();
@@ -353,38 +398,33 @@ fn process_one(
     if let Some(reason) = refuse(env, &prepared) {
         result.outcome = Outcome::Refused;
         result.reason = Some(reason);
-        return settle(batch, result);
+        return settle(result);
     }
     if prepared.plan.is_noop() {
         result.outcome = Outcome::AlreadyApplied;
-        return settle(batch, result);
+        return settle(result);
+    }
+    if joinable(env, &prepared) {
+        let planned = Planned { entry: entry.clone(), result, t0, plan: prepared.plan, envelope: bytes };
+        batch.plan(planned, left);
+        return Ok(None);
     }
     let git = Git::of(env.cfg);
     if let Some(reason) = git.as_ref().map(|g| g.refuse(&git::touched(&result))).transpose()?.flatten() {
         result.outcome = Outcome::Refused;
         result.reason = Some(reason);
-        return settle(batch, result);
-    }
-    // The operator's commands first, then the patch's own (refused above unless allowed).
-    let commands: Vec<String> = env.cfg.validate.iter().chain(&prepared.commands).cloned().collect();
-    let holdable = git.is_none() && commands.is_empty();
-    if !holdable || batch.touches(&prepared.plan) {
-        batch.flush(env, actor)?;
+        return settle(result);
     }
     let journal = match journal::apply(env.home, env.name, &entry.id, &env.fence, &prepared.plan, &[left]) {
         Ok(j) => j,
         Err(err) => {
             result.reason = Some(format!("{err:#}"));
             backup::remove(&backup::dir(env.home, env.name, &entry.id)?)?;
-            return settle(batch, result);
+            return settle(result);
         }
     };
-    if holdable {
-        result.outcome = Outcome::Applied;
-        let envelope = bytes.to_vec();
-        batch.hold(Held { entry: entry.clone(), result, t0, journal, envelope }, &prepared.plan);
-        return Ok(None);
-    }
+    // The operator's commands first, then the patch's own (refused above unless allowed).
+    let commands: Vec<String> = env.cfg.validate.iter().chain(&prepared.commands).cloned().collect();
     let checks = env.validate_runner(&entry.id).run_all(&commands);
     let failure = match &checks {
         Ok(runs) => runs
@@ -411,7 +451,7 @@ fn process_one(
     if report.outcome == Outcome::RolledBack {
         backup::remove(&backup::dir(env.home, env.name, &entry.id)?)?;
     }
-    Ok(Some(report))
+    Ok(Some((report, bytes)))
 }
 
 /// Commit the applied, checked patch; why not, if git refused. The result is written first, as

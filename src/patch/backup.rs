@@ -74,49 +74,53 @@ pub(crate) fn dir(home: &Home, env: &str, key: &str) -> Result<PathBuf> {
     paths::id_path(home.backups_dir(env), key, "")
 }
 
-/// Back up the `before` side of every change in the plan, durably, replacing any leftover
-/// backup under the same key (from a run that died before its journal existed). `flush_also`:
-/// directories the caller needs flushed before the journal, flushed alongside.
-pub(crate) fn write(home: &Home, env: &str, key: &str, plan: &Plan, flush_also: &[&Path]) -> Result<Manifest> {
-    let dir = dir(home, env, key)?;
-    remove(&dir)?;
-    ensure_dir(&dir)?;
-    let mut files = Vec::new();
-    let mut blobs: Vec<(std::path::PathBuf, &[u8])> = Vec::new();
-    for change in plan.files.iter().filter(|c| c.changes_anything()) {
-        let blob = change.before.as_ref().map(|before| {
-            let name = files.len().to_string();
-            blobs.push((dir.join(&name), &before.bytes));
-            name
-        });
-        files.push(BackupFile {
-            path: change.path.clone(),
-            existed: change.before.is_some(),
-            mode: change.before.as_ref().map(|s| s.mode),
-            sha256_before: change.before.as_ref().map(|s| sha256_hex(&s.bytes)),
-            sha256_after: change.after.as_ref().map(|s| sha256_hex(&s.bytes)),
-            mode_after: change.after.as_ref().map(|s| s.mode),
-            blob,
-        });
+/// Back up the `before` side of every change of each keyed plan, durably, replacing any
+/// leftover backup under the same key (from a run that died before its journal existed).
+/// `flush_also`: directories the caller needs flushed before the journals, flushed alongside.
+/// All or nothing as a call: on an error, some backups may be written and none is to be trusted.
+pub(crate) fn write_many(home: &Home, env: &str, plans: &[(&str, &Plan)], flush_also: &[&Path]) -> Result<()> {
+    let root = home.backups_dir(env);
+    ensure_dir(&root)?;
+    let mut manifests: Vec<(PathBuf, Vec<u8>)> = Vec::with_capacity(plans.len());
+    let mut blobs: Vec<(PathBuf, &[u8])> = Vec::new();
+    for &(key, plan) in plans {
+        let dir = dir(home, env, key)?;
+        remove(&dir)?;
+        fs::create_dir(&dir).with_context(|| format!("could not create backup directory {}", dir.display()))?;
+        let mut files = Vec::new();
+        for change in plan.files.iter().filter(|c| c.changes_anything()) {
+            let blob = change.before.as_ref().map(|before| {
+                let name = files.len().to_string();
+                blobs.push((dir.join(&name), &before.bytes));
+                name
+            });
+            files.push(BackupFile {
+                path: change.path.clone(),
+                existed: change.before.is_some(),
+                mode: change.before.as_ref().map(|s| s.mode),
+                sha256_before: change.before.as_ref().map(|s| sha256_hex(&s.bytes)),
+                sha256_after: change.after.as_ref().map(|s| sha256_hex(&s.bytes)),
+                mode_after: change.after.as_ref().map(|s| s.mode),
+                blob,
+            });
+        }
+        let mut json = serde_json::to_vec_pretty(&Manifest { key: key.to_string(), files })?;
+        json.push(b'\n');
+        manifests.push((dir.join(MANIFEST), json));
     }
-    let manifest = Manifest { key: key.to_string(), files };
-    let mut json = serde_json::to_vec_pretty(&manifest)?;
-    json.push(b'\n');
-    // Blobs and manifest are flushed together, and only then do their names appear: a
-    // manifest is never visible before the bytes it describes are durable.
-    let manifest_path = dir.join(MANIFEST);
+    // Blobs and manifests are flushed together, and only then do their names appear: a manifest
+    // is never visible before the bytes it describes are durable. The new directories' names
+    // (in backups/) and the caller's directories are flushed while the files are.
     let mut all: Vec<(&Path, &[u8])> = blobs.iter().map(|(p, b)| (p.as_path(), *b)).collect();
-    all.push((&manifest_path, &json));
-    // The new directory's name is durable already (`ensure_dir` synced it into backups/); the
-    // caller's directories are flushed while the files are.
+    all.extend(manifests.iter().map(|(p, b)| (p.as_path(), b.as_slice())));
+    let dirs: Vec<&Path> = flush_also.iter().copied().chain([root.as_path()]).collect();
     std::thread::scope(|s| {
-        let dirs = s.spawn(|| flush_also.iter().copied().try_for_each(crate::store::fs::sync_dir));
+        let dirs = s.spawn(|| dirs.into_iter().try_for_each(crate::store::fs::sync_dir));
         let files = atomic::write_many(&all);
         dirs.join().unwrap_or_else(|_| Err(anyhow::anyhow!("a sync thread panicked")))?;
         files
     })
-    .with_context(|| format!("could not write backup {}", dir.display()))?;
-    Ok(manifest)
+    .with_context(|| format!("could not write backups in {}", root.display()))
 }
 
 /// Read a backup's manifest. It is data read from disk, not trusted: every path it names must pass

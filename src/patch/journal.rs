@@ -47,15 +47,56 @@ pub(crate) fn apply(
     plan: &Plan,
     flush_also: &[&Path],
 ) -> Result<Journal> {
-    backup::write(home, env, key, plan, flush_also).with_context(|| format!("could not back up the files of {key}"))?;
-    let journal = Journal { path: path(home, env, key)? };
-    // The journal is an empty marker: the backup's manifest says everything recovery needs.
-    atomic::touch(&journal.path).context("could not write the journal")?;
-    if let Err(err) = transaction::commit(fence, plan) {
-        journal.finish()?;
-        return Err(err);
+    apply_many(home, env, fence, &[(key, plan)], flush_also).pop().expect("one result for one plan")
+}
+
+/// [`apply`] for several keyed plans on disjoint files, with each step's flushes shared: every
+/// backup, then every journal, then every file. One result per plan, in order; a plan whose
+/// files cannot be written is restored and loses its journal without touching the others. A
+/// failure the plans share (backing up, journaling) is retried plan by plan, so each gets its
+/// own outcome.
+pub(crate) fn apply_many(
+    home: &Home,
+    env: &str,
+    fence: &Fence,
+    plans: &[(&str, &Plan)],
+    flush_also: &[&Path],
+) -> Vec<Result<Journal>> {
+    let journals = match begin(home, env, plans, flush_also) {
+        Ok(journals) => journals,
+        Err(_) if plans.len() > 1 => {
+            return plans
+                .iter()
+                .flat_map(|p| apply_many(home, env, fence, std::slice::from_ref(p), flush_also))
+                .collect();
+        }
+        Err(err) => return vec![Err(err)],
+    };
+    let written: Vec<&Plan> = plans.iter().map(|&(_, plan)| plan).collect();
+    transaction::commit_many(fence, &written)
+        .into_iter()
+        .zip(journals)
+        .map(|(written, journal)| match written {
+            Ok(()) => Ok(journal),
+            Err(err) => journal.finish().and(Err(err)),
+        })
+        .collect()
+}
+
+/// Steps 1 and 2 for every plan: the backups, then the journals, durable.
+fn begin(home: &Home, env: &str, plans: &[(&str, &Plan)], flush_also: &[&Path]) -> Result<Vec<Journal>> {
+    let keys = || plans.iter().map(|(key, _)| *key).collect::<Vec<_>>().join(", ");
+    backup::write_many(home, env, plans, flush_also)
+        .with_context(|| format!("could not back up the files of {}", keys()))?;
+    let journals: Vec<Journal> =
+        plans.iter().map(|(key, _)| Ok(Journal { path: path(home, env, key)? })).collect::<Result<_>>()?;
+    // A journal is an empty marker: the backup's manifest says everything recovery needs.
+    let paths: Vec<&Path> = journals.iter().map(|j| j.path.as_path()).collect();
+    if let Err(err) = atomic::touch_all(&paths) {
+        journals.into_iter().try_for_each(Journal::finish)?;
+        return Err(err.context("could not write the journal"));
     }
-    Ok(journal)
+    Ok(journals)
 }
 
 impl Journal {

@@ -140,55 +140,111 @@ fn prune_empty_dirs(fence: &Fence, rel: &str) -> Result<()> {
     Ok(())
 }
 
-/// Apply every change in the plan, or none of them.
-///
-/// The new contents are first made durable in temp files beside their targets, written and
-/// fsynced on several threads; then each file is checked unchanged since the plan and renamed
-/// into place; then each touched directory is synced once. Any failure removes the temp files
-/// and restores the files already swapped.
+/// Apply every change in the plan, or none of them (see [`commit_many`]).
 pub(crate) fn commit(fence: &Fence, plan: &Plan) -> Result<()> {
-    let changes: Vec<&FileChange> = plan.files.iter().filter(|c| c.changes_anything()).collect();
+    commit_many(fence, &[plan]).pop().expect("one result for one plan")
+}
+
+/// Apply several plans on disjoint files, each all-or-nothing on its own, with their flushes
+/// shared; one result per plan, in order.
+///
+/// The new contents of every plan are first made durable in temp files beside their targets,
+/// written and fsynced on several threads; then, plan by plan, each file is checked unchanged
+/// since the plan and renamed into place; then each touched directory is synced once. A plan
+/// that fails at any step has its temp files removed and the files it already swapped restored;
+/// the other plans stand.
+pub(crate) fn commit_many(fence: &Fence, plans: &[&Plan]) -> Vec<Result<()>> {
+    let changes: Vec<Vec<&FileChange>> =
+        plans.iter().map(|p| p.files.iter().filter(|c| c.changes_anything()).collect()).collect();
     let places = Places::new(fence);
-    let staged = stage(&places, &changes)?;
-    let mut done: Vec<&FileChange> = Vec::new();
-    let swapped = std::thread::scope(|s| {
-        let release = closer(s, changes.len());
-        // A failure drops the staged files not yet installed, which removes their temp files.
-        let mut dirs: Vec<Dir> = Vec::new();
-        for (change, staged) in changes.iter().zip(staged) {
-            let (now, current) = find(places.place(&change.path, false)?, &change.path)?;
-            if now != change.before {
-                bail!("{} changed on disk since the patch was checked; nothing was applied", change.path);
-            }
-            match staged {
-                Some(staged) => {
-                    if !dirs.iter().any(|d| d.path() == staged.dir().path()) {
-                        dirs.push(staged.dir().clone());
-                    }
-                    staged.install()?
-                }
-                None => put_in(&places, &change.path, None)?,
-            }
-            // Closed only now that its name is gone (see `closer`); if no closer is left, the
-            // failed send hands the file back and it is closed here.
-            if let Some(file) = current {
-                let _ = release.send(file);
-            }
-            done.push(change);
+    let all: Vec<&FileChange> = changes.iter().flatten().copied().collect();
+    let mut staged = stage(&places, &all).into_iter();
+    let mut dirs: Vec<Dir> = Vec::new();
+    let mut done: Vec<Vec<&FileChange>> = vec![Vec::new(); plans.len()];
+    let installed: Vec<Result<Vec<usize>>> = std::thread::scope(|s| {
+        let release = closer(s, all.len());
+        let mut installed: Vec<Result<Vec<usize>>> = Vec::with_capacity(plans.len());
+        for (mine, done) in changes.iter().zip(&mut done) {
+            // All of this plan's are taken before any is looked at, so the next plan starts at
+            // its own; a failure drops the staged files not yet installed, which removes them.
+            let ours: Vec<Result<Option<Staged>>> = staged.by_ref().take(mine.len()).collect();
+            let ours: Result<Vec<Option<Staged>>> = ours.into_iter().collect();
+            installed.push(ours.and_then(|ours| install(&places, mine, ours, &release, &mut dirs, done)));
         }
-        // Each directory a file was renamed into, once (a deletion syncs its own in `put`).
-        parallel::try_map(&dirs, atomic::FLUSH_THREADS, 1, |d| d.sync()).map(drop)
+        installed
     });
-    let Err(err) = swapped else { return Ok(()) };
+    // Each directory a file was renamed into, once (a deletion syncs its own in `put`).
+    let synced: Vec<Result<()>> = parallel::map(&dirs, atomic::FLUSH_THREADS, 1, |d| d.sync());
+    installed
+        .into_iter()
+        .zip(done)
+        .map(|(used, done)| {
+            let err = match used {
+                Ok(used) => match used.iter().find_map(|&d| synced[d].as_ref().err()) {
+                    None => return Ok(()),
+                    Some(err) => anyhow::anyhow!("{err:#}"),
+                },
+                Err(err) => err,
+            };
+            Err(restore(fence, &done, err))
+        })
+        .collect()
+}
+
+/// Install one plan's staged files (`None`: a deletion), each after checking the file is still
+/// as the plan found it. The changes made so far go in `done`; the directories renamed into are
+/// added to `dirs`, and their indexes there returned.
+fn install<'c>(
+    places: &Places,
+    changes: &[&'c FileChange],
+    staged: Vec<Option<Staged>>,
+    release: &std::sync::mpsc::SyncSender<Opened>,
+    dirs: &mut Vec<Dir>,
+    done: &mut Vec<&'c FileChange>,
+) -> Result<Vec<usize>> {
+    let mut used = Vec::new();
+    for (change, staged) in changes.iter().zip(staged) {
+        let (now, current) = find(places.place(&change.path, false)?, &change.path)?;
+        if now != change.before {
+            bail!("{} changed on disk since the patch was checked; nothing was applied", change.path);
+        }
+        match staged {
+            Some(staged) => {
+                let d = match dirs.iter().position(|d| d.path() == staged.dir().path()) {
+                    Some(d) => d,
+                    None => {
+                        dirs.push(staged.dir().clone());
+                        dirs.len() - 1
+                    }
+                };
+                if !used.contains(&d) {
+                    used.push(d);
+                }
+                staged.install()?
+            }
+            None => put_in(places, &change.path, None)?,
+        }
+        // Closed only now that its name is gone (see `closer`); if no closer is left, the failed
+        // send hands the file back and it is closed here.
+        if let Some(file) = current {
+            let _ = release.send(file);
+        }
+        done.push(change);
+    }
+    Ok(used)
+}
+
+/// Put back the files a failed plan already changed, newest first; `err` says why it failed.
+fn restore(fence: &Fence, done: &[&FileChange], err: anyhow::Error) -> anyhow::Error {
     let restore_errors: Vec<String> = done
         .iter()
         .rev()
         .filter_map(|c| put(fence, &c.path, c.before.as_ref()).err().map(|e| format!("{}: {e:#}", c.path)))
         .collect();
     if restore_errors.is_empty() {
-        return Err(err);
+        return err;
     }
-    Err(err.context(format!("and could not restore: {}", restore_errors.join("; "))))
+    err.context(format!("and could not restore: {}", restore_errors.join("; ")))
 }
 
 /// Threads that close the files sent to them. The last close of a file whose name a rename or a
@@ -219,8 +275,9 @@ fn closer<'scope>(s: &'scope std::thread::Scope<'scope, '_>, changes: usize) -> 
 
 /// Write each new content to a temp file beside its target (`None` for a deletion) and fsync it,
 /// from several threads: creating a file and waiting for its flush overlap with the others'.
-fn stage(places: &Places, changes: &[&FileChange]) -> Result<Vec<Option<Staged>>> {
-    parallel::try_map(changes, atomic::FLUSH_THREADS, 1, |change| {
+/// One result per change: a plan that fails does not stop the others from staging.
+fn stage(places: &Places, changes: &[&FileChange]) -> Vec<Result<Option<Staged>>> {
+    parallel::map(changes, atomic::FLUSH_THREADS, 1, |change| {
         let Some(after) = &change.after else { return Ok(None) };
         let place = places.place(&change.path, true)?.expect("created when missing");
         stage_at(&place, after).map(Some)
@@ -337,6 +394,43 @@ mod tests {
         let err = commit(&fence, &plan).unwrap_err().to_string();
         assert!(err.contains("b changed on disk"), "{err}");
         assert_eq!(listing(dir.path()), vec![("a".into(), b"a".to_vec()), ("b".into(), b"someone else".to_vec())]);
+    }
+
+    #[test]
+    fn plans_committed_together_stand_or_fall_each_on_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["a", "b", "c"] {
+            fs::write(dir.path().join(name), name).unwrap();
+        }
+        fs::write(dir.path().join("blocker"), "a file, not a directory").unwrap();
+        let fence = Fence::new(dir.path(), &[]).unwrap();
+        let first = Plan { files: vec![change(&fence, "a", Some(b"A")), change(&fence, "new/a2", Some(b"A2"))] };
+        // Changed on disk after it was planned: its first file is swapped, then put back.
+        let second = Plan { files: vec![change(&fence, "new/b2", Some(b"B2")), change(&fence, "b", Some(b"B"))] };
+        let mut blocked = change(&fence, "c", Some(b"x"));
+        blocked.path = "blocker/inner".into();
+        blocked.before = None;
+        // Its second file cannot be staged: its first is never written.
+        let third = Plan { files: vec![change(&fence, "c", Some(b"C")), blocked] };
+        let fourth = Plan { files: vec![change(&fence, "c", None)] };
+        fs::write(dir.path().join("b"), "someone else").unwrap();
+        let results = commit_many(&fence, &[&first, &second, &third, &fourth]);
+        let errors: Vec<String> =
+            results.iter().map(|r| r.as_ref().err().map(|e| format!("{e:#}")).unwrap_or_default()).collect();
+        assert_eq!(errors[0], "");
+        assert!(errors[1].contains("b changed on disk"), "{}", errors[1]);
+        assert!(errors[2].contains("blocker/inner"), "{}", errors[2]);
+        assert_eq!(errors[3], "");
+        assert_eq!(
+            listing(dir.path()),
+            vec![
+                ("a".into(), b"A".to_vec()),
+                ("b".into(), b"someone else".to_vec()),
+                ("blocker".into(), b"a file, not a directory".to_vec()),
+                ("new/a2".into(), b"A2".to_vec()),
+            ],
+            "the first and fourth applied, nothing of the second and third, no temp file left"
+        );
     }
 
     #[test]

@@ -241,16 +241,21 @@ pub(crate) fn write_many(files: &[(&Path, &[u8])]) -> Result<()> {
     Ok(())
 }
 
-/// Create an empty marker file durably. It has no content to tear, so it needs no temp file:
-/// creating it and syncing its directory is enough.
-pub(crate) fn touch(path: &Path) -> Result<()> {
-    open_new(path, 0o644)
-        .or_else(|e| match e.kind() {
-            std::io::ErrorKind::AlreadyExists => OpenOptions::new().write(true).open(path),
-            _ => Err(e),
-        })
-        .with_context(|| format!("could not create {}", path.display()))?;
-    sync_dir(parent(path))
+/// Create empty marker files durably. They have no content to tear, so they need no temp
+/// file: creating each and then syncing their directories once is enough.
+pub(crate) fn touch_all(paths: &[&Path]) -> Result<()> {
+    for path in paths {
+        open_new(path, 0o644)
+            .or_else(|e| match e.kind() {
+                std::io::ErrorKind::AlreadyExists => OpenOptions::new().write(true).open(path),
+                _ => Err(e),
+            })
+            .with_context(|| format!("could not create {}", path.display()))?;
+    }
+    let mut dirs: Vec<&Path> = paths.iter().map(|p| parent(p)).collect();
+    dirs.sort();
+    dirs.dedup();
+    dirs.into_iter().try_for_each(sync_dir)
 }
 
 /// Write a value as pretty JSON with a final newline.

@@ -145,16 +145,16 @@ pub fn stage(home: &Home, env: &str, id: &str, state: State, bytes: &[u8]) -> Re
     atomic::Staged::new(&file_path(home, env, state, id)?, bytes, None)
 }
 
-/// Claim a waiting patch: move it to applying/ and make the new name durable, leaving the sync
-/// of the directory it left to the caller, who overlaps it with other flushes and must finish
-/// it before writing anything that depends on the claim. Until then a power cut may show the
-/// patch in both directories, which recovery folds back into one (an orphan in applying/ is
-/// renamed back over its waiting copy).
+/// Claim a waiting patch: move it to applying/, leaving both directories unsynced. The caller
+/// syncs them before it writes anything that depends on the claim (the journal syncs
+/// applying/ when it is written, and a settle syncs it with the patch's move), so claims made
+/// together share their flushes. Until then a power cut may undo the move, or show the patch
+/// in both directories, which recovery folds back into one (an orphan in applying/ is dropped
+/// for its waiting copy).
 pub fn claim(home: &Home, env: &str, entry: &Entry) -> Result<Entry> {
     let dest = file_path(home, env, State::Applying, &entry.id)?;
     atomic::rename_unsynced(&entry.path, &dest)
         .with_context(|| format!("could not move patch {} from {} to applying", entry.id, entry.state))?;
-    crate::store::fs::sync_dir(&home.queue_dir(env, State::Applying))?;
     Ok(Entry { id: entry.id.clone(), state: State::Applying, path: dest, modified: entry.modified })
 }
 
