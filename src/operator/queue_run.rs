@@ -276,7 +276,10 @@ const BATCH_MAX: usize = 64;
 #[derive(Debug, Default)]
 struct Batch {
     planned: Vec<Planned>,
+    /// The paths the planned patches change, with symlinked directories resolved, and every
+    /// directory above one: a patch that writes `d` and one that writes `d/x` do not go together.
     paths: HashSet<String>,
+    dirs: HashSet<String>,
     /// The queue directories the claims left, flushed with the backups.
     left: Vec<PathBuf>,
     /// Every patch settled so far, in the order they were taken.
@@ -296,11 +299,20 @@ impl Batch {
     /// Whether this patch, as prepared, can join the patches already planned.
     fn takes(&self, env: &Env, prepared: &Result<Prepared, String>) -> bool {
         let Ok(p) = prepared else { return false };
-        self.planned.len() < BATCH_MAX && joinable(env, p) && !p.plan.files.iter().any(|f| self.paths.contains(&f.path))
+        self.planned.len() < BATCH_MAX
+            && joinable(env, p)
+            && !resolved(env, &p.plan).iter().any(|path| {
+                self.paths.contains(path)
+                    || self.dirs.contains(path)
+                    || ancestors(path).any(|dir| self.paths.contains(dir))
+            })
     }
 
-    fn plan(&mut self, planned: Planned, left: &Path) {
-        self.paths.extend(planned.plan.files.iter().map(|f| f.path.clone()));
+    fn plan(&mut self, env: &Env, planned: Planned, left: &Path) {
+        for path in resolved(env, &planned.plan) {
+            self.dirs.extend(ancestors(&path).map(str::to_string));
+            self.paths.insert(path);
+        }
         if !self.left.iter().any(|l| l == left) {
             self.left.push(left.to_path_buf());
         }
@@ -313,6 +325,7 @@ impl Batch {
             return Ok(());
         }
         self.paths.clear();
+        self.dirs.clear();
         let planned = std::mem::take(&mut self.planned);
         let left = std::mem::take(&mut self.left);
         let left: Vec<&Path> = left.iter().map(PathBuf::as_path).collect();
@@ -344,6 +357,16 @@ impl Batch {
         }
         Ok(())
     }
+}
+
+/// The paths a plan changes as the fence resolves them (as spelled where it cannot).
+fn resolved(env: &Env, plan: &Plan) -> Vec<String> {
+    plan.files.iter().map(|f| env.fence.resolve(&f.path).unwrap_or_else(|_| f.path.clone())).collect()
+}
+
+/// `a/b/c` → `a/b`, `a`.
+fn ancestors(path: &str) -> impl Iterator<Item = &str> {
+    path.match_indices('/').map(|(i, _)| &path[..i]).rev()
 }
 
 /// A patch that can be applied with others: one the queue takes, that changes something, and
@@ -406,7 +429,7 @@ fn process_one(
     }
     if joinable(env, &prepared) {
         let planned = Planned { entry: entry.clone(), result, t0, plan: prepared.plan, envelope: bytes };
-        batch.plan(planned, left);
+        batch.plan(env, planned, left);
         return Ok(None);
     }
     let git = Git::of(env.cfg);

@@ -152,7 +152,7 @@ impl Fence {
     /// rules as a spelled path: a symlink that leads out of the tree, into `.git/` or outside
     /// `allowed_paths` is refused. The last component is not resolved: a write replaces a symlink
     /// there rather than following it, and a read refuses it.
-    fn resolve(&self, rel: &str) -> Result<String> {
+    pub(crate) fn resolve(&self, rel: &str) -> Result<String> {
         let (dirs, name) = split(rel);
         let mut at = self.root.clone();
         let mut linked = false;

@@ -284,6 +284,29 @@ mod tests {
     }
 
     #[test]
+    fn plans_applied_together_each_get_their_own_outcome() {
+        let (_dir, home, fence, plan) = setup();
+        let other = Plan { files: vec![change("c.txt", None, snap("c\n"))] };
+        let blocked = Plan { files: vec![change("d.txt", None, snap("d\n"))] };
+        // What sits where p3's backup goes cannot be removed as a directory: backing up the
+        // three together fails, so each is tried alone.
+        std::fs::create_dir_all(home.backups_dir("main")).unwrap();
+        std::fs::write(backup::dir(&home, "main", "p3").unwrap(), "in the way").unwrap();
+        let results = apply_many(&home, "main", &fence, &[("p1", &plan), ("p2", &other), ("p3", &blocked)], &[]);
+        let [p1, p2, p3] = <[_; 3]>::try_from(results).unwrap();
+        assert!(p1.is_ok() && p2.is_ok(), "{p1:?} {p2:?}");
+        let err = format!("{:#}", p3.unwrap_err());
+        assert!(err.contains("could not back up the files of p3") && !err.contains("p1"), "{err}");
+        assert_eq!((read(&fence, "a.txt").as_deref(), read(&fence, "c.txt").as_deref()), (Some("a2\n"), Some("c\n")));
+        assert_eq!(read(&fence, "d.txt"), None);
+        assert!(!path(&home, "main", "p3").unwrap().exists(), "no journal for what was not written");
+        // Both applied ones are journaled: a crash now rolls back each from its own backup.
+        let rec = recover(&home, "main", &fence, &|_| Ok(false)).unwrap();
+        assert_eq!(rec.iter().map(|r| r.key.as_str()).collect::<Vec<_>>(), ["p1", "p2"]);
+        assert_eq!((read(&fence, "a.txt").as_deref(), read(&fence, "c.txt")), (Some("a1\n"), None));
+    }
+
+    #[test]
     fn restore_and_a_changed_file_abort_leave_the_before_side() {
         let (_dir, home, fence, plan) = setup();
         apply(&home, "main", "p1", &fence, &plan, &[]).unwrap().restore(&fence, &plan).unwrap();

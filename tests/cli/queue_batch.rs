@@ -45,6 +45,31 @@ fn patches_settled_together_keep_queue_order_and_a_shared_file_waits_its_turn() 
     assert_eq!(std::fs::read_dir(t.join(".runner/main/patches/applying")).unwrap().count(), 0);
 }
 
+#[test]
+fn patches_on_one_file_by_two_names_or_on_a_file_and_its_directory_take_turns() {
+    // Patches of one pass are planned before any of them is written, so two that meet on disk go
+    // one after the other, as if each had its own run: through a symlinked directory, or one
+    // writing `d` and the next `d/x`.
+    let t = env_test("");
+    std::fs::create_dir(t.join("tree/real")).unwrap();
+    t.write("tree/real/f.txt", "0\n");
+    std::os::unix::fs::symlink("real", t.join("tree/link")).unwrap();
+    queue(&t, "pending", &ops("a", &[write_op("real/f.txt", "a\n")]), 4);
+    queue(&t, "pending", &ops("b", &[write_op("link/f.txt", "b\n")]), 3);
+    queue(&t, "pending", &ops("c", &[write_op("d", "c\n")]), 2);
+    queue(&t, "pending", &ops("e", &[write_op("d/x", "e\n")]), 1);
+    let report = t.run(["apply-patch", "--json"]).code(1).json();
+    assert_eq!(ids(&report), ["a", "b", "c", "e"], "{report}");
+    for id in ["a", "b", "c"] {
+        assert_eq!(result(&t, id)["outcome"], "applied", "{id}: {report}");
+    }
+    assert_eq!((t.read("tree/real/f.txt"), t.read("tree/d")), ("b\n".into(), "c\n".into()));
+    // `e` is judged against the tree `c` left: its directory is a file now.
+    let e = result(&t, "e");
+    assert_eq!((state_of(&t, "e"), e["outcome"].as_str()), (Some("failed"), Some("refused")), "{e}");
+    assert!(e["reason"].as_str().unwrap().contains('d'), "{e}");
+}
+
 /// Patch `v` writes two files of its own, so the patches of a pass are settled together.
 fn two_files(v: usize) -> serde_json::Value {
     ops(&format!("p{v:03}"), &[write_op(&format!("d{v}/a.txt"), "a\n"), write_op(&format!("d{v}/b.txt"), "b\n")])
