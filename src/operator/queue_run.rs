@@ -207,10 +207,11 @@ fn run(env: &Env, only: Option<&str>, actor: &str) -> Result<QueueReport> {
     report.recovered = recovered;
     let mut batch = Batch::default();
     let passes = passes(env, only, actor, mode, &states, &mut batch, &mut report);
-    // Whatever stopped the passes, what they applied is settled before the run ends.
-    let flushed = batch.flush(env, actor);
+    // A pass applies what it planned before it ends; what is still planned when the passes stop
+    // early (the mode changed, or an error) is not written but goes back to wait.
+    let released = batch.release(env);
     report.patches.append(&mut batch.reports);
-    passes.and(flushed)?;
+    passes.and(released)?;
     report.waiting = left_waiting(env, &states)?;
     if let Some(id) = only.filter(|id| report.waiting.iter().any(|w| w == id)) {
         report.note.get_or_insert_with(|| format!("patch {id} waits for `runner approve {id}` (mode {mode})"));
@@ -289,6 +290,8 @@ struct Batch {
 #[derive(Debug)]
 struct Planned {
     entry: Entry,
+    /// Where it waited before it was claimed.
+    waited: State,
     result: PatchResult,
     t0: Instant,
     plan: Plan,
@@ -317,6 +320,16 @@ impl Batch {
             self.left.push(left.to_path_buf());
         }
         self.planned.push(planned);
+    }
+
+    /// Put every planned patch back where it waited, its claim undone: nothing of it was written.
+    fn release(&mut self, env: &Env) -> Result<()> {
+        self.paths.clear();
+        self.dirs.clear();
+        self.left.clear();
+        let planned = std::mem::take(&mut self.planned);
+        let moves: Vec<(&Entry, State)> = planned.iter().map(|p| (&p.entry, p.waited)).collect();
+        queue::transition_many(env.home, env.name, &moves).map(drop)
     }
 
     /// Apply every planned patch, settle them, then drop their journals and call them back.
@@ -428,7 +441,8 @@ fn process_one(
         return settle(result);
     }
     if joinable(env, &prepared) {
-        let planned = Planned { entry: entry.clone(), result, t0, plan: prepared.plan, envelope: bytes };
+        let planned =
+            Planned { entry: entry.clone(), waited: waited.state, result, t0, plan: prepared.plan, envelope: bytes };
         batch.plan(env, planned, left);
         return Ok(None);
     }
@@ -557,6 +571,33 @@ mod tests {
         assert!(envelope(b"{\"id\": \"../x\"}").is_err());
         assert!(envelope(b"{\"id\": [1]}").is_err());
         assert!(envelope(b"\xff\xfe").is_err());
+    }
+
+    #[test]
+    fn planned_patches_a_run_stops_before_writing_go_back_where_they_waited() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("tree")).unwrap();
+        let settings =
+            Settings::from_toml("[env.main]\ntree = \"tree\"\n", Some(&dir.path().join("runner.toml"))).unwrap();
+        let home = crate::store::Home::new(&settings.home);
+        let env = Env::open(&settings, &home, "main").unwrap();
+        let mut batch = Batch::default();
+        for (id, state) in [("p1", State::Pending), ("p2", State::Approved)] {
+            let patch =
+                format!(r#"{{"id": "{id}", "operations": [{{"op": "write", "path": "{id}.txt", "contents": "x"}}]}}"#);
+            let waited = queue::enqueue(&home, "main", id, state, patch.as_bytes()).unwrap();
+            let claimed = queue::claim(&home, "main", &waited).unwrap();
+            let done = process_one(&env, &claimed, &waited, patch.into_bytes(), "test", &mut batch).unwrap();
+            assert!(done.is_none(), "{id} is planned, not settled");
+        }
+        batch.release(&env).unwrap();
+        let state = |id| queue::find(&home, "main", id).unwrap().map(|e| e.state);
+        assert_eq!((state("p1"), state("p2")), (Some(State::Pending), Some(State::Approved)));
+        assert_eq!(std::fs::read_dir(dir.path().join("tree")).unwrap().count(), 0, "nothing was written");
+        assert!(queue::list(&home, "main", State::Applying).unwrap().is_empty());
+        assert!(!home.backups_dir("main").join("p1").exists());
+        assert!(process_queue(&settings, &home, "main", false, "test").unwrap().ok());
+        assert_eq!(std::fs::read_to_string(dir.path().join("tree/p2.txt")).unwrap(), "x");
     }
 
     #[test]
