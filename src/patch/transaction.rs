@@ -161,7 +161,7 @@ pub(crate) fn commit_many(fence: &Fence, plans: &[&Plan]) -> Vec<Result<()>> {
     let mut staged = stage(&places, &all).into_iter();
     let mut dirs: Vec<Dir> = Vec::new();
     let mut done: Vec<Vec<&FileChange>> = vec![Vec::new(); plans.len()];
-    let installed: Vec<Result<Vec<usize>>> = std::thread::scope(|s| {
+    let (installed, synced) = std::thread::scope(|s| {
         let release = closer(s, all.len());
         let mut installed: Vec<Result<Vec<usize>>> = Vec::with_capacity(plans.len());
         for (mine, done) in changes.iter().zip(&mut done) {
@@ -171,10 +171,11 @@ pub(crate) fn commit_many(fence: &Fence, plans: &[&Plan]) -> Vec<Result<()>> {
             let ours: Result<Vec<Option<Staged>>> = ours.into_iter().collect();
             installed.push(ours.and_then(|ours| install(&places, mine, ours, &release, &mut dirs, done)));
         }
-        installed
+        // Each directory a file was renamed into, once (a deletion syncs its own in `put`),
+        // while the closers finish.
+        let synced: Vec<Result<()>> = parallel::map(&dirs, atomic::FLUSH_THREADS, 1, |d| d.sync());
+        (installed, synced)
     });
-    // Each directory a file was renamed into, once (a deletion syncs its own in `put`).
-    let synced: Vec<Result<()>> = parallel::map(&dirs, atomic::FLUSH_THREADS, 1, |d| d.sync());
     installed
         .into_iter()
         .zip(done)
