@@ -127,22 +127,25 @@ sweep_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 echo "cron sweep (once a minute): one run of 8 queued patches took ${sweep_ms} ms;"
 echo "  request -> verdict p50 ~ $((30000 + sweep_ms)) ms, p99 ~ $((59400 + sweep_ms)) ms"
 
-# Figures. 2026-12-01 14:58-14:59 UTC, nothing else running (load average 1.8-2.2 from the
-# benchmark itself), release builds of 0d90598 ("before": a run backs up, journals and writes one
-# patch after another, about 9 fsyncs each) and of this change ("after": the patches of a pass
-# are backed up, journaled and written together, one flush per step), `benches/roundtrip.sh 100`
-# run alternately, 6 pairs; p50 / p99 in ms, the median of the six runs and their range:
+# Figures. 2026-12-01, 2-core VM, release builds of 0d90598 ("before": a run backs up, journals
+# and writes one patch after another, about 9 fsyncs each) and of this change ("after": the
+# patches of a pass are backed up, journaled and written together, one flush per step).
+# Quiet runs (15:31-15:50 UTC, nothing else running, 90 s between runs for the reason above),
+# `benches/roundtrip.sh 100`; before 4 runs, after 8 (4 alternating with before, 4 more);
+# p50 / p99 in ms, median of the runs and their range; the disk's fsync p50 0.30-0.55 ms:
 #   clients   before p50          after p50          before p99           after p99
-#   1         20.0 (15.2-21.4)    19.1 (17.8-29.7)   34.9 (32.3-90.3)     44.2 (31.5-107)
-#   8         71.8 (56.7-85.3)    53.5 (32.6-68.6)   104  (90.7-329)      78.5 (57.4-131)
-#   32        230  (186-286)      157  (114-209)     271  (215-351)       217  (150-243)
-#   cron: one sweep of 8 queued patches before 50-92 ms (median 67), after 32-137 ms (median 58).
-# Four more runs of "after" at 15:05: 8 clients p50 37.2-44.5 ms, p99 53-68 ms.
-# p99 < 250 ms at 8 clients holds in every run; p50 < 50 ms in about half of them. What is left
-# is the disk: `strace -f -c` of the listener and its runs over 200 patches from 8 clients counts
-# 2,070 fsyncs and 131 fdatasyncs, about 11 a patch (the envelope, its directory and audit line
-# at intake; the backup manifest and its directory, the file, the result and the summary in the
-# run; the pass's shared directory syncs; the waiter's check that its move is durable, which is
-# nearly free after the run's own). Flushes issued side by side barely overlap on this VM (8
-# parallel fsyncs of new files take 5-7 ms, 8 serial ones 4-11 ms), so the count, not the number
-# of rounds, sets the pace; the line this script prints first says what one costs.
+#   1         14.4 (13.7-17.0)    13.4 (12.8-16.5)   35.3 (27.6-91.7)     49.2 (19.4-86.9)
+#   8         50.6 (46.5-64.6)    31.8 (19.5-51.1)   72.5 (70.4-124)      56.5 (39.0-104)
+#   32        197  (177-218)      94.4 (69.4-156)    235  (226-272)       142  (99.7-234)
+#   cron: one sweep of 8 queued patches after 24-45 ms; request -> verdict ~30 s p50, ~60 s p99.
+# The goal at 8 clients (p50 < 50 ms, p99 < 250 ms): p50 in 7 of the 8 runs, p99 in all of them.
+# Back to back (14:58-15:10, each run right after the previous one's cleanup), the same builds
+# alternating, 6 pairs: 8 clients p50 before 57-85 ms (median 72), after 33-69 (median 54).
+# What is left is the disk: `strace -f -c` of the listener and its runs over 200 patches from 8
+# clients counts 2,070 fsyncs and 131 fdatasyncs, about 11 a patch (the envelope, its directory
+# and audit line at intake; the backup manifest and its directory, the file, the result and the
+# summary in the run; the pass's shared directory syncs; the waiter's check that its move is
+# durable, which measured no different when left out). Flushes issued side by side barely
+# overlap on this VM (8 parallel fsyncs of new files take 5-7 ms, 8 serial ones 4-11 ms), so
+# the count, not the number of rounds, sets the pace; the line this script prints first says
+# what one costs.
