@@ -265,8 +265,10 @@ fn passes(
     }
 }
 
-/// The most patches applied together: each holds its files' old and new contents until then.
+/// The most patches applied together, and the most bytes of old and new file contents they hold
+/// until then (one larger patch still goes alone).
 const BATCH_MAX: usize = 64;
+const BATCH_BYTES: usize = 64 << 20;
 
 /// Patches taken in this pass, planned and waiting to be applied together: backed up, journaled
 /// and written with each step's flushes shared ([`journal::apply_many`]), then settled together
@@ -281,6 +283,8 @@ struct Batch {
     /// directory above one: a patch that writes `d` and one that writes `d/x` do not go together.
     paths: HashSet<String>,
     dirs: HashSet<String>,
+    /// The planned patches' old and new file contents, in bytes.
+    bytes: usize,
     /// The queue directories the claims left, flushed with the backups.
     left: Vec<PathBuf>,
     /// Every patch settled so far, in the order they were taken.
@@ -303,6 +307,7 @@ impl Batch {
     fn takes(&self, env: &Env, prepared: &Result<Prepared, String>) -> bool {
         let Ok(p) = prepared else { return false };
         self.planned.len() < BATCH_MAX
+            && self.bytes + size(&p.plan) <= BATCH_BYTES
             && joinable(env, p)
             && !resolved(env, &p.plan).iter().any(|path| {
                 self.paths.contains(path)
@@ -312,6 +317,7 @@ impl Batch {
     }
 
     fn plan(&mut self, env: &Env, planned: Planned, left: &Path) {
+        self.bytes += size(&planned.plan);
         for path in resolved(env, &planned.plan) {
             self.dirs.extend(ancestors(&path).map(str::to_string));
             self.paths.insert(path);
@@ -322,12 +328,17 @@ impl Batch {
         self.planned.push(planned);
     }
 
+    /// The planned patches and the directories their claims left; the batch is left empty but
+    /// for its reports.
+    fn drain(&mut self) -> (Vec<Planned>, Vec<PathBuf>) {
+        let reports = std::mem::take(&mut self.reports);
+        let Batch { planned, left, .. } = std::mem::replace(self, Batch { reports, ..Batch::default() });
+        (planned, left)
+    }
+
     /// Put every planned patch back where it waited, its claim undone: nothing of it was written.
     fn release(&mut self, env: &Env) -> Result<()> {
-        self.paths.clear();
-        self.dirs.clear();
-        self.left.clear();
-        let planned = std::mem::take(&mut self.planned);
+        let (planned, _) = self.drain();
         let moves: Vec<(&Entry, State)> = planned.iter().map(|p| (&p.entry, p.waited)).collect();
         queue::transition_many(env.home, env.name, &moves).map(drop)
     }
@@ -337,10 +348,7 @@ impl Batch {
         if self.planned.is_empty() {
             return Ok(());
         }
-        self.paths.clear();
-        self.dirs.clear();
-        let planned = std::mem::take(&mut self.planned);
-        let left = std::mem::take(&mut self.left);
+        let (planned, left) = self.drain();
         let left: Vec<&Path> = left.iter().map(PathBuf::as_path).collect();
         let keyed: Vec<(&str, &Plan)> = planned.iter().map(|p| (p.entry.id.as_str(), &p.plan)).collect();
         let applied = journal::apply_many(env.home, env.name, &env.fence, &keyed, &left);
@@ -370,6 +378,11 @@ impl Batch {
         }
         Ok(())
     }
+}
+
+/// The bytes of old and new contents a plan holds.
+fn size(plan: &Plan) -> usize {
+    plan.files.iter().flat_map(|f| [&f.before, &f.after]).flatten().map(|s| s.bytes.len()).sum()
 }
 
 /// The paths a plan changes as the fence resolves them (as spelled where it cannot).
@@ -573,12 +586,18 @@ mod tests {
         assert!(envelope(b"\xff\xfe").is_err());
     }
 
-    #[test]
-    fn planned_patches_a_run_stops_before_writing_go_back_where_they_waited() {
+    /// Env `main` over an empty `tree/`, in a temp directory.
+    fn settings() -> (tempfile::TempDir, Settings) {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("tree")).unwrap();
         let settings =
             Settings::from_toml("[env.main]\ntree = \"tree\"\n", Some(&dir.path().join("runner.toml"))).unwrap();
+        (dir, settings)
+    }
+
+    #[test]
+    fn planned_patches_a_run_stops_before_writing_go_back_where_they_waited() {
+        let (dir, settings) = settings();
         let home = crate::store::Home::new(&settings.home);
         let env = Env::open(&settings, &home, "main").unwrap();
         let mut batch = Batch::default();
@@ -598,6 +617,53 @@ mod tests {
         assert!(!home.backups_dir("main").join("p1").exists());
         assert!(process_queue(&settings, &home, "main", false, "test").unwrap().ok());
         assert_eq!(std::fs::read_to_string(dir.path().join("tree/p2.txt")).unwrap(), "x");
+    }
+
+    #[test]
+    fn a_batch_holds_at_most_its_bytes_of_file_contents() {
+        let (_dir, settings) = settings();
+        let home = crate::store::Home::new(&settings.home);
+        let env = Env::open(&settings, &home, "main").unwrap();
+        let writing = |path: &str, bytes: usize| -> Result<Prepared, String> {
+            let result = crate::store::results::FileResult {
+                path: path.into(),
+                action: "create".into(),
+                from: None,
+                added: 1,
+                removed: 0,
+                matched: None,
+            };
+            let after = crate::patch::plan::Snapshot { bytes: vec![b'x'; bytes], mode: 0o644 };
+            let plan = Plan {
+                files: vec![crate::patch::plan::FileChange {
+                    path: path.into(),
+                    before: None,
+                    after: Some(after),
+                    result,
+                }],
+            };
+            let (format, description, author, env, commands) = ("ops".into(), None, None, None, Vec::new());
+            Ok(Prepared { format, description, author, env, commands, plan })
+        };
+        let mut batch = Batch::default();
+        let big = writing("big", BATCH_BYTES / 2 + 1).unwrap();
+        let entry = Entry {
+            id: "big".into(),
+            state: State::Applying,
+            path: "big.json".into(),
+            modified: std::time::UNIX_EPOCH,
+        };
+        let planned = Planned {
+            result: record::draft(&env, &entry),
+            entry,
+            waited: State::Pending,
+            t0: Instant::now(),
+            plan: big.plan,
+            envelope: Vec::new(),
+        };
+        batch.plan(&env, planned, Path::new("pending"));
+        assert!(!batch.takes(&env, &writing("second", BATCH_BYTES / 2)), "over the budget together");
+        assert!(batch.takes(&env, &writing("small", 1000)));
     }
 
     #[test]
