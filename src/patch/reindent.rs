@@ -268,12 +268,22 @@ fn candidates(pairs: &[(usize, &str, &str)], added: &[&str], habit: Habit) -> Ve
     // The patch's unit is read from its old lines, where they are indented; the added lines'
     // own widths (alignment among them) would only blur it.
     let from = if olds.iter().any(|p| !p.is_empty()) { units(&olds) } else { units(&all) };
-    // The file's unit is its habit; only a file with none is read from the matched lines.
-    let to = match habit {
+    // The file's unit is its habit; a file with none is read from the matched lines.
+    let matched: Vec<&str> = pairs.iter().map(|(_, _, f)| *f).collect();
+    let mut to = match habit {
         Habit::Tabs => vec![Unit::Tab],
         Habit::Spaces(step) if step > 0 => vec![Unit::Spaces(step)],
-        _ => units(&pairs.iter().map(|(_, _, f)| *f).collect::<Vec<_>>()),
+        _ => units(&matched),
     };
+    // A file can mix habits (an object literal by 2 spaces, its functions by tabs): the unit the
+    // matched lines themselves are indented in is tried too.
+    if matched.iter().any(|f| !f.is_empty()) {
+        for unit in units(&matched) {
+            if !to.contains(&unit) {
+                to.push(unit);
+            }
+        }
+    }
     for &from in &from {
         for &to in &to {
             let Some((_, p, f)) = pairs.first() else { continue };
@@ -352,6 +362,22 @@ mod tests {
             "func f() {\n\tif a {\n\t\tb()\n",
         );
         assert_eq!(got, Ok(Some(vec!["\t\tc()".to_string(), "\t}".to_string()])));
+    }
+
+    #[test]
+    fn a_file_that_mixes_habits_is_mapped_by_the_lines_the_hunk_matched() {
+        // More lines step by 2 spaces (an object literal) than by tabs, but the function the
+        // hunk is in is indented with tabs.
+        let file = "const o = {\n  a: 1,\n  b: 2,\n  c: 3,\n};\n\nfunction f(x) {\n\tif (x) return;\n\tg();\n}\n";
+        let text = Text::decode(file.as_bytes()).unwrap();
+        let lines = [
+            (Context, "function f(x) {"),
+            (Add, "    x += '';"),
+            (Context, "    if (x) return;"),
+            (Context, "    g();"),
+        ];
+        let got = added_lines("f.js", &hunk(&lines), &text.lines[6..], &text.lines, &mut None);
+        assert_eq!(got, Ok(Some(vec!["\tx += '';".to_string()])));
     }
 
     #[test]
