@@ -30,10 +30,25 @@ pub(super) fn added_lines(
     }
     let added: Vec<&str> = hunk.lines().filter(|(k, _)| *k == Line::Add).map(|(_, t)| t).collect();
     let habit = *habit.get_or_insert_with(|| Habit::of(name, whole));
-    let fitting: Vec<Model> = candidates(&pairs, &added, habit)
-        .into_iter()
-        .filter(|m| pairs.iter().all(|(_, p, f)| m.map(p).as_deref() == Some(*f)))
-        .collect();
+    let matched: Vec<&str> = pairs.iter().map(|(_, _, f)| *f).collect();
+    let fit = |to: Vec<Unit>| -> Vec<Model> {
+        candidates(&pairs, &added, &to)
+            .into_iter()
+            .filter(|m| pairs.iter().all(|(_, p, f)| m.map(p).as_deref() == Some(*f)))
+            .collect()
+    };
+    // The file's unit is its habit; a file with none is read from the matched lines.
+    let habit_unit = match habit {
+        Habit::Tabs => Some(Unit::Tab),
+        Habit::Spaces(step) if step > 0 => Some(Unit::Spaces(step)),
+        _ => None,
+    };
+    let mut fitting = fit(habit_unit.map_or_else(|| units(&matched), |unit| vec![unit]));
+    // A file can mix habits (an object literal by 2 spaces, its functions by tabs): when no
+    // mapping onto its habit fits, the unit the matched lines are indented in is tried.
+    if fitting.is_empty() && habit_unit.is_some() && matched.iter().any(|f| !f.is_empty()) {
+        fitting = fit(units(&matched));
+    }
     // Of the mappings that fit, those that leave every added line indented as the file
     // indents (a shift by 2 in a file indented by 4 does not) are the ones to agree.
     let plausible: Vec<Model> = fitting
@@ -253,7 +268,7 @@ fn levels(s: &str, unit: Unit) -> Option<(usize, usize)> {
     }
 }
 
-fn candidates(pairs: &[(usize, &str, &str)], added: &[&str], habit: Habit) -> Vec<Model> {
+fn candidates(pairs: &[(usize, &str, &str)], added: &[&str], to: &[Unit]) -> Vec<Model> {
     let mut out = Vec::new();
     if let Some((_, p, f)) = pairs.iter().find(|(_, p, f)| p != f) {
         if let Some(extra) = f.strip_suffix(p) {
@@ -268,24 +283,8 @@ fn candidates(pairs: &[(usize, &str, &str)], added: &[&str], habit: Habit) -> Ve
     // The patch's unit is read from its old lines, where they are indented; the added lines'
     // own widths (alignment among them) would only blur it.
     let from = if olds.iter().any(|p| !p.is_empty()) { units(&olds) } else { units(&all) };
-    // The file's unit is its habit; a file with none is read from the matched lines.
-    let matched: Vec<&str> = pairs.iter().map(|(_, _, f)| *f).collect();
-    let mut to = match habit {
-        Habit::Tabs => vec![Unit::Tab],
-        Habit::Spaces(step) if step > 0 => vec![Unit::Spaces(step)],
-        _ => units(&matched),
-    };
-    // A file can mix habits (an object literal by 2 spaces, its functions by tabs): the unit the
-    // matched lines themselves are indented in is tried too.
-    if matched.iter().any(|f| !f.is_empty()) {
-        for unit in units(&matched) {
-            if !to.contains(&unit) {
-                to.push(unit);
-            }
-        }
-    }
     for &from in &from {
-        for &to in &to {
+        for &to in to {
             let Some((_, p, f)) = pairs.first() else { continue };
             let (Some((lp, _)), Some((lf, _))) = (levels(p, from), levels(f, to)) else { continue };
             out.push(Model::Levels { from, to, by: lf as isize - lp as isize });
@@ -378,6 +377,17 @@ mod tests {
         ];
         let got = added_lines("f.js", &hunk(&lines), &text.lines[6..], &text.lines, &mut None);
         assert_eq!(got, Ok(Some(vec!["\tx += '';".to_string()])));
+    }
+
+    #[test]
+    fn the_files_habit_comes_before_the_unit_of_the_lines_matched() {
+        // One line of context at 8 spaces fits 2 tabs as 2 levels of the file's 4 (its habit)
+        // or as 1 level of 8; the habit fits, so 8 spaces a level is not tried.
+        let text = Text::decode(b"fn f() {\n    if a {\n        b();\n    }\n}\n").unwrap();
+        let lines = [(Context, "\t\tb();"), (Add, "\t\tif c {"), (Add, "\t\t\td();"), (Add, "\t\t}")];
+        let got = added_lines("f.rs", &hunk(&lines), &text.lines[2..], &text.lines, &mut None);
+        let want = ["        if c {", "            d();", "        }"];
+        assert_eq!(got, Ok(Some(want.iter().map(|l| l.to_string()).collect())));
     }
 
     #[test]
