@@ -26,7 +26,12 @@ pub(crate) fn signature_matches(secret: &[u8], parts: &[&[u8]], hex: &str) -> bo
 
 /// The hex HMAC-SHA256 of the concatenated `parts` (for signing test requests and examples).
 pub(crate) fn sign(secret: &[u8], parts: &[&[u8]]) -> String {
-    mac(secret, parts).finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
+    hex(&mac(secret, parts).finalize().into_bytes())
+}
+
+/// Bytes as lowercase hex.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A Unix-seconds timestamp within [`MAX_SKEW_SECS`] of `now`, returned. `abs_diff` because
@@ -44,8 +49,11 @@ pub(crate) fn now_unix() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-fn decode_hex(hex: &str) -> Option<Vec<u8>> {
-    if !hex.len().is_multiple_of(2) || !hex.is_ascii() {
+/// Hex (either case) as bytes; `None` for an odd length or anything but hex digits. Strict,
+/// because a signature is remembered by its text against replays: a second spelling of the same
+/// bytes (`from_str_radix` alone takes `+a` for `0a`) would pass as a new signature.
+pub(crate) fn decode_hex(hex: &str) -> Option<Vec<u8>> {
+    if !hex.len().is_multiple_of(2) || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).ok()).collect()
@@ -63,6 +71,15 @@ mod tests {
         assert!(!signature_matches(b"other", &[b"v1:100:{}"], &sig));
         assert!(!signature_matches(b"s3cret", &[b"v1:100:{}"], &sig[..62]));
         assert!(!signature_matches(b"s3cret", &[b"v1:100:{}"], "zz"));
+    }
+
+    #[test]
+    fn hex_round_trips_and_refuses_what_is_not_hex() {
+        assert_eq!(hex(&[0, 0xab, 0x7f]), "00ab7f");
+        assert_eq!(decode_hex("00AB7f"), Some(vec![0, 0xab, 0x7f]));
+        for bad in ["0", "zz", "+1", "é0"] {
+            assert_eq!(decode_hex(bad), None, "{bad}");
+        }
     }
 
     #[test]

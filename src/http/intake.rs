@@ -279,7 +279,7 @@ pub(crate) fn unprocessable(message: &str, field: Option<&str>) -> Response {
 fn body_id(body: &[u8]) -> String {
     use sha2::{Digest, Sha256};
     let hash = Sha256::digest(body);
-    format!("sha256-{}", hash[..16].iter().map(|b| format!("{b:02x}")).collect::<String>())
+    format!("sha256-{}", crate::sign::hex(&hash[..16]))
 }
 
 /// `20261124T013000-1a2b3c4d`: sortable by arrival, unique enough across restarts.

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
-use crate::sign::{now_unix, sign, signature_matches};
+use crate::sign::{decode_hex, hex, now_unix, sign, signature_matches};
 use crate::store::events::{self, Event};
 use crate::store::{Home, atomic, lock};
 
@@ -147,17 +147,6 @@ fn random(n: usize) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn decode_hex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) || !text.is_ascii() {
-        return None;
-    }
-    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok()).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,6 +193,10 @@ mod tests {
         let second = key_or_create(&home).unwrap();
         assert_ne!(first, second);
         assert_eq!(verify(&second, &cookie, 0), None, "deleting the key revokes sessions");
+        // A damaged key is an error that says what to do, not a new key made silently.
+        std::fs::write(key_path(&home), "not hex\n").unwrap();
+        let err = format!("{:#}", key_or_create(&home).unwrap_err());
+        assert!(err.contains("hex bytes (delete it to make a new one)"), "{err}");
     }
 
     #[test]

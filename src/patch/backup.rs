@@ -67,7 +67,7 @@ impl BackupFile {
 pub(crate) const MANIFEST: &str = "manifest.json";
 
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    crate::sign::hex(&Sha256::digest(bytes))
 }
 
 pub(crate) fn dir(home: &Home, env: &str, key: &str) -> Result<PathBuf> {

@@ -405,6 +405,31 @@ fn a_replayed_signed_body_without_id_is_queued_once() {
 }
 
 #[test]
+fn a_replayed_signature_spelled_another_way_is_no_new_signature() {
+    let t = Test::new().file("runner.toml", config(""));
+    let server = Server::start(&t);
+    let body = envelope("respelled");
+    // A timestamp whose signature has a byte written `0x`, which a lax decoder also reads as `+x`.
+    let (ts, hex) = (now() - 60..=now())
+        .rev()
+        .map(|ts| (ts, hex_hmac(HMAC_SECRET, format!("v1:{ts}:{body}").as_bytes())))
+        .find(|(_, hex)| hex.as_bytes().chunks(2).any(|pair| pair[0] == b'0'))
+        .unwrap();
+    signed(server.addr, ts, &body).status(202);
+    // The patch leaves the queue, so only the signature memory stands in a replay's way.
+    std::fs::remove_file(pending(&t, "respelled")).unwrap();
+    let at = hex.as_bytes().chunks(2).position(|pair| pair[0] == b'0').unwrap() * 2;
+    let post = |hex: &str| {
+        let (ts, sig) = (ts.to_string(), format!("v1={hex}"));
+        let headers = [("Content-Type", "application/json"), ("X-Runner-Timestamp", &ts), ("X-Runner-Signature", &sig)];
+        send(server.addr, "POST", "/webhook", &headers, body.as_bytes())
+    };
+    post(&format!("{}+{}", &hex[..at], &hex[at + 1..])).status(401);
+    post(&hex.to_ascii_uppercase()).status(200);
+    assert!(!pending(&t, "respelled").exists(), "a replay queued the patch again");
+}
+
+#[test]
 fn a_replayed_signature_queues_nothing_even_after_a_restart() {
     let t = Test::new().file("runner.toml", config(""));
     let server = Server::start(&t);
